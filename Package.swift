@@ -1,0 +1,74 @@
+// swift-tools-version: 6.0
+// Carry: a funding-rate arbitrage engine. See ARCHITECTURE.md for what each target is and
+// the rules between them (CarryCore is pure; every mdb_* call lives in one file; …).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Carry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "carry", targets: ["carry"]),
+        .executable(name: "carry-journal", targets: ["carry-journal"]),
+        .executable(name: "carry-bench", targets: ["carry-bench"]),
+        .library(name: "CarryCore", targets: ["CarryCore"]),
+        .library(name: "CarryJournal", targets: ["CarryJournal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure core: fixed-point, events and codec, reducer, strategies, risk, projections,
+        // simulated exchange. Standard library only.
+        .target(name: "CarryCore", swiftSettings: strict),
+
+        // C: CRC-32C and SHA-256 with hardware paths (record checksums, the hash chain).
+        .target(name: "CCarrySupport"),
+        // C: counts allocations; linked only into the benchmark executable.
+        .target(name: "CMallocCounter"),
+        // System libraries, found through pkg-config.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+
+        // The LMDB event journal: writer thread, readers, verification.
+        .target(name: "CarryJournal", dependencies: ["CarryCore", "CLMDB", "CCarrySupport"], swiftSettings: strict),
+
+        // Shared test support: seeded generators, fixtures, paths to shared data.
+        .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal"], swiftSettings: strict),
+
+        // The operator CLI.
+        .executableTarget(
+            name: "carry",
+            dependencies: [
+                "CarryCore", "CarryJournal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        // The read-only audit tool (journal-tools/).
+        .target(
+            name: "CarryJournalTools",
+            dependencies: ["CarryCore", "CarryJournal"],
+            path: "journal-tools/Sources/CarryJournalTools",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "carry-journal",
+            dependencies: ["CarryJournalTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "journal-tools/Sources/carry-journal",
+            swiftSettings: strict),
+
+        // Benchmarks (never run as tests): ratios against baselines measured in the same run.
+        .executableTarget(
+            name: "carry-bench",
+            dependencies: ["CarryCore", "CarryJournal", "CMallocCounter", "CarryTesting"],
+            swiftSettings: strict),
+
+        .testTarget(name: "CarryCoreTests", dependencies: ["CarryCore", "CarryTesting"], swiftSettings: strict),
+        .testTarget(name: "CarrySupportTests", dependencies: ["CCarrySupport"], swiftSettings: strict),
+        .testTarget(name: "CarryJournalTests", dependencies: ["CarryJournal", "CarryTesting", "carry"], swiftSettings: strict),
+        .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal"], swiftSettings: strict),
+    ]
+)

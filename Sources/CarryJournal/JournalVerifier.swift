@@ -1,0 +1,356 @@
+// Full verification of a journal, read-only.
+//
+// What it proves, in order:
+// 1. LMDB's two meta pages are sane: magic, version, and transaction ids that differ by one
+//    with the right parity. (LMDB trusts the higher txnid; a flipped id would silently roll
+//    the journal back to an older state, so this check is what catches that.) The file is
+//    not shorter than the active meta says.
+// 2. Every meta entry passes its checksum; the schema is one this build reads; the map size
+//    LMDB records matches the one the writer recorded.
+// 3. Every record: key = header seq, seqs contiguous from 1, frame and CRC-32C intact, a
+//    known kind whose payload decodes exactly.
+// 4. The hash chain: every record belongs to exactly one batch, batches are contiguous, and
+//    every batch digest recomputes.
+// 5. The time index holds exactly the records from `disorderFromSeq` on, with their times.
+
+import CarryCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One problem found by `verify`.
+public struct VerifyProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The seq concerned, when there is one.
+    public var seq: UInt64?
+    /// What is wrong.
+    public var what: String
+
+    public var description: String { seq.map { "seq \($0): \(what)" } ?? what }
+}
+
+/// The outcome of a verification.
+public struct VerifyReport: Sendable {
+    public var path: String
+    public var meta: JournalMeta?
+    public var events: Int = 0
+    public var batches: Int = 0
+    public var lastSeq: UInt64 = 0
+    public var chainHead: Digest?
+    public var indexedEvents: Int = 0
+    /// Problems in the order found (at most `VerifyReport.maxProblems`).
+    public var problems: [VerifyProblem] = []
+    /// Problems beyond the cap.
+    public var problemsNotListed = 0
+    /// Set when the journal could not be opened at all (exit status 2).
+    public var openError: JournalError?
+
+    static let maxProblems = 50
+
+    /// No problems and the journal opened.
+    public var isClean: Bool { problems.isEmpty && openError == nil }
+    /// The first problem, which is what a person should look at.
+    public var firstProblem: VerifyProblem? { problems.first }
+
+    /// 0 clean, 1 corruption found, 2 cannot open.
+    public var exitStatus: Int32 {
+        if openError != nil { return 2 }
+        return problems.isEmpty ? 0 : 1
+    }
+
+    mutating func add(_ seq: UInt64?, _ what: String) {
+        if problems.count < VerifyReport.maxProblems {
+            problems.append(VerifyProblem(seq: seq, what: what))
+        } else {
+            problemsNotListed += 1
+        }
+    }
+}
+
+/// Verifies journals.
+public enum JournalVerifier {
+    /// Verifies the journal at `path` without writing to it. `progress` is called with the
+    /// seq reached, about every 1M events.
+    public static func verify(path: String, progress: ((UInt64, UInt64) -> Void)? = nil) -> VerifyReport {
+        var report = VerifyReport(path: path)
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, Journal.exists(at: path) else {
+            report.openError = JournalError(.notAJournal, "not a journal directory (no data.mdb). Pass the directory of a Carry journal.", path: path)
+            return report
+        }
+        let fileProblems = checkMetaPages(path + "/data.mdb")
+        for p in fileProblems { report.add(nil, p) }
+        if !fileProblems.isEmpty { return report }
+
+        let journal: Journal
+        do {
+            journal = try Journal.open(path, readOnly: true)
+        } catch {
+            switch error.code {
+            case .corrupt:
+                report.add(nil, error.message)
+            case .newerSchema, .notAJournal, .permissionDenied, .readersFull:
+                report.openError = error
+            default:
+                report.add(nil, "LMDB could not open the file: \(error.message)")
+            }
+            return report
+        }
+        report.meta = journal.meta
+        do {
+            try journal.withSnapshot { snap in
+                checkMeta(snap, &report)
+                checkMapSize(snap, path: path + "/data.mdb", &report)
+                try checkEvents(snap, progress: progress, &report)
+                try checkTimeIndex(snap, &report)
+            }
+        } catch let e as JournalError {
+            report.add(nil, e.message)
+        } catch let s as LMDBStatus {
+            report.add(nil, "LMDB failed while reading (\(s.message)): the file's structure is damaged")
+        } catch {
+            report.add(nil, "\(error)")
+        }
+        return report
+    }
+
+    // MARK: 1. LMDB meta pages
+
+    struct MetaPage {
+        var magic: UInt32
+        var version: UInt32
+        var mapSize: UInt64
+        var lastPage: UInt64
+        var txnId: UInt64
+        var pageSize: UInt32
+        var flags: UInt16
+        var pageNumber: UInt64
+    }
+
+    static func readMetaPage(_ fd: Int32, offset: Int) -> MetaPage? {
+        var buf = [UInt8](repeating: 0, count: 160)
+        guard pread(fd, &buf, 160, off_t(offset)) == 160 else { return nil }
+        return buf.withUnsafeBytes { raw in
+            let m = 16
+            return MetaPage(
+                magic: raw.loadUnaligned(fromByteOffset: m, as: UInt32.self),
+                version: raw.loadUnaligned(fromByteOffset: m + 4, as: UInt32.self),
+                mapSize: raw.loadUnaligned(fromByteOffset: m + 16, as: UInt64.self),
+                lastPage: raw.loadUnaligned(fromByteOffset: m + 120, as: UInt64.self),
+                txnId: raw.loadUnaligned(fromByteOffset: m + 128, as: UInt64.self),
+                pageSize: raw.loadUnaligned(fromByteOffset: m + 24, as: UInt32.self),
+                flags: raw.loadUnaligned(fromByteOffset: 10, as: UInt16.self),
+                pageNumber: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        }
+    }
+
+    /// The active meta page's map size, or nil.
+    static func activeMetaMapSize(_ file: String) -> UInt64? {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let m0 = readMetaPage(fd, offset: 0), m0.pageSize >= 512, let m1 = readMetaPage(fd, offset: Int(m0.pageSize)) else { return nil }
+        return m0.txnId > m1.txnId ? m0.mapSize : m1.mapSize
+    }
+
+    static func checkMetaPages(_ file: String) -> [String] {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return ["cannot read data.mdb: \(String(cString: strerror(errno)))"] }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        let fileSize = Int64(st.st_size)
+        guard let m0 = readMetaPage(fd, offset: 0) else { return ["data.mdb is truncated (\(fileSize) bytes): not even one LMDB meta page"] }
+        let psize = Int(m0.pageSize)
+        guard psize >= 512, psize <= 65_536, psize & (psize - 1) == 0 else {
+            return ["LMDB meta page 0 records an impossible page size (\(m0.pageSize))"]
+        }
+        guard let m1 = readMetaPage(fd, offset: psize) else { return ["data.mdb is truncated (\(fileSize) bytes): the second LMDB meta page is missing"] }
+        var problems: [String] = []
+        for (i, m) in [m0, m1].enumerated() {
+            if m.magic != 0xBEEF_C0DE { problems.append("LMDB meta page \(i) has a bad magic number") }
+            if m.version != 1 { problems.append("LMDB meta page \(i) has data version \(m.version) (expected 1)") }
+            if m.pageNumber != UInt64(i) { problems.append("LMDB meta page \(i) says it is page \(m.pageNumber)") }
+            if m.flags & 0x08 == 0 { problems.append("LMDB meta page \(i) is not flagged as a meta page") }
+        }
+        if m1.pageSize != m0.pageSize { problems.append("the two LMDB meta pages disagree on the page size (\(m0.pageSize) vs \(m1.pageSize))") }
+        let t0 = m0.txnId, t1 = m1.txnId
+        let consistent = (t0 == 0 && t1 == 0) || (t0 % 2 == 0 && t1 % 2 == 1 && (t0 == t1 &+ 1 || t1 == t0 &+ 1))
+        if !consistent {
+            problems.append("LMDB's meta pages hold transaction ids \(t0) and \(t1), which no sequence of commits produces: a damaged id would make LMDB show an older or wrong state")
+        }
+        let active = t0 > t1 ? m0 : m1
+        let needed = Int64(active.lastPage &+ 1) &* Int64(psize)
+        if active.lastPage > UInt64(Int64.max / 65_536) || needed > fileSize {
+            problems.append("data.mdb is truncated: LMDB's last page ends at byte \(needed) but the file has \(fileSize)")
+        }
+        return problems
+    }
+
+    // MARK: 2. Meta entries
+
+    static func checkMeta(_ snap: JournalSnapshot, _ report: inout VerifyReport) {
+        do {
+            let c = try snap.txn.cursor(snap.journal.metaDB)
+            defer { c.close() }
+            var entry = try c.get(.first)
+            var seen = 0
+            while let (k, v) = entry {
+                seen += 1
+                let key = Array(k)
+                let name = String(decoding: key, as: UTF8.self)
+                if v.count < 4 {
+                    report.add(nil, "meta entry \(name) is truncated")
+                } else {
+                    let data = Array(v.prefix(v.count - 4))
+                    let stored = v.loadUnaligned(fromByteOffset: v.count - 4, as: UInt32.self)
+                    if Journal.metaChecksum(key: key, value: data) != UInt32(littleEndian: stored) {
+                        report.add(nil, "meta entry \(name.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 32 } ? name : "(unreadable key)") fails its checksum")
+                    }
+                }
+                entry = try c.get(.next)
+            }
+            if seen < 6 { report.add(nil, "the meta database holds \(seen) entries; a journal has at least 6") }
+        } catch let s as LMDBStatus {
+            report.add(nil, "LMDB failed reading the meta database (\(s.message))")
+        } catch {
+            report.add(nil, "\(error)")
+        }
+    }
+
+    static func checkMapSize(_ snap: JournalSnapshot, path: String, _ report: inout VerifyReport) {
+        guard let recorded = try? Journal.metaValue(snap.txn, snap.journal.metaDB, MetaKey.mapSize), recorded.count == 8 else { return }
+        let expected = fromLE(recorded, UInt64.self)
+        if let actual = activeMetaMapSize(path), actual != expected {
+            report.add(nil, "LMDB's meta page records a map size of \(actual) bytes but the writer recorded \(expected)")
+        }
+    }
+
+    // MARK: 3 and 4. Records and chain
+
+    static func checkEvents(_ snap: JournalSnapshot, progress: ((UInt64, UInt64) -> Void)?, _ report: inout VerifyReport) throws {
+        let journal = snap.journal
+        let events = try snap.txn.cursor(journal.eventsDB)
+        let chain = try snap.txn.cursor(journal.chainDB)
+        defer {
+            events.close()
+            chain.close()
+        }
+        let total = UInt64(snap.count())
+        var previous = Chain.genesis(journal.meta.journalId)
+        var expectedSeq: UInt64 = 1
+        // The batch being hashed.
+        var batch: (first: UInt64, last: UInt64, digest: Digest)? = nil
+        var hasher = SHA256Hasher()
+        var chainEntry = try chain.get(.first)
+        var chainBroken = false
+
+        func nextBatch() {
+            guard let (k, v) = chainEntry else {
+                batch = nil
+                return
+            }
+            guard k.count == 8, let e = Chain.decodeEntry(v) else {
+                report.add(nil, "a chain entry is malformed")
+                chainBroken = true
+                batch = nil
+                return
+            }
+            let key = k.loadUnaligned(as: UInt64.self)
+            if key != e.lastSeq || e.firstSeq > e.lastSeq {
+                report.add(e.firstSeq, "chain entry for seqs \(e.firstSeq)–\(e.lastSeq) is stored under key \(key)")
+                chainBroken = true
+            }
+            batch = (e.firstSeq, e.lastSeq, e.digest)
+            hasher = Chain.begin(previous: previous, firstSeq: e.firstSeq, lastSeq: e.lastSeq)
+            report.batches += 1
+        }
+        nextBatch()
+
+        var entry = try events.get(.first)
+        while let (k, v) = entry {
+            guard k.count == 8 else {
+                report.add(nil, "an events key of \(k.count) bytes after seq \(expectedSeq - 1)")
+                entry = try events.get(.next)
+                continue
+            }
+            let seq = k.loadUnaligned(as: UInt64.self)
+            if seq != expectedSeq {
+                report.add(expectedSeq, seq > expectedSeq ? "missing: the next record is seq \(seq)" : "out of order: found seq \(seq) after seq \(expectedSeq - 1)")
+            }
+            report.events += 1
+            report.lastSeq = seq
+            do {
+                let header = try RecordCodec.check(v, expectedSeq: seq)
+                let payload = UnsafeRawBufferPointer(rebasing: v[RecordHeader.size..<(RecordHeader.size + Int(header.payloadLength))])
+                _ = try Event.decode(kind: header.kindCode, version: header.layoutVersion, payload: payload)
+            } catch {
+                report.add(seq, error.message)
+            }
+            // Chain.
+            if !chainBroken {
+                if let b = batch, seq >= b.first, seq <= b.last, seq == expectedSeq {
+                    hasher.update(v)
+                    if seq == b.last {
+                        let digest = hasher.finish()
+                        if digest != b.digest {
+                            report.add(b.first, "the hash chain breaks at the batch of seqs \(b.first)–\(b.last): its digest does not recompute (the batch's bytes were altered)")
+                            chainBroken = true
+                        }
+                        previous = b.digest
+                        chainEntry = try chain.get(.next)
+                        nextBatch()
+                        if let nb = batch, nb.first != seq + 1 {
+                            report.add(seq + 1, "the chain's next batch starts at seq \(nb.first), not \(seq + 1)")
+                            chainBroken = true
+                        }
+                    }
+                } else {
+                    report.add(seq, batch == nil ? "not covered by any chain entry" : "outside its chain batch \(batch!.first)–\(batch!.last)")
+                    chainBroken = true
+                }
+            }
+            expectedSeq = seq &+ 1
+            if let progress, seq % 1_000_000 == 0 { progress(seq, total) }
+            entry = try events.get(.next)
+        }
+        if !chainBroken, let b = batch {
+            report.add(b.first, "the chain has a batch \(b.first)–\(b.last) beyond the last record (seq \(expectedSeq - 1))")
+        }
+        report.chainHead = previous
+        if report.events != Int(total) {
+            report.add(nil, "LMDB counts \(total) records but \(report.events) were found")
+        }
+    }
+
+    // MARK: 5. Time index
+
+    static func checkTimeIndex(_ snap: JournalSnapshot, _ report: inout VerifyReport) throws {
+        let disorder = try snap.disorderFromSeq()
+        let c = try snap.txn.cursor(snap.journal.timeDB)
+        defer { c.close() }
+        var entry = try c.get(.first)
+        var count = 0
+        while let (k, v) = entry {
+            count += 1
+            guard let key = TimeIndexKey.decode(k), v.count == 0 else {
+                report.add(nil, "a malformed time-index entry")
+                entry = try c.get(.next)
+                continue
+            }
+            if disorder == 0 || key.seq < disorder {
+                report.add(key.seq, "indexed by time although it precedes the first out-of-order seq (\(disorder))")
+            } else if let t = try? snap.withRecord(at: key.seq, { $0.header.eventTime }) {
+                if t != key.time { report.add(key.seq, "the time index says \(key.time) but the record says \(t)") }
+            } else {
+                report.add(key.seq, "the time index names a record that is missing or damaged")
+            }
+            entry = try c.get(.next)
+        }
+        report.indexedEvents = count
+        let expected = disorder == 0 ? 0 : Int(report.lastSeq >= disorder ? report.lastSeq - disorder + 1 : 0)
+        if count != expected {
+            report.add(nil, "the time index holds \(count) entries; \(expected) records need one")
+        }
+    }
+}

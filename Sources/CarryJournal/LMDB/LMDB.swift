@@ -1,0 +1,417 @@
+// Every mdb_* call in Carry goes through this file.
+//
+// Why one file: LMDB's rules (a write transaction belongs to one thread; a read-only env
+// must adopt a map grown by another process; MAP_FULL means abort and grow) are enforced in
+// one place, and debug builds can make any call fail on demand (EIO, ENOSPC, MAP_FULL,
+// READERS_FULL) to prove the writer halts cleanly. Nothing outside this file imports CLMDB.
+
+internal import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A raw LMDB return code with its name.
+struct LMDBStatus: Error, Equatable {
+    let code: Int32
+    /// The call that returned it.
+    let operation: LMDBOperation
+
+    var message: String { String(cString: mdb_strerror(code)) }
+
+    static let notFound = MDB_NOTFOUND
+    static let mapFull = MDB_MAP_FULL
+    static let mapResized = MDB_MAP_RESIZED
+    static let readersFull = MDB_READERS_FULL
+    static let keyExists = MDB_KEYEXIST
+    static let corrupted = MDB_CORRUPTED
+    static let invalid = MDB_INVALID
+    static let versionMismatch = MDB_VERSION_MISMATCH
+    static let pageNotFound = MDB_PAGE_NOTFOUND
+    static let panic = MDB_PANIC
+    static let badTxn = MDB_BAD_TXN
+
+    /// True for the codes LMDB uses when the file's structure is damaged.
+    var isCorruption: Bool {
+        [LMDBStatus.corrupted, LMDBStatus.invalid, LMDBStatus.versionMismatch, LMDBStatus.pageNotFound,
+         LMDBStatus.panic, MDB_BAD_VALSIZE, MDB_BAD_DBI, MDB_INCOMPATIBLE, MDB_TLS_FULL].contains(code)
+    }
+}
+
+/// The LMDB calls fault injection can target.
+public enum LMDBOperation: String, Sendable, CaseIterable {
+    case envOpen, beginWrite, beginRead, put, get, commit, cursorGet, dbiOpen, setMapSize, sync
+}
+
+// MARK: - Fault injection (debug builds only)
+
+/// A planned failure of an LMDB call: the `afterCalls`-th call of `operation` from now (1 =
+/// the next one) returns `code` instead of running; with `sticky`, every later call fails too.
+public struct LMDBFault: Sendable {
+    public var operation: LMDBOperation
+    public var afterCalls: Int
+    public var code: Int32
+    public var sticky: Bool
+
+    /// Plans a failure.
+    public init(_ operation: LMDBOperation, afterCalls: Int = 1, code: Int32, sticky: Bool = false) {
+        self.operation = operation
+        self.afterCalls = afterCalls
+        self.code = code
+        self.sticky = sticky
+    }
+
+    /// errno EIO.
+    public static let eio: Int32 = EIO
+    /// errno ENOSPC.
+    public static let enospc: Int32 = ENOSPC
+    /// MDB_MAP_FULL.
+    public static let mapFull: Int32 = MDB_MAP_FULL
+    /// MDB_READERS_FULL.
+    public static let readersFull: Int32 = MDB_READERS_FULL
+}
+
+/// Arms and disarms injected LMDB failures. Compiled into debug builds only: a release
+/// binary has no way to fail on purpose.
+public enum LMDBFaultInjection {
+    struct Armed {
+        var fault: LMDBFault
+        var remaining: Int
+        var fired = false
+    }
+
+    static let state = Mutex<[Armed]>([])
+
+    /// Adds a planned failure.
+    public static func arm(_ fault: LMDBFault) {
+        #if DEBUG
+        state.withLock { $0.append(Armed(fault: fault, remaining: fault.afterCalls)) }
+        #else
+        preconditionFailure("LMDB fault injection exists only in debug builds")
+        #endif
+    }
+
+    /// Removes every planned failure.
+    public static func disarm() {
+        state.withLock { $0.removeAll() }
+    }
+
+    /// Parses `commit:EIO:3` / `put:MAP_FULL:1:sticky` (the `CARRY_LMDB_FAULT` variable read
+    /// by debug builds of the executables, for end-to-end tests).
+    public static func parse(_ spec: String) -> LMDBFault? {
+        let parts = spec.split(separator: ":").map(String.init)
+        guard parts.count >= 2, let op = LMDBOperation(rawValue: parts[0]) else { return nil }
+        let codes: [String: Int32] = ["EIO": EIO, "ENOSPC": ENOSPC, "MAP_FULL": MDB_MAP_FULL, "READERS_FULL": MDB_READERS_FULL]
+        guard let code = codes[parts[1]] ?? Int32(parts[1]) else { return nil }
+        let after = parts.count > 2 ? Int(parts[2]) ?? 1 : 1
+        return LMDBFault(op, afterCalls: after, code: code, sticky: parts.count > 3 && parts[3] == "sticky")
+    }
+
+    @inline(__always)
+    static func check(_ op: LMDBOperation) -> Int32? {
+        #if DEBUG
+        return state.withLock { armed -> Int32? in
+            for i in armed.indices where armed[i].fault.operation == op {
+                if armed[i].fired {
+                    if armed[i].fault.sticky { return armed[i].fault.code }
+                    continue
+                }
+                armed[i].remaining -= 1
+                if armed[i].remaining <= 0 {
+                    armed[i].fired = true
+                    return armed[i].fault.code
+                }
+            }
+            return nil
+        }
+        #else
+        return nil
+        #endif
+    }
+}
+
+// MARK: - Environment
+
+/// Options for opening an environment.
+struct LMDBEnvOptions {
+    var readOnly: Bool
+    var mapSizeBytes: Int
+    var maxDatabases: UInt32 = 8
+    var maxReaders: UInt32 = 254
+    /// Skip the lock file (read-only media). Unsafe with a concurrent writer.
+    var noLock = false
+}
+
+/// An open LMDB environment. Thread-safe for readers (MDB_NOTLS); write transactions are
+/// confined to the journal's writer thread by construction.
+final class LMDBEnv: @unchecked Sendable {
+    let raw: OpaquePointer
+    let readOnly: Bool
+    private(set) var closed = false
+
+    init(path: String, options: LMDBEnvOptions) throws {
+        if let injected = LMDBFaultInjection.check(.envOpen) { throw LMDBStatus(code: injected, operation: .envOpen) }
+        var env: OpaquePointer?
+        var rc = mdb_env_create(&env)
+        guard rc == 0, let env else { throw LMDBStatus(code: rc, operation: .envOpen) }
+        rc = mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases))
+        if rc == 0 { rc = mdb_env_set_maxreaders(env, options.maxReaders) }
+        if rc == 0 { rc = mdb_env_set_mapsize(env, options.mapSizeBytes) }
+        var flags = UInt32(MDB_NOTLS)
+        if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+        if options.noLock { flags |= UInt32(MDB_NOLOCK) }
+        if rc == 0 { rc = mdb_env_open(env, path, flags, 0o644) }
+        guard rc == 0 else {
+            mdb_env_close(env)
+            throw LMDBStatus(code: rc, operation: .envOpen)
+        }
+        self.raw = env
+        self.readOnly = options.readOnly
+        // Clear reader slots left by processes that died (kill -9) holding a read txn.
+        var dead: Int32 = 0
+        _ = mdb_reader_check(env, &dead)
+    }
+
+    /// Closes the environment; every transaction must be finished.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        mdb_env_close(raw)
+    }
+
+    deinit { close() }
+
+    /// The current map size in bytes.
+    var mapSizeBytes: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(raw, &info)
+        return info.me_mapsize
+    }
+
+    /// Pages in use (last page number + 1) and the page size.
+    var usage: (lastPage: Int, pageSize: Int, mapSize: Int) {
+        var info = MDB_envinfo()
+        mdb_env_info(raw, &info)
+        var st = MDB_stat()
+        mdb_env_stat(raw, &st)
+        return (info.me_last_pgno + 1, Int(st.ms_psize), info.me_mapsize)
+    }
+
+    /// The id of the last committed transaction.
+    var lastTxnId: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(raw, &info)
+        return info.me_last_txnid
+    }
+
+    /// Grows (or, with 0, adopts another process's) map size. No transaction of this
+    /// process may be active.
+    func setMapSize(_ bytes: Int) throws {
+        if let injected = LMDBFaultInjection.check(.setMapSize) { throw LMDBStatus(code: injected, operation: .setMapSize) }
+        let rc = mdb_env_set_mapsize(raw, bytes)
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .setMapSize) }
+    }
+
+    /// Forces a durable flush (used after opening with relaxed sync for bulk loads).
+    func sync() throws {
+        if let injected = LMDBFaultInjection.check(.sync) { throw LMDBStatus(code: injected, operation: .sync) }
+        let rc = mdb_env_sync(raw, 1)
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .sync) }
+    }
+
+    /// Begins a write transaction. Only the writer thread calls this.
+    func beginWrite() throws -> LMDBTxn {
+        if let injected = LMDBFaultInjection.check(.beginWrite) { throw LMDBStatus(code: injected, operation: .beginWrite) }
+        var txn: OpaquePointer?
+        let rc = mdb_txn_begin(raw, nil, 0, &txn)
+        guard rc == 0, let txn else { throw LMDBStatus(code: rc, operation: .beginWrite) }
+        return LMDBTxn(raw: txn, readOnly: false)
+    }
+
+    /// Begins a read transaction, adopting a map grown by another process if needed.
+    func beginRead() throws -> LMDBTxn {
+        if let injected = LMDBFaultInjection.check(.beginRead) { throw LMDBStatus(code: injected, operation: .beginRead) }
+        var txn: OpaquePointer?
+        var rc = mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn)
+        if rc == MDB_MAP_RESIZED {
+            rc = mdb_env_set_mapsize(raw, 0)
+            if rc == 0 { rc = mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn) }
+        }
+        guard rc == 0, let txn else { throw LMDBStatus(code: rc, operation: .beginRead) }
+        return LMDBTxn(raw: txn, readOnly: true)
+    }
+}
+
+// MARK: - Transactions and cursors
+
+/// Flags for named databases.
+struct LMDBDatabaseFlags: OptionSet {
+    let rawValue: UInt32
+    static let create = LMDBDatabaseFlags(rawValue: UInt32(MDB_CREATE))
+    static let integerKey = LMDBDatabaseFlags(rawValue: UInt32(MDB_INTEGERKEY))
+}
+
+/// A database handle.
+struct LMDBDatabase: Sendable {
+    let dbi: UInt32
+}
+
+/// A transaction. Not Sendable: a transaction stays on the thread that began it (read
+/// transactions may move between threads only because the env uses MDB_NOTLS, and then
+/// only while not in concurrent use).
+final class LMDBTxn {
+    let raw: OpaquePointer
+    let readOnly: Bool
+    private var finished = false
+
+    init(raw: OpaquePointer, readOnly: Bool) {
+        self.raw = raw
+        self.readOnly = readOnly
+    }
+
+    deinit {
+        if !finished { mdb_txn_abort(raw) }
+    }
+
+    /// Opens (or creates) a named database inside this transaction.
+    func openDatabase(_ name: String, flags: LMDBDatabaseFlags) throws -> LMDBDatabase {
+        if let injected = LMDBFaultInjection.check(.dbiOpen) { throw LMDBStatus(code: injected, operation: .dbiOpen) }
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(raw, name, flags.rawValue, &dbi)
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .dbiOpen) }
+        return LMDBDatabase(dbi: dbi)
+    }
+
+    /// Reads the value under a key; nil when absent. The returned bytes live in the map and
+    /// are valid only until the transaction ends.
+    func get(_ db: LMDBDatabase, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        if let injected = LMDBFaultInjection.check(.get) { throw LMDBStatus(code: injected, operation: .get) }
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(raw, db.dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .get) }
+        return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+    }
+
+    /// Reads the value under an integer key.
+    func get(_ db: LMDBDatabase, integerKey: UInt64) throws -> UnsafeRawBufferPointer? {
+        var key = integerKey
+        return try withUnsafeBytes(of: &key) { (k) throws -> UnsafeRawBufferPointer? in try get(db, key: k) }
+    }
+
+    /// Writes a value; with `append`, the key must sort after every existing key.
+    func put(_ db: LMDBDatabase, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, append: Bool) throws {
+        if let injected = LMDBFaultInjection.check(.put) { throw LMDBStatus(code: injected, operation: .put) }
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let rc = mdb_put(raw, db.dbi, &k, &v, append ? UInt32(MDB_APPEND) : 0)
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .put) }
+    }
+
+    /// Writes a value under an integer key.
+    func put(_ db: LMDBDatabase, integerKey: UInt64, value: UnsafeRawBufferPointer, append: Bool) throws {
+        var key = integerKey
+        try withUnsafeBytes(of: &key) { (k) throws in try put(db, key: k, value: value, append: append) }
+    }
+
+    /// Commits; the transaction is finished whatever the outcome.
+    func commit() throws {
+        precondition(!finished, "transaction already finished")
+        finished = true
+        if let injected = LMDBFaultInjection.check(.commit) {
+            mdb_txn_abort(raw)
+            throw LMDBStatus(code: injected, operation: .commit)
+        }
+        let rc = mdb_txn_commit(raw)
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .commit) }
+    }
+
+    /// Abandons the transaction.
+    func abort() {
+        guard !finished else { return }
+        finished = true
+        mdb_txn_abort(raw)
+    }
+
+    /// Entry count and tree shape of a database.
+    func stat(_ db: LMDBDatabase) -> (entries: Int, depth: Int, pages: Int) {
+        var st = MDB_stat()
+        mdb_stat(raw, db.dbi, &st)
+        return (st.ms_entries, Int(st.ms_depth), st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages)
+    }
+
+    /// Opens a cursor valid for this transaction's lifetime.
+    func cursor(_ db: LMDBDatabase) throws -> LMDBCursor {
+        var c: OpaquePointer?
+        let rc = mdb_cursor_open(raw, db.dbi, &c)
+        guard rc == 0, let c else { throw LMDBStatus(code: rc, operation: .cursorGet) }
+        return LMDBCursor(raw: c)
+    }
+}
+
+/// Cursor positioning operations.
+enum LMDBCursorOp {
+    case first, last, next, prev, current
+    /// The first key ≥ the given key.
+    case setRange
+    /// Exactly the given key.
+    case set
+
+    var raw: MDB_cursor_op {
+        switch self {
+        case .first: return MDB_FIRST
+        case .last: return MDB_LAST
+        case .next: return MDB_NEXT
+        case .prev: return MDB_PREV
+        case .current: return MDB_GET_CURRENT
+        case .setRange: return MDB_SET_RANGE
+        case .set: return MDB_SET_KEY
+        }
+    }
+}
+
+/// A cursor over one database; closed with its transaction or explicitly.
+final class LMDBCursor {
+    let raw: OpaquePointer
+    private var open = true
+
+    init(raw: OpaquePointer) { self.raw = raw }
+
+    deinit { close() }
+
+    /// Closes the cursor before its (read) transaction ends.
+    func close() {
+        guard open else { return }
+        open = false
+        mdb_cursor_close(raw)
+    }
+
+    /// Moves the cursor; nil at the end. Key and value live in the map until the
+    /// transaction ends.
+    @inline(__always)
+    func get(_ op: LMDBCursorOp, key: UnsafeRawBufferPointer? = nil) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+        if let injected = LMDBFaultInjection.check(.cursorGet) { throw LMDBStatus(code: injected, operation: .cursorGet) }
+        var k = MDB_val(mv_size: key?.count ?? 0, mv_data: key.flatMap { UnsafeMutableRawPointer(mutating: $0.baseAddress) })
+        var v = MDB_val()
+        let rc = mdb_cursor_get(raw, &k, &v, op.raw)
+        if rc == MDB_NOTFOUND { return nil }
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .cursorGet) }
+        return (UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size), UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    /// Positions at an integer key (exact or ≥).
+    func get(_ op: LMDBCursorOp, integerKey: UInt64) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+        var key = integerKey
+        return try withUnsafeBytes(of: &key) { (k) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? in
+            try get(op, key: k)
+        }
+    }
+}
+
+/// LMDB's library version string.
+var lmdbVersion: String { String(cString: mdb_version(nil, nil, nil)) }
+
+/// The human name of an LMDB or errno code.
+func lmdbErrorString(_ code: Int32) -> String { String(cString: mdb_strerror(code)) }
