@@ -8,6 +8,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "Carry",
     platforms: [.macOS(.v15)],
@@ -20,10 +23,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Pure core: fixed-point, events and codec, reducer, strategies, risk, projections,
-        // simulated exchange. Standard library only.
+        // simulated exchange. Standard library only: no Foundation, no clock, no IO.
         .target(name: "CarryCore", swiftSettings: strict),
 
         // C: CRC-32C and SHA-256 with hardware paths (record checksums, the hash chain).
@@ -32,20 +38,30 @@ let package = Package(
         .target(name: "CMallocCounter"),
         // System libraries, found through pkg-config.
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The LMDB event journal: writer thread, readers, verification.
         .target(name: "CarryJournal", dependencies: ["CarryCore", "CLMDB", "CCarrySupport"], swiftSettings: strict),
 
-        // Shared test support: seeded generators, fixtures, paths to shared data.
-        .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal"], swiftSettings: strict),
+        // Venue adapters: Bybit v5 over libcurl (REST), rate limits, retries.
+        .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", logging], swiftSettings: strict),
+
+        // Runtime: config, market journals (import, fetch), backtest driver, reports.
+        .target(name: "CarryEngine", dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "Yams", logging], swiftSettings: strict),
+
+        // The Bybit-compatible exchange on loopback (Hummingbird).
+        .target(
+            name: "CarryExchangeSim",
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict),
+
+        // Shared test support: seeded generators, fixtures, paths, child processes.
+        .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal", "CarryEngine"], swiftSettings: strict),
 
         // The operator CLI.
         .executableTarget(
             name: "carry",
-            dependencies: [
-                "CarryCore", "CarryJournal",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", "CarryExchangeSim", argumentParser, logging],
             swiftSettings: strict),
 
         // The read-only audit tool (journal-tools/).
@@ -56,19 +72,19 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "carry-journal",
-            dependencies: ["CarryJournalTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CarryJournalTools", argumentParser],
             path: "journal-tools/Sources/carry-journal",
             swiftSettings: strict),
 
         // Benchmarks (never run as tests): ratios against baselines measured in the same run.
         .executableTarget(
             name: "carry-bench",
-            dependencies: ["CarryCore", "CarryJournal", "CMallocCounter", "CarryTesting"],
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CMallocCounter", "CarryTesting", argumentParser],
             swiftSettings: strict),
 
         .testTarget(name: "CarryCoreTests", dependencies: ["CarryCore", "CarryTesting"], swiftSettings: strict),
         .testTarget(name: "CarrySupportTests", dependencies: ["CCarrySupport"], swiftSettings: strict),
         .testTarget(name: "CarryJournalTests", dependencies: ["CarryJournal", "CarryTesting", "carry"], swiftSettings: strict),
-        .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal"], swiftSettings: strict),
+        .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal", "carry"], swiftSettings: strict),
     ]
 )

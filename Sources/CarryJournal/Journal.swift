@@ -333,6 +333,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Runs `body` against a consistent snapshot of the journal (one read transaction).
     /// Keep snapshots short: they pin the pages they see.
+    @discardableResult
     public func withSnapshot<T>(_ body: (JournalSnapshot) throws -> T) throws -> T {
         gate.enterShared()
         defer { gate.leaveShared() }

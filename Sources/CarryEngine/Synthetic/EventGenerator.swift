@@ -1,32 +1,12 @@
-// Seeded randomness for tests and benchmarks: every failure replays from its seed.
+// Synthetic events of every kind, deterministic from a seed: the crash-test appender, the
+// benchmarks and the codec property tests all draw from here.
 
 public import CarryCore
-
-/// SplitMix64: tiny, fast, and good enough to drive property tests deterministically.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator that always produces the same sequence for the same seed.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in 0..<n.
-    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-    /// True with probability p.
-    public mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
 
 /// Generates arbitrary but valid events of every kind, for codec property tests and
 /// benchmark workloads.
 public struct EventGenerator {
+    /// The generator's random source.
     public var rng: SplitMix64
 
     /// A generator for one seed.
@@ -49,7 +29,7 @@ public struct EventGenerator {
     public mutating func instrument() -> InstrumentId { InstrumentId(UInt32(rng.below(64))) }
     public mutating func seq() -> UInt64 { rng.next() >> UInt64(rng.below(63)) }
 
-    mutating func pick<E: CaseIterable>(_: E.Type) -> E {
+    public mutating func pick<E: CaseIterable>(_: E.Type) -> E {
         let all = Array(E.allCases)
         return all[rng.below(all.count)]
     }

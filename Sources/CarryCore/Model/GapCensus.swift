@@ -1,0 +1,55 @@
+// Holes in a time series, found from its cadence. Gaps are reported, never filled: a
+// missing bar is "no data", not a price.
+
+/// A hole between two observations.
+public struct Gap: Equatable, Sendable, CustomStringConvertible {
+    /// The last observation before the hole.
+    public var after: Timestamp
+    /// The first observation after it.
+    public var before: Timestamp
+    /// How many observations the cadence expected in between.
+    public var missing: Int
+
+    public var description: String { "\(after.iso8601) → \(before.iso8601) (\(missing) missing)" }
+}
+
+/// Counts observations of one stream and the gaps between them.
+public struct GapCensus: Sendable {
+    /// The expected spacing in milliseconds.
+    public private(set) var cadenceMs: Int64
+    public private(set) var first: Timestamp?
+    public private(set) var last: Timestamp?
+    public private(set) var count = 0
+    public private(set) var gaps: [Gap] = []
+
+    /// A census for a stream with the given spacing.
+    public init(cadenceMs: Int64) {
+        precondition(cadenceMs > 0)
+        self.cadenceMs = cadenceMs
+    }
+
+    /// Changes the expected spacing from now on (a funding interval change).
+    public mutating func setCadence(_ ms: Int64) {
+        precondition(ms > 0)
+        cadenceMs = ms
+    }
+
+    /// Records an observation; times must not go backwards. A spacing of more than 1.5×
+    /// the cadence is a gap (venues jitter timestamps by a few milliseconds).
+    public mutating func observe(_ t: Timestamp) {
+        if let last {
+            let delta = t.ms - last.ms
+            if delta * 2 > cadenceMs * 3 {
+                let missing = Int((delta + cadenceMs / 2) / cadenceMs) - 1
+                gaps.append(Gap(after: last, before: t, missing: max(missing, 1)))
+            }
+        } else {
+            first = t
+        }
+        last = t
+        count += 1
+    }
+
+    /// Total observations the gaps are missing.
+    public var missingTotal: Int { gaps.reduce(0) { $0 + $1.missing } }
+}

@@ -1,0 +1,9 @@
+// The benchmarks, in the order `carry-bench --help` lists them.
+
+import ArgumentParser
+
+enum BenchRegistry {
+    static let all: [any ParsableCommand.Type] = [
+        JournalBench.self,
+    ]
+}

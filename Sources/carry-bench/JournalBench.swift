@@ -1,0 +1,116 @@
+// carry-bench journal: durable append at 1, 100 and 10,000 events per commit, and warm
+// scan+decode, each beside the raw C LMDB baseline run in the same invocation.
+//
+// The payload is a real bar.closed event: 96 bytes, the size the C baseline writes. Carry's
+// record adds its 40-byte header and 4-byte CRC (140 bytes) and a SHA-256 hash chain; the C
+// baseline writes 96 opaque bytes. The ratio is what all of that costs.
+
+import ArgumentParser
+import CarryCore
+import CarryJournal
+import CarryTesting
+import Foundation
+
+struct JournalBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal",
+        abstract: "Durable append (1 / 100 / 10,000 per commit) and scan+decode vs the raw C LMDB baseline.")
+
+    @Option(help: "Repetitions of each measurement; the best is reported.")
+    var repeats = 3
+
+    @Option(help: "Events for the 10,000-per-commit and scan measurements.")
+    var events = 1_000_000
+
+    @Option(help: "Path of lmdb_baseline.c (default: ../shared/tools/lmdb-baseline).")
+    var baselineSource: String?
+
+    func run() throws {
+        let baseline = try CBaseline(source: baselineSource)
+        print("carry-bench journal — \(ProcessInfo.processInfo.processorCount) cores, best of \(repeats), payload 96 B (record 140 B)")
+        print("")
+        print(pad("measurement", 34) + pad("carry", 16) + pad("C baseline", 16) + "ratio")
+        var tenKScan: (carry: Double, c: Double, allocsPerEvent: Double) = (0, 0, 0)
+        for (perCommit, total) in [(1, 2_000), (100, 100_000), (10_000, events)] {
+            var best = 0.0
+            var bestC = 0.0
+            var cScan = 0.0
+            for _ in 0..<repeats {
+                let c = try baseline.run(events: total, payload: 96, batch: perCommit)
+                bestC = max(bestC, c.append)
+                cScan = max(cScan, c.scan)
+                let (append, dir) = try carryAppend(total: total, perCommit: perCommit)
+                best = max(best, append)
+                if perCommit == 10_000 {
+                    let s = try carryScan(dir.sub("j"), expected: total)
+                    if s.rate > tenKScan.carry { tenKScan = (s.rate, cScan, s.allocsPerEvent) }
+                }
+            }
+            print(pad("durable append, \(perCommit)/commit", 34) + pad(rate(best), 16) + pad(rate(bestC), 16) + String(format: "%.2fx", best / bestC))
+        }
+        print(pad("scan+decode (warm)", 34) + pad(rate(tenKScan.carry), 16) + pad(rate(tenKScan.c), 16) + String(format: "%.2fx", tenKScan.carry / tenKScan.c))
+        print("")
+        print(String(format: "allocations per decoded event on the scan path: %.4f", tenKScan.allocsPerEvent))
+        print("targets: append at 10,000/commit ≥ 0.60x; scan+decode ≥ 10M ev/s and ≥ 0.25x; 0 allocations per event")
+    }
+
+    /// Appends `total` bars, `perCommit` per durable commit; returns events/s.
+    func carryAppend(total: Int, perCommit: Int) throws -> (Double, ScratchDirectory) {
+        let dir = ScratchDirectory("bench-journal")
+        let journal = try Journal.openOrCreate(dir.sub("j"), create: JournalCreateOptions(purpose: .synthetic),
+                                               options: JournalOpenOptions(initialMapSizeBytes: 4 << 30))
+        var gen = EventGenerator(seed: 42)
+        let base = Timestamp(ms: 1_700_000_000_000)
+        var batches: [[EventDraft]] = []
+        var i = 0
+        while i < total {
+            let n = min(perCommit, total - i)
+            batches.append((0..<n).map { k in
+                let t = base.adding(ms: Int64(i + k) * 1000)
+                return EventDraft(.barClosed(gen.bar(instrument: InstrumentId(UInt32((i + k) % 20)), openTime: t)), eventTime: t, recordTime: t)
+            })
+            i += n
+        }
+        let writer = try journal.makeWriter()
+        let start = now()
+        for b in batches { try writer.append(b) }
+        let elapsed = now() - start
+        try writer.close()
+        return (Double(total) / elapsed, dir)
+    }
+
+    /// Scans and decodes every record twice (the second pass is the warm figure).
+    func carryScan(_ path: String, expected: Int) throws -> (rate: Double, allocsPerEvent: Double) {
+        let journal = try Journal.open(path)
+        var best = 0.0
+        var allocs = 0.0
+        for _ in 0..<2 {
+            var count = 0
+            var checksum: Int64 = 0
+            let a0 = allocations()
+            let start = now()
+            try journal.withSnapshot { snap in
+                try snap.scan { view in
+                    if case .barClosed(let bar) = try view.decode() {
+                        checksum &+= bar.close.mantissa
+                    }
+                    count += 1
+                    return true
+                }
+            }
+            let elapsed = now() - start
+            let a1 = allocations()
+            precondition(count == expected && checksum != 0, "scan saw \(count) of \(expected) events")
+            if Double(count) / elapsed > best {
+                best = Double(count) / elapsed
+                allocs = Double(a1 - a0) / Double(count)
+            }
+        }
+        return (best, allocs)
+    }
+}
+
+/// Left-aligns `s` in `width` columns.
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+}

@@ -1,0 +1,9 @@
+// The subcommands of `carry`, in the order `carry --help` lists them.
+
+import ArgumentParser
+
+enum CommandRegistry {
+    static let all: [any ParsableCommand.Type] = [
+        DebugAppendCommand.self,
+    ]
+}
