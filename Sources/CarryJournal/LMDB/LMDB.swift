@@ -342,6 +342,16 @@ final class LMDBTxn {
         return (st.ms_entries, Int(st.ms_depth), st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages)
     }
 
+    /// Opens a cursor for appending inside this write transaction. It must be closed
+    /// (`close()`) before the transaction commits or aborts.
+    func appendCursor(_ db: LMDBDatabase) throws -> LMDBAppendCursor {
+        precondition(!readOnly, "append cursors need a write transaction")
+        var c: OpaquePointer?
+        let rc = mdb_cursor_open(raw, db.dbi, &c)
+        guard rc == 0, let c else { throw LMDBStatus(code: rc, operation: .put) }
+        return LMDBAppendCursor(raw: c)
+    }
+
     /// Opens a cursor valid for this transaction's lifetime.
     func cursor(_ db: LMDBDatabase) throws -> LMDBCursor {
         var c: OpaquePointer?
@@ -408,6 +418,29 @@ final class LMDBCursor {
             try get(op, key: k)
         }
     }
+}
+
+/// A write cursor that appends under increasing integer keys. Cheaper than `put` per record
+/// (no cursor set-up per call). Closed explicitly before its transaction ends, because LMDB
+/// frees write cursors itself at commit.
+struct LMDBAppendCursor {
+    let raw: OpaquePointer
+
+    /// Appends `value` under `key`, which must exceed every existing key.
+    @inline(__always)
+    func append(integerKey: UInt64, value: UnsafeRawBufferPointer) throws {
+        if let injected = LMDBFaultInjection.check(.put) { throw LMDBStatus(code: injected, operation: .put) }
+        var key = integerKey
+        let rc = withUnsafeMutableBytes(of: &key) { k -> Int32 in
+            var kv = MDB_val(mv_size: 8, mv_data: k.baseAddress)
+            var vv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+            return mdb_cursor_put(raw, &kv, &vv, UInt32(MDB_APPEND))
+        }
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .put) }
+    }
+
+    /// Closes the cursor; call before the transaction commits or aborts.
+    func close() { mdb_cursor_close(raw) }
 }
 
 /// LMDB's library version string.
