@@ -4,6 +4,8 @@ import ArgumentParser
 
 enum CommandRegistry {
     static let all: [any ParsableCommand.Type] = [
+        ImportCommand.self,
+        GapsCommand.self,
         DebugAppendCommand.self,
     ]
 }
