@@ -169,9 +169,7 @@ public struct SimulatedExchange: Sendable {
             }
             i += 1
         }
-        if def.kind.isPerpetual, let liquidation = checkLiquidation(bar: bar, def: def, cause: barRef) {
-            facts.append(liquidation)
-        }
+        if def.kind.isPerpetual { facts += checkLiquidation(bar: bar, def: def, cause: barRef) }
         return facts
     }
 
@@ -183,8 +181,13 @@ public struct SimulatedExchange: Sendable {
             let pos = positions[def.id.index].magnitude
             qty = Fixed.min(qty, pos)
             if qty.isZero {
+                // The position is already gone (liquidated, or closed by another order):
+                // the order ends, and says so, so the engine does not wait for it forever.
+                let left = order.remaining
                 order.remaining = .zero
-                return nil
+                return VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: order.intentSeq, remainingQty: left,
+                                                                       reason: "reduce-only: no position left to reduce")),
+                                 time: bar.closeTime, causation: .local(order.intentSeq))
             }
         }
         let rates = fees.rates(for: def)
@@ -246,24 +249,30 @@ public struct SimulatedExchange: Sendable {
         positions[i] = after
     }
 
-    private mutating func checkLiquidation(bar: BarClosed, def: InstrumentDefined, cause: CausationRef) -> VenueFact? {
+    private mutating func checkLiquidation(bar: BarClosed, def: InstrumentDefined, cause: CausationRef) -> [VenueFact] {
         let i = def.id.index
         let pos = positions[i]
-        guard !pos.isZero, let entry = entryPrice[i] else { return nil }
+        guard !pos.isZero, let entry = entryPrice[i] else { return [] }
         let short = pos.isNegative
         let liq = margin.liquidationPrice(entry: entry, short: short)
         let crossed = short ? bar.high >= liq : bar.low <= liq
-        guard crossed else { return nil }
+        guard crossed else { return [] }
         let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down)
         let qty = pos.magnitude
         let forfeited = qty.multiplied(by: price, margin.maintenanceMarginRate, scale: quoteScale, .toNearestOrEven)
         let side: Side = short ? .buy : .sell
         applyFill(def: def, side: side, qty: qty, price: price, fee: forfeited)
-        // Orders on a liquidated position have nothing left to do.
-        pending.removeAll { $0.intent.instrumentId == def.id && $0.intent.reduceOnly }
         let filled = OrderFilled(intentSeq: 0, instrumentId: def.id, side: side, price: price, qty: qty, fee: forfeited, liquidity: .taker,
                                  referencePrice: price, leavesQty: .zero, isLiquidation: true, executionId: "sim-liq-\(bar.closeTime.ms)-\(def.id.rawValue)")
-        return VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: cause)
+        var facts = [VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: cause)]
+        // Reduce-only orders on a liquidated position have nothing left to do: cancel them.
+        for order in pending where order.intent.instrumentId == def.id && order.intent.reduceOnly {
+            facts.append(VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: order.intentSeq, remainingQty: order.remaining,
+                                                                         reason: "position liquidated")),
+                                   time: bar.closeTime, causation: .local(order.intentSeq)))
+        }
+        pending.removeAll { $0.intent.instrumentId == def.id && $0.intent.reduceOnly }
+        return facts
     }
 
     /// A funding settlement of a perpetual at `time`: pay or charge the position held now.

@@ -157,6 +157,53 @@ extension BacktestConfig {
         return try parse(yaml: text, source: path)
     }
 
+    /// Reads back the canonical text a run journaled in `config.applied`, so a run journal
+    /// alone says how to value and re-run it.
+    public static func parse(canonical text: String, source: String) throws(ConfigError) -> BacktestConfig {
+        // Rebuild the nested document from the dotted keys.
+        final class Node {
+            var order: [String] = []
+            var children: [String: Node] = [:]
+            var value: String?
+        }
+        let root = Node()
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            // Override keys hold ":" but never ": " — split at the first ": ".
+            guard let range = line.range(of: ": ") else {
+                throw ConfigError(source: source, key: String(line), value: nil, message: "not a `key: value` line of a canonical config")
+            }
+            let key = String(line[..<range.lowerBound]), value = String(line[range.upperBound...])
+            var node = root
+            for part in key.split(separator: ".").map(String.init) {
+                if node.children[part] == nil {
+                    node.children[part] = Node()
+                    node.order.append(part)
+                }
+                node = node.children[part]!
+            }
+            node.value = value
+        }
+        var yaml = ""
+        func emit(_ node: Node, indent: String) {
+            for name in node.order {
+                let child = node.children[name]!
+                let key = name.contains(":") ? "\"\(name)\"" : name
+                if let v = child.value {
+                    switch (indent.isEmpty ? name : "", v) {
+                    case ("from", "auto"), ("to", "auto"): continue
+                    case ("symbols", _): yaml += "\(indent)\(key): [\(v.split(separator: ",").joined(separator: ", "))]\n"
+                    default: yaml += "\(indent)\(key): \(v)\n"
+                    }
+                } else {
+                    yaml += "\(indent)\(key):\n"
+                    emit(child, indent: indent + "  ")
+                }
+            }
+        }
+        emit(root, indent: "")
+        return try parse(yaml: yaml, source: source)
+    }
+
     /// The effective configuration as sorted `key: value` lines: what `config.applied`
     /// records, so a run can be explained and re-run exactly.
     public func canonical() -> String {

@@ -2,15 +2,8 @@
 // emits the strategy's scan ticks, runs the reducer and the simulated exchange, and writes
 // the run journal.
 //
-// Order within one timestamp t (the boundary rules the funding tests pin):
-//   1. instrument definitions;
-//   2. bars closing at t — the simulated exchange fills eligible orders at those closes
-//      (and checks liquidation) before the reducer sees the bar;
-//   3. funding interval changes, then settlements at t — paid on the position held after
-//      the fills of step 2 (a position opened exactly at t earns the settlement at t; one
-//      closed exactly at t does not);
-//   4. the scan tick at t, if one is due — the strategy sees every fact of time ≤ t.
-// Ticks fall on multiples of the scan interval since the epoch (UTC-aligned).
+// The ordering rules within one timestamp (bars, then settlements, then the scan tick) live in
+// `ReplayPipeline` (CarryCore), which live paper trading shares.
 //
 // Invariants: the reducer only ever receives events with time ≤ the simulated clock; every
 // decision and venue fact is journaled before anything acts on it, with the simulated time
@@ -141,7 +134,8 @@ public enum BacktestDriver {
     }
 }
 
-/// One backtest in progress.
+/// One backtest in progress: a `ReplayPipeline` fed from the market journal, its output
+/// written to the run journal.
 final class Runner {
     let config: BacktestConfig
     let pairs: [ResolvedPair]
@@ -149,23 +143,17 @@ final class Runner {
     let from: Timestamp
     let to: Timestamp
     var warnings: [String]
-    var reducer: CarryReducer
-    var sim: SimulatedExchange
+    var pipeline: ReplayPipeline
     let journal: Journal
     let writer: JournalWriter
     let runPath: String
     let outDirectory: String
-    /// The seq the next journaled event will get (the driver is the only producer).
-    var nextSeq: UInt64
-    var pendingDrafts: [EventDraft] = []
+    var drafts: [EventDraft] = []
     var tickets: [CommitTicket] = []
     var relevant: [Bool] = []
-    var isPerp: [Bool] = []
     var sourceEvents = 0
     var runEvents = 0
-    let stats: PerformanceTracker
-    let equityCSV: BufferedFile
-    var nextTick: Timestamp
+    let sampler: EquitySampler
     var lastSourceSeq: UInt64 = 0
     var firstSourceSeq: UInt64 = 0
 
@@ -178,9 +166,6 @@ final class Runner {
         self.to = to
         self.warnings = warnings
         self.outDirectory = outDirectory
-        reducer = CarryReducer(config: engineConfig, reentryCooldownMs: config.reentryCooldownMs)
-        sim = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
-                                initialCash: config.initialCapitalUsdt)
         try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
         runPath = outDirectory + "/journal"
         // A deterministic identity: the same config over the same source is the same run.
@@ -197,140 +182,41 @@ final class Runner {
         }
         journal = try Journal.openOrCreate(runPath, create: JournalCreateOptions(purpose: .backtest, journalId: id, createdAt: from))
         writer = try journal.makeWriter(options: JournalWriterOptions(maxBatchEvents: 50_000))
-        nextSeq = writer.nextSeq
-        stats = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr, pairs: pairs.count)
-        equityCSV = try BufferedFile(path: outDirectory + "/equity.csv")
-        equityCSV.write("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n")
-        let period = config.scanIntervalMs
-        nextTick = Timestamp(ms: (from.ms + period - 1) / period * period)
+        pipeline = ReplayPipeline(
+            reducer: CarryReducer(config: engineConfig, reentryCooldownMs: config.reentryCooldownMs),
+            sim: SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
+                                   initialCash: config.initialCapitalUsdt),
+            firstSeq: writer.nextSeq, from: from, to: to, scanIntervalMs: config.scanIntervalMs)
+        sampler = try EquitySampler(config: config, csvPath: outDirectory + "/equity.csv")
         for p in pairs {
             for d in [p.spot, p.perp] {
-                while relevant.count <= d.id.index {
-                    relevant.append(false)
-                    isPerp.append(false)
-                }
+                while relevant.count <= d.id.index { relevant.append(false) }
                 relevant[d.id.index] = true
-                isPerp[d.id.index] = d.kind.isPerpetual
             }
         }
     }
 
     // MARK: Journaling
 
-    /// Queues an event for the run journal; returns its seq.
-    @discardableResult
-    func record(_ event: Event, time: Timestamp, causation: CausationRef) throws -> UInt64 {
-        pendingDrafts.append(EventDraft(event, eventTime: time, recordTime: time, causation: causation))
-        let seq = nextSeq
-        nextSeq += 1
-        runEvents += 1
-        if pendingDrafts.count >= 4096 { try flushDrafts() }
-        return seq
-    }
-
-    func flushDrafts() throws {
-        guard !pendingDrafts.isEmpty else { return }
-        let expected = nextSeq - UInt64(pendingDrafts.count)
-        let ticket = try writer.enqueue(pendingDrafts)
+    /// Moves the pipeline's output to the run journal (pipelined; memory stays bounded).
+    func drain(force: Bool = false) throws {
+        guard pipeline.output.count >= 4096 || (force && !pipeline.output.isEmpty) else { return }
+        let out = pipeline.takeOutput()
+        let expected = pipeline.nextSeq - UInt64(out.count)
+        drafts.removeAll(keepingCapacity: true)
+        for o in out { drafts.append(EventDraft(o.event, eventTime: o.time, recordTime: o.time, causation: o.causation)) }
+        runEvents += out.count
+        let ticket = try writer.enqueue(drafts)
         precondition(ticket.seqs.lowerBound == expected, "run journal seq drift: expected \(expected), got \(ticket.seqs.lowerBound)")
-        pendingDrafts.removeAll(keepingCapacity: true)
         tickets.append(ticket)
         // Bound the memory of outstanding tickets (the writer applies backpressure itself).
-        if tickets.count > 64 {
-            try tickets.removeFirst().wait()
-        }
+        if tickets.count > 64 { try tickets.removeFirst().wait() }
     }
 
-    // MARK: The loop
-
-    /// Feeds one input to the reducer, journals its decisions, sends intents to the
-    /// simulated exchange and feeds the resulting venue facts back, until quiet.
-    func feed(_ event: Event, time: Timestamp, ref: CausationRef) throws {
-        var queue: [(Event, Timestamp, CausationRef)] = [(event, time, ref)]
-        var head = 0
-        while head < queue.count {
-            let (e, t, r) = queue[head]
-            head += 1
-            let decisions = reducer.apply(e, time: t, ref: r, nextSeq: nextSeq)
-            if decisions.isEmpty { continue }
-            var intents: [(UInt64, OrderIntended)] = []
-            for d in decisions {
-                let seq = try record(d.event, time: t, causation: d.causation)
-                if case .orderIntended(let intent) = d.event { intents.append((seq, intent)) }
-            }
-            for (seq, intent) in intents {
-                for fact in sim.submit(intentSeq: seq, intent, at: t) {
-                    let factSeq = try record(fact.event, time: fact.time, causation: fact.causation)
-                    queue.append((fact.event, fact.time, .local(factSeq)))
-                }
-            }
-        }
-    }
-
-    /// Journals venue facts and feeds them to the reducer.
-    func deliver(_ facts: [VenueFact]) throws {
-        for fact in facts {
-            let seq = try record(fact.event, time: fact.time, causation: fact.causation)
-            try feed(fact.event, time: fact.time, ref: .local(seq))
-        }
-    }
-
-    /// One source group: every relevant market event with the same time.
-    func process(group: inout [(seq: UInt64, event: Event)], at time: Timestamp, trading: Bool) throws {
-        // Ticks due before this group.
-        if trading {
-            while nextTick < time && nextTick <= to { try tick(at: nextTick) }
-        }
-        // 1. definitions; 2. bars; 3. interval changes, settlements; 4. anything else.
-        func rank(_ e: Event) -> Int {
-            switch e {
-            case .instrumentDefined: return 0
-            case .barClosed: return 1
-            case .fundingIntervalChanged: return 2
-            case .fundingSettled: return 3
-            default: return 4
-            }
-        }
-        if group.count > 1 { group.sort { (rank($0.event), $0.seq) < (rank($1.event), $1.seq) } }
-        for (seq, event) in group {
-            let ref = CausationRef.source(seq)
-            switch event {
-            case .barClosed(let bar):
-                try deliver(sim.onBar(bar, barRef: ref))
-            case .fundingSettled(let f):
-                try deliver(sim.onFundingSettled(f, at: time, cause: ref))
-            case .instrumentDefined(let d):
-                sim.define(d)
-            default:
-                break
-            }
-            try feed(event, time: time, ref: ref)
-        }
-        group.removeAll(keepingCapacity: true)
-        if trading && nextTick == time && nextTick <= to { try tick(at: time) }
-    }
-
-    func tick(at time: Timestamp) throws {
-        let seq = try record(.clockTicked(ClockTicked(purpose: .scan)), time: time, causation: .none)
-        try feed(.clockTicked(ClockTicked(purpose: .scan)), time: time, ref: .local(seq))
-        sample(at: time)
-        nextTick = nextTick.adding(ms: config.scanIntervalMs)
-    }
-
-    /// Samples equity and its parts into the tracker and the CSV.
-    func sample(at time: Timestamp) {
-        let marks: (InstrumentId) -> Fixed? = { [reducer] in reducer.mark($0) }
-        let p = reducer.portfolio
-        let equity = p.equity(marks: marks)
-        let open = reducer.pairs.filter { $0.phase != .flat }.count
-        stats.observe(time: time, equity: equity, openPairs: open)
-        var line = time.iso8601
-        for v in [equity, p.cash, p.totalFunding, p.totalFees, p.totalSlippage, p.totalPricePnL(marks: marks)] {
-            line += ","
-            v.write(to: &line)
-        }
-        line += ",\(stats.currentDrawdown.formatted(fractionDigits: 6)),\(open)\n"
-        equityCSV.write(line)
+    /// Samples equity at a scan tick.
+    func sample(at time: Timestamp, _ reducer: CarryReducer) {
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) },
+                       openPairs: reducer.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) })
     }
 
     func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
@@ -341,19 +227,15 @@ final class Runner {
             firstSourceSeq = try snap.firstSeq()
             lastSourceSeq = try snap.lastSeq()
         }
-        try record(.runStarted(RunStarted(mode: .backtest, sourceJournal: sourceId, sourceFirstSeq: firstSourceSeq, sourceLastSeq: lastSourceSeq,
-                                          from: from, to: to, seed: 0, carryVersion: CarryVersion.current)), time: from, causation: .none)
-        try record(.configApplied(ConfigApplied(source: config.source, text: config.canonicalText)), time: from, causation: .none)
+        pipeline.record(.runStarted(RunStarted(mode: .backtest, sourceJournal: sourceId, sourceFirstSeq: firstSourceSeq, sourceLastSeq: lastSourceSeq,
+                                               from: from, to: to, seed: 0, carryVersion: CarryVersion.current)), time: from, causation: .none)
+        pipeline.record(.configApplied(ConfigApplied(source: config.source, text: config.canonicalText)), time: from, causation: .none)
         for w in warnings {
-            try record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: w)), time: from, causation: .none)
+            pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: w)), time: from, causation: .none)
         }
         // The traded instruments' definitions, so the run journal is self-describing.
         for p in pairs {
-            for d in [p.spot, p.perp] {
-                try record(.instrumentDefined(d), time: from, causation: .none)
-                sim.define(d)
-                try feed(.instrumentDefined(d), time: from, ref: .none)
-            }
+            for d in [p.spot, p.perp] { pipeline.define(d, at: from) }
         }
         let barKind = EventKind.barClosed.rawValue
         let fundingKind = EventKind.fundingSettled.rawValue
@@ -381,7 +263,8 @@ final class Runner {
                 }
                 let t = view.header.eventTime
                 if t != groupTime && !group.isEmpty {
-                    try process(group: &group, at: groupTime, trading: groupTime >= from)
+                    pipeline.process(group: &group, at: groupTime, trading: groupTime >= from, afterTick: sample)
+                    try drain()
                 }
                 groupTime = t
                 group.append((view.header.seq, event))
@@ -396,15 +279,16 @@ final class Runner {
                 return true
             }
         }
-        if !group.isEmpty { try process(group: &group, at: groupTime, trading: groupTime >= from) }
-        while nextTick <= to { try tick(at: nextTick) }
-        try record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(sourceEvents),
-                                      message: "backtest \(from.iso8601) → \(to.iso8601)")), time: to, causation: .none)
-        try flushDrafts()
+        if !group.isEmpty { pipeline.process(group: &group, at: groupTime, trading: groupTime >= from, afterTick: sample) }
+        pipeline.finish(afterTick: sample)
+        let reducer = pipeline.reducer
+        pipeline.record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(sourceEvents),
+                                           message: "backtest \(from.iso8601) → \(to.iso8601)")), time: to, causation: .none)
+        try drain(force: true)
         for t in tickets { try t.wait() }
         tickets.removeAll()
         try writer.close()
-        try equityCSV.close()
+        try sampler.close()
         progress?(1)
 
         let contentHash = try journal.withSnapshot { try $0.contentHash() }
@@ -412,7 +296,7 @@ final class Runner {
         for p in pairs {
             for d in [p.spot, p.perp] { if let m = reducer.mark(d.id) { marks[d.id] = m } }
         }
-        let summary = stats.summary(portfolio: reducer.portfolio, marks: marks, pairs: pairs, from: from, to: to,
+        let summary = sampler.tracker.summary(portfolio: reducer.portfolio, marks: marks, pairs: pairs, from: from, to: to,
                                     pairsOpened: openedPairs(), killSwitch: reducer.killSwitchEngaged)
         return BacktestResult(runJournalPath: runPath, sourceJournal: sourceId, from: from, to: to, contentHash: contentHash,
                               stateHash: StateDigest.of(reducer.portfolio, marks: marks),
@@ -435,47 +319,3 @@ final class Runner {
     }
 }
 
-/// A digest of the final book: equal exactly when positions, cash and every P&L component
-/// are equal.
-public enum StateDigest {
-    /// SHA-256 over a canonical text of the portfolio and the marks it is valued at.
-    public static func of(_ p: Portfolio, marks: [InstrumentId: Fixed]) -> Digest {
-        var text = "initial=\(p.initialCash.normalized) cash=\(p.cash.normalized) liquidations=\(p.liquidations)\n"
-        for i in p.qty.indices {
-            let id = InstrumentId(UInt32(i))
-            text += "\(i): qty=\(p.qty[i].normalized) ref=\(p.referenceCost[i].normalized) fees=\(p.fees[i].normalized) slip=\(p.slippage[i].normalized) funding=\(p.funding[i].normalized) fills=\(p.fills[i]) mark=\(marks[id]?.normalized.description ?? "-")\n"
-        }
-        var h = SHA256Hasher()
-        h.update(Array(text.utf8))
-        return h.finish()
-    }
-}
-
-/// A file written through a buffer.
-final class BufferedFile {
-    private let handle: FileHandle
-    private var buffer = ""
-
-    init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw BacktestError("cannot create \(path): check the --out directory is writable", badInput: false)
-        }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    }
-
-    func write(_ s: String) {
-        buffer += s
-        if buffer.utf8.count >= 1 << 16 { flush() }
-    }
-
-    func flush() {
-        guard !buffer.isEmpty else { return }
-        handle.write(Data(buffer.utf8))
-        buffer = ""
-    }
-
-    func close() throws {
-        flush()
-        try handle.close()
-    }
-}

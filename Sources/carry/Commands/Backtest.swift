@@ -76,13 +76,19 @@ struct BacktestCommand: ParsableCommand {
             if !quiet {
                 for w in result.warnings { printNotice("warning: \(w)") }
             }
+            // Audit the run: rebuild the book from the run journal alone (plus the source's
+            // bar closes) and demand the same final state.
+            let rebuilt = try RunProjector.rebuild(runPath: result.runJournalPath, sourcePath: source)
+            guard rebuilt.stateHash == result.stateHash else {
+                throw CLIError.failed("the book rebuilt from \(result.runJournalPath) (state hash \(rebuilt.stateHash)) differs from the run's (\(result.stateHash)). This is a bug in Carry: keep \(outDirectory) and report it.")
+            }
             let title = "Carry backtest — \(config.venue) \(config.symbols.joined(separator: ", ")), threshold strategy, \(MarketStream.intervalName(config.barIntervalSeconds)) bars"
             let text = result.summary.text(title: title)
             let elapsed = Date().timeIntervalSince(started)
             let footer = """
 
             Run journal   \(result.runJournalPath)  (\(result.events.run) events; content hash \(result.contentHash))
-            State hash    \(result.stateHash)
+            State hash    \(result.stateHash)  (rebuilt from the run journal: identical)
             Report        \(outDirectory)/report.html
             Equity curve  \(outDirectory)/equity.csv
             Replayed \(result.events.source) market events in \(String(format: "%.1f", elapsed)) s.

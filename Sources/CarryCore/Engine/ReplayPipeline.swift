@@ -1,0 +1,154 @@
+// The replay pipeline: market events in time order → the simulated exchange and the reducer →
+// decisions and venue facts, each given the seq it will be journaled under. The backtest
+// driver feeds it from a market journal and writes `output` to the run journal; tests feed it
+// directly. Pure: time comes only from the events and the scan ticks it derives from them.
+//
+// Order within one timestamp t (the boundary rules the funding tests pin):
+//   1. instrument definitions;
+//   2. bars closing at t — the simulated exchange fills eligible orders at those closes
+//      (and checks liquidation) before the reducer sees the bar;
+//   3. funding interval changes, then settlements at t — paid on the position held after
+//      the fills of step 2 (a position opened exactly at t earns the settlement at t; one
+//      closed exactly at t does not);
+//   4. the scan tick at t, if one is due — the strategy sees every fact of time ≤ t.
+// Ticks fall on multiples of the scan interval since the epoch (UTC-aligned); a tick due
+// between two market timestamps is emitted before the later one.
+//
+// Every decision and venue fact is appended to `output` before anything acts on it, with
+// its seq (`nextSeq` at the time), the input's time and its causation, so journaling
+// `output` in order reproduces the run byte for byte.
+
+/// One event for the run journal.
+public struct PipelineOutput: Sendable, Equatable {
+    public var event: Event
+    public var time: Timestamp
+    public var causation: CausationRef
+}
+
+/// The reducer and the simulated exchange, wired together under a simulated clock.
+public struct ReplayPipeline: Sendable {
+    public private(set) var reducer: CarryReducer
+    public private(set) var sim: SimulatedExchange
+    /// The seq the next output event gets.
+    public private(set) var nextSeq: UInt64
+    /// Events to journal, in seq order, ending at `nextSeq − 1`.
+    public private(set) var output: [PipelineOutput] = []
+    public let scanIntervalMs: Int64
+    /// The last instant the pipeline trades at (inclusive).
+    public let to: Timestamp
+    /// When the next scan tick is due.
+    public private(set) var nextTick: Timestamp
+
+    /// A pipeline whose first output will be journaled as `firstSeq`, trading from `from`.
+    public init(reducer: CarryReducer, sim: SimulatedExchange, firstSeq: UInt64, from: Timestamp, to: Timestamp, scanIntervalMs: Int64) {
+        precondition(scanIntervalMs > 0)
+        self.reducer = reducer
+        self.sim = sim
+        self.nextSeq = firstSeq
+        self.to = to
+        self.scanIntervalMs = scanIntervalMs
+        nextTick = Timestamp(ms: (from.ms + scanIntervalMs - 1) / scanIntervalMs * scanIntervalMs)
+    }
+
+    /// Hands over the output accumulated so far.
+    public mutating func takeOutput() -> [PipelineOutput] {
+        defer { output.removeAll(keepingCapacity: true) }
+        return output
+    }
+
+    /// Appends an event to the output; returns its seq.
+    @discardableResult
+    public mutating func record(_ event: Event, time: Timestamp, causation: CausationRef) -> UInt64 {
+        output.append(PipelineOutput(event: event, time: time, causation: causation))
+        nextSeq += 1
+        return nextSeq - 1
+    }
+
+    /// Records and applies an instrument definition (the run's header).
+    public mutating func define(_ d: InstrumentDefined, at time: Timestamp) {
+        record(.instrumentDefined(d), time: time, causation: .none)
+        sim.define(d)
+        feed(.instrumentDefined(d), time: time, ref: .none)
+    }
+
+    /// Feeds one input to the reducer, records its decisions, sends intents to the simulated
+    /// exchange and feeds the resulting venue facts back, until quiet.
+    mutating func feed(_ event: Event, time: Timestamp, ref: CausationRef) {
+        var queue: [(Event, Timestamp, CausationRef)] = [(event, time, ref)]
+        var head = 0
+        while head < queue.count {
+            let (e, t, r) = queue[head]
+            head += 1
+            let decisions = reducer.apply(e, time: t, ref: r, nextSeq: nextSeq)
+            if decisions.isEmpty { continue }
+            var intents: [(UInt64, OrderIntended)] = []
+            for d in decisions {
+                let seq = record(d.event, time: t, causation: d.causation)
+                if case .orderIntended(let intent) = d.event { intents.append((seq, intent)) }
+            }
+            for (seq, intent) in intents {
+                for fact in sim.submit(intentSeq: seq, intent, at: t) {
+                    let factSeq = record(fact.event, time: fact.time, causation: fact.causation)
+                    queue.append((fact.event, fact.time, .local(factSeq)))
+                }
+            }
+        }
+    }
+
+    /// Records venue facts and feeds them to the reducer.
+    mutating func deliver(_ facts: [VenueFact]) {
+        for fact in facts {
+            let seq = record(fact.event, time: fact.time, causation: fact.causation)
+            feed(fact.event, time: fact.time, ref: .local(seq))
+        }
+    }
+
+    /// Processes every market event of one timestamp (`group`, with their source seqs) in the
+    /// order above. `trading` is false during warm-up: no ticks, so no decisions. `afterTick`
+    /// sees the state right after each scan tick (for equity sampling).
+    public mutating func process(group: inout [(seq: UInt64, event: Event)], at time: Timestamp, trading: Bool,
+                                 afterTick: (Timestamp, CarryReducer) -> Void) {
+        if trading {
+            while nextTick < time && nextTick <= to { tick(afterTick) }
+        }
+        func rank(_ e: Event) -> Int {
+            switch e {
+            case .instrumentDefined: return 0
+            case .barClosed: return 1
+            case .fundingIntervalChanged: return 2
+            case .fundingSettled: return 3
+            default: return 4
+            }
+        }
+        if group.count > 1 { group.sort { (rank($0.event), $0.seq) < (rank($1.event), $1.seq) } }
+        for (seq, event) in group {
+            let ref = CausationRef.source(seq)
+            switch event {
+            case .barClosed(let bar):
+                deliver(sim.onBar(bar, barRef: ref))
+            case .fundingSettled(let f):
+                deliver(sim.onFundingSettled(f, at: time, cause: ref))
+            case .instrumentDefined(let d):
+                sim.define(d)
+            default:
+                break
+            }
+            feed(event, time: time, ref: ref)
+        }
+        group.removeAll(keepingCapacity: true)
+        if trading && nextTick == time && nextTick <= to { tick(afterTick) }
+    }
+
+    /// Emits the ticks still due through `to` (the end of the run).
+    public mutating func finish(afterTick: (Timestamp, CarryReducer) -> Void) {
+        while nextTick <= to { tick(afterTick) }
+    }
+
+    private mutating func tick(_ afterTick: (Timestamp, CarryReducer) -> Void) {
+        let time = nextTick
+        let seq = record(.clockTicked(ClockTicked(purpose: .scan)), time: time, causation: .none)
+        feed(.clockTicked(ClockTicked(purpose: .scan)), time: time, ref: .local(seq))
+        afterTick(time, reducer)
+        nextTick = nextTick.adding(ms: scanIntervalMs)
+    }
+}
