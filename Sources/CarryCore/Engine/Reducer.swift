@@ -177,6 +177,7 @@ public struct CarryReducer: Sendable {
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {
         let s = config.strategy
+        if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.
         for (i, p) in config.pairs.enumerated() where pairs[i].phase == .open {
             let held = pairs[i].openedAt.map { now.msSince($0) } ?? 0
@@ -352,19 +353,24 @@ public struct CarryReducer: Sendable {
 
     // MARK: - Risk while holding
 
-    private mutating func checkRisk(afterBarOf i: Int, bar: BarClosed, ref: CausationRef, into out: inout DecisionBuffer) {
-        // Drawdown over the whole book.
+    /// The drawdown stop over the whole book, checked at each scan tick — when every bar of
+    /// the instant has been applied, so marks of one leg never run ahead of the other's.
+    /// Returns true when it engaged the kill switch.
+    private mutating func checkDrawdown(ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
         let e = equity
         if e > peakEquity { peakEquity = e }
         let dd = RiskChecks.drawdown(equity: e, peak: peakEquity)
-        if !killSwitchEngaged && dd >= config.risk.maxDrawdown {
-            killSwitchEngaged = true
-            _ = out.add(.riskBreached(RiskBreached(rule: .drawdown, action: .killSwitch, instrumentId: nil, limit: config.risk.maxDrawdown, observed: dd)), causation: ref)
-            let k = out.add(.killSwitchChanged(KillSwitchChanged(engaged: true, source: .automatic,
-                                                                 reason: "drawdown \(dd) reached the limit \(config.risk.maxDrawdown)")), causation: ref)
-            flattenAll(reason: .flatten, ref: .local(k), into: &out)
-            return
-        }
+        guard !killSwitchEngaged && dd >= config.risk.maxDrawdown else { return false }
+        killSwitchEngaged = true
+        _ = out.add(.riskBreached(RiskBreached(rule: .drawdown, action: .killSwitch, instrumentId: nil, limit: config.risk.maxDrawdown, observed: dd)), causation: ref)
+        let k = out.add(.killSwitchChanged(KillSwitchChanged(engaged: true, source: .automatic,
+                                                             reason: "drawdown \(dd) reached the limit \(config.risk.maxDrawdown)")), causation: ref)
+        flattenAll(reason: .flatten, ref: .local(k), into: &out)
+        return true
+    }
+
+    /// The margin buffer of an open pair's perp leg, checked on each of its bars.
+    private mutating func checkRisk(afterBarOf i: Int, bar: BarClosed, ref: CausationRef, into out: inout DecisionBuffer) {
         // Distance to liquidation of an open perp leg.
         let p = config.pairs[i]
         guard pairs[i].phase == .open, bar.instrumentId == p.perp, let entry = portfolio.entryPrice[p.perp.index] else { return }
