@@ -61,7 +61,7 @@ extension BacktestConfig {
         _ = try s.string("kind", default: "threshold", allowed: ["threshold"])
         let rateHint = "A funding rate per 8 h as a decimal fraction: 0.0001 is 0.01 % per 8 h."
         let entry = try s.fixed("entryThreshold", default: Fixed("0.0001")!, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
-        let exit = try s.fixed("exitThreshold", default: Fixed("0.00005")!, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
+        let exit = try s.fixed("exitThreshold", default: .zero, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
         if exit > entry { throw s.error("exitThreshold", exit.description, "must not exceed entryThreshold (\(entry)), or pairs would open and close at once") }
         let maxHolding = try s.durationMs("maxHolding", default: 30 * Millis.day, min: Millis.hour, max: 3650 * Millis.day)
         let pairNotional = try s.fixed("pairNotionalUsdt", default: Fixed(20_000), min: Fixed(1), max: Fixed(1_000_000_000))
