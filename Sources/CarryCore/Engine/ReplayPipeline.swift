@@ -74,23 +74,30 @@ public struct ReplayPipeline: Sendable {
     /// Feeds one input to the reducer, records its decisions, sends intents to the simulated
     /// exchange and feeds the resulting venue facts back, until quiet.
     mutating func feed(_ event: Event, time: Timestamp, ref: CausationRef) {
-        var queue: [(Event, Timestamp, CausationRef)] = [(event, time, ref)]
+        let decisions = reducer.apply(event, time: time, ref: ref, nextSeq: nextSeq)
+        if decisions.isEmpty { return }   // most inputs decide nothing: no queue for them
+        var queue: [(Event, Timestamp, CausationRef)] = []
+        act(on: decisions, at: time, queue: &queue)
         var head = 0
         while head < queue.count {
             let (e, t, r) = queue[head]
             head += 1
-            let decisions = reducer.apply(e, time: t, ref: r, nextSeq: nextSeq)
-            if decisions.isEmpty { continue }
-            var intents: [(UInt64, OrderIntended)] = []
-            for d in decisions {
-                let seq = record(d.event, time: t, causation: d.causation)
-                if case .orderIntended(let intent) = d.event { intents.append((seq, intent)) }
-            }
-            for (seq, intent) in intents {
-                for fact in sim.submit(intentSeq: seq, intent, at: t) {
-                    let factSeq = record(fact.event, time: fact.time, causation: fact.causation)
-                    queue.append((fact.event, fact.time, .local(factSeq)))
-                }
+            let more = reducer.apply(e, time: t, ref: r, nextSeq: nextSeq)
+            if !more.isEmpty { act(on: more, at: t, queue: &queue) }
+        }
+    }
+
+    /// Records decisions, submits their intents, and queues the venue's answers.
+    private mutating func act(on decisions: [Decision], at t: Timestamp, queue: inout [(Event, Timestamp, CausationRef)]) {
+        var intents: [(UInt64, OrderIntended)] = []
+        for d in decisions {
+            let seq = record(d.event, time: t, causation: d.causation)
+            if case .orderIntended(let intent) = d.event { intents.append((seq, intent)) }
+        }
+        for (seq, intent) in intents {
+            for fact in sim.submit(intentSeq: seq, intent, at: t) {
+                let factSeq = record(fact.event, time: fact.time, causation: fact.causation)
+                queue.append((fact.event, fact.time, .local(factSeq)))
             }
         }
     }
@@ -120,7 +127,15 @@ public struct ReplayPipeline: Sendable {
             default: return 4
             }
         }
-        if group.count > 1 { group.sort { (rank($0.event), $0.seq) < (rank($1.event), $1.seq) } }
+        // Sources usually list an instant's events in this order already: check before sorting.
+        var sorted = true
+        var previous = (rank: 0, seq: UInt64(0))
+        for item in group {
+            let key = (rank: rank(item.event), seq: item.seq)
+            if key < previous { sorted = false; break }
+            previous = key
+        }
+        if !sorted { group.sort { (rank($0.event), $0.seq) < (rank($1.event), $1.seq) } }
         for (seq, event) in group {
             let ref = CausationRef.source(seq)
             switch event {

@@ -115,15 +115,8 @@ public enum BacktestDriver {
             warnings.append("the data ends at \(dataTo.iso8601); the backtest ends there instead of \(to.iso8601)")
             to = dataTo
         }
-        // Gaps in the streams this run reads are warned about and treated as no data.
-        let relevant: Set<MarketStream> = Set(pairs.flatMap { [MarketStream.bars($0.spot.id, intervalSeconds: config.barIntervalSeconds),
-                                                               .bars($0.perp.id, intervalSeconds: config.barIntervalSeconds), .funding($0.perp.id)] })
-        for (stream, census) in try market.gapReport() where relevant.contains(stream) {
-            for gap in census.gaps where gap.before > from && gap.after < to {
-                warnings.append("\(market.describe(stream)): gap \(gap) — treated as no data")
-            }
-        }
-
+        // Gaps in the streams this run reads are found as the replay meets them (as a live
+        // engine would), warned about, journaled, and treated as no data.
         let engineConfig = EngineConfig(
             pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
             initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
@@ -156,6 +149,10 @@ final class Runner {
     let sampler: EquitySampler
     var lastSourceSeq: UInt64 = 0
     var firstSourceSeq: UInt64 = 0
+    /// Gap censuses of the bar and funding streams this run reads, by instrument index.
+    var barCensus: [GapCensus?] = []
+    var fundingCensus: [GapCensus?] = []
+    var pendingAlerts: [(String, UInt64)] = []
 
     init(config: BacktestConfig, engineConfig: EngineConfig, pairs: [ResolvedPair], market: MarketJournal,
          from: Timestamp, to: Timestamp, outDirectory: String, warnings: [String]) throws {
@@ -190,10 +187,40 @@ final class Runner {
         sampler = try EquitySampler(config: config, csvPath: outDirectory + "/equity.csv")
         for p in pairs {
             for d in [p.spot, p.perp] {
-                while relevant.count <= d.id.index { relevant.append(false) }
+                while relevant.count <= d.id.index {
+                    relevant.append(false)
+                    barCensus.append(nil)
+                    fundingCensus.append(nil)
+                }
                 relevant[d.id.index] = true
+                barCensus[d.id.index] = GapCensus(cadenceMs: Int64(config.barIntervalSeconds) * 1000)
             }
         }
+    }
+
+    /// Observes a relevant stream; a hole inside the simulated span becomes a warning, and
+    /// an alert journaled with the group of the time the stream resumes.
+    func observe(_ census: inout GapCensus?, _ stream: MarketStream, at time: Timestamp, seq: UInt64) {
+        guard var c = census else { return }
+        let before = c.gaps.count
+        c.observe(time)
+        if c.gaps.count > before, let gap = c.gaps.last, gap.before > from, gap.after < to {
+            let w = "\(market.describe(stream)): gap \(gap) — treated as no data"
+            warnings.append(w)
+            pendingAlerts.append((w, seq))
+        }
+        census = c
+    }
+
+    /// Runs one timestamp's market events through the pipeline, then journals the gap alerts
+    /// found at that time.
+    func processGroup(_ group: inout [(seq: UInt64, event: Event)], at time: Timestamp) throws {
+        pipeline.process(group: &group, at: time, trading: time >= from, afterTick: sample)
+        for (message, seq) in pendingAlerts {
+            pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: message)), time: time, causation: .source(seq))
+        }
+        pendingAlerts.removeAll()
+        try drain()
     }
 
     // MARK: Journaling
@@ -251,6 +278,7 @@ final class Runner {
                 let kind = view.header.kindCode
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
                 let event = try view.decode()
+                let t = view.header.eventTime
                 switch event {
                 case .barClosed(let b):
                     guard b.intervalSeconds == interval, b.instrumentId.index < relevant.count, relevant[b.instrumentId.index] else { return true }
@@ -261,10 +289,19 @@ final class Runner {
                 default:
                     return true
                 }
-                let t = view.header.eventTime
                 if t != groupTime && !group.isEmpty {
-                    pipeline.process(group: &group, at: groupTime, trading: groupTime >= from, afterTick: sample)
-                    try drain()
+                    try processGroup(&group, at: groupTime)
+                }
+                switch event {
+                case .barClosed(let b):
+                    observe(&barCensus[b.instrumentId.index], .bars(b.instrumentId, intervalSeconds: interval), at: t, seq: view.header.seq)
+                case .fundingSettled(let f):
+                    let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
+                    if fundingCensus[f.instrumentId.index] == nil { fundingCensus[f.instrumentId.index] = GapCensus(cadenceMs: cadence) }
+                    fundingCensus[f.instrumentId.index]!.setCadence(cadence)
+                    observe(&fundingCensus[f.instrumentId.index], .funding(f.instrumentId), at: t, seq: view.header.seq)
+                default:
+                    break
                 }
                 groupTime = t
                 group.append((view.header.seq, event))
@@ -279,7 +316,7 @@ final class Runner {
                 return true
             }
         }
-        if !group.isEmpty { pipeline.process(group: &group, at: groupTime, trading: groupTime >= from, afterTick: sample) }
+        if !group.isEmpty { try processGroup(&group, at: groupTime) }
         pipeline.finish(afterTick: sample)
         let reducer = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(sourceEvents),

@@ -1,0 +1,225 @@
+// carry-bench pipeline: events/s through the full backtest pipeline (scan by time, decode,
+// group, simulated exchange, reducer, decisions written to a run journal, equity sampling)
+// on a large market journal built from the real bundled series, beside the journal's raw
+// scan+decode of the same journal in the same run; plus memory: anonymous RSS sampled
+// through the run (it must stay flat as the run gets longer) and peak RSS.
+//
+// The large journal: N synthetic symbols × the real hourly history. Symbol k takes the real
+// Binance spot 1h bars of BTC, ETH or SOL (2022-01 → 2026-03), a perp leg priced off it with
+// a basis that follows funding, and a real 8-hourly funding series (BTC's or ETH's, shifted
+// per symbol) laid over the same span — so prices, volumes and rates are real in shape and
+// size, at 20× the breadth of the bundled set.
+
+import ArgumentParser
+import CarryCore
+import CarryEngine
+import CarryJournal
+import CarryTesting
+import Foundation
+import Logging
+
+struct PipelineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Backtest pipeline events/s on a large journal built from the real series, vs raw scan+decode; memory over the run.")
+
+    @Option(help: "Synthetic symbols (each a spot+perp pair built from a real series).")
+    var symbols = 20
+
+    @Option(help: "Repetitions; the best throughput is reported.")
+    var repeats = 3
+
+    @Option(help: "A market journal holding the bundled history (default: import data/ into a scratch journal).")
+    var market: String?
+
+    func run() throws {
+        print("carry-bench pipeline — \(ProcessInfo.processInfo.processorCount) cores, best of \(repeats)")
+        let scratch = ScratchDirectory("bench-pipeline")
+        let source = try market ?? importBundled(scratch)
+        let built = try buildLargeJournal(from: source, into: scratch.sub("large"))
+        print("large journal: \(built.events) events (\(symbols) symbols × \(built.span)), \(String(format: "%.0f", built.seconds)) s to build")
+        print("")
+
+        // Baseline: raw scan+decode of the same journal, warm.
+        var bestScan = 0.0
+        let journal = try Journal.open(scratch.sub("large"), readOnly: true)
+        for _ in 0..<repeats {
+            var n = 0
+            var checksum: UInt64 = 0
+            let t0 = now()
+            try journal.withSnapshot { snap in
+                _ = try snap.scan { view in
+                    if case .barClosed(let b) = try view.decode() { checksum &+= UInt64(truncatingIfNeeded: b.close.mantissa) }
+                    n += 1
+                    return true
+                }
+            }
+            bestScan = max(bestScan, Double(n) / (now() - t0))
+            if checksum == 42 { print("") }   // keep the decode
+        }
+
+        // The pipeline: the real backtest driver, run journal and all.
+        var config = try BacktestConfig.parse(yaml: """
+        symbols: [\(built.symbols.joined(separator: ", "))]
+        strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxOpenPairs: 3}
+        """, source: "carry-bench pipeline")
+        config.canonicalText = config.canonical()
+        var bestPipeline = 0.0
+        var events = 0
+        var runEvents = 0
+        var samples: [(Double, Double)] = []
+        for r in 0..<repeats {
+            var progressSamples: [(Double, Double)] = []
+            let t0 = now()
+            let result = try BacktestDriver.run(config: config, sourcePath: scratch.sub("large"), outDirectory: scratch.sub("run-\(r)"),
+                                                progress: { f in
+                                                    if progressSamples.isEmpty || f - progressSamples.last!.0 >= 0.1 { progressSamples.append((f, anonRSSMiB())) }
+                                                })
+            let seconds = now() - t0
+            events = result.events.source
+            runEvents = result.events.run
+            let rate = Double(result.events.source) / seconds
+            if rate > bestPipeline {
+                bestPipeline = rate
+                samples = progressSamples
+            }
+        }
+        if ProcessInfo.processInfo.environment["CARRY_BENCH_DEBUG"] != nil {
+            var t = now()
+            let m = try MarketJournal(readOnlyPath: scratch.sub("large"))
+            print(String(format: "debug: catalogue %.3f s", now() - t))
+            t = now()
+            _ = try m.gapReport()
+            print(String(format: "debug: gap report %.3f s", now() - t))
+        }
+        print(pad("measurement", 40) + pad("events/s", 16) + "ratio to scan+decode")
+        print(pad("raw scan+decode (warm)", 40) + pad(rate(bestScan), 16) + "1.00x")
+        print(pad("backtest pipeline, \(symbols) pairs", 40) + pad(rate(bestPipeline), 16) + String(format: "%.2fx", bestPipeline / bestScan))
+        print("")
+        print("\(events) market events in, \(runEvents) run-journal events out per run")
+        print("anonymous RSS through the best run (progress → MiB): " + samples.map { String(format: "%.0f%%→%.1f", $0.0 * 100, $0.1) }.joined(separator: "  "))
+        if let first = samples.dropFirst().first, let last = samples.last {
+            print(String(format: "growth from the 10%% mark to the end: %+.1f MiB", last.1 - first.1))
+        }
+        print(String(format: "peak RSS of the process (includes the journal's mapped pages and the build): %.0f MiB", peakRSSMiB()))
+        print("target: ≥ 3M events/s through the pipeline; anonymous memory flat over the run")
+    }
+
+    func importBundled(_ scratch: ScratchDirectory) throws -> String {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let importer = MarketImporter(logger: logger)
+        let market = try MarketJournal(path: scratch.sub("bundled"), purpose: .importer, recordClock: { Timestamp(ms: 0) })
+        _ = try importer.write(try importer.read(try BundledDataSet.discover(Fixtures.bundledData)), into: market)
+        try market.close()
+        return scratch.sub("bundled")
+    }
+
+    /// Builds the large journal; returns its size and the symbols it defines.
+    func buildLargeJournal(from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {
+        let t0 = now()
+        let source = try MarketJournal(readOnlyPath: sourcePath)
+        let bases = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+        var spotBars: [[BarClosed]] = []
+        for s in bases {
+            guard let spot = source.instrument(venue: .binance, kind: .spot, symbol: s) else { throw BenchError("no binance \(s) spot in \(sourcePath)") }
+            var bars: [BarClosed] = []
+            try source.journal.withSnapshot { snap in
+                _ = try snap.scan { v in
+                    if v.header.kindCode == EventKind.barClosed.rawValue, case .barClosed(let b) = try v.decode(), b.instrumentId == spot.id, b.intervalSeconds == 3600 {
+                        bars.append(b)
+                    }
+                    return true
+                }
+            }
+            spotBars.append(bars)
+        }
+        var rates: [[Fixed]] = []
+        for s in ["BTCUSDT", "ETHUSDT"] {
+            guard let perp = source.instrument(venue: .binance, kind: .linearPerpetual, symbol: s) else { throw BenchError("no binance \(s) perp") }
+            var r: [Fixed] = []
+            try source.journal.withSnapshot { snap in
+                _ = try snap.scan { v in
+                    if v.header.kindCode == EventKind.fundingSettled.rawValue, case .fundingSettled(let f) = try v.decode(), f.instrumentId == perp.id {
+                        r.append(f.ratePerInterval)
+                    }
+                    return true
+                }
+            }
+            rates.append(r)
+        }
+        let start = spotBars.map { $0.first!.closeTime }.max()!
+        let end = spotBars.map { $0.last!.closeTime }.min()!
+        let large = try MarketJournal(path: path, purpose: .synthetic, recordClock: { Timestamp(ms: 0) })
+        var defs: [InstrumentDefined] = []
+        var names: [String] = []
+        for k in 0..<symbols {
+            let name = String(format: "S%02dUSDT", k)
+            names.append(name)
+            defs.append(InstrumentDefined(id: InstrumentId(0), venue: .binance, kind: .spot, symbol: name, baseAsset: String(name.dropLast(4)), quoteAsset: "USDT",
+                                          tickSize: Fixed("0.01")!, qtyStep: Fixed("0.001")!, minQty: Fixed("0.001")!, minNotional: Fixed(5),
+                                          fundingIntervalMinutes: 0, maxLeverage: Fixed(1)))
+            defs.append(InstrumentDefined(id: InstrumentId(0), venue: .binance, kind: .linearPerpetual, symbol: name, baseAsset: String(name.dropLast(4)),
+                                          quoteAsset: "USDT", tickSize: Fixed("0.01")!, qtyStep: Fixed("0.001")!, minQty: Fixed("0.001")!, minNotional: Fixed(5),
+                                          fundingIntervalMinutes: 480, maxLeverage: Fixed(50)))
+        }
+        let ids = try large.define(defs, at: start.adding(ms: -Millis.day))
+        // Records in time order, one hour at a time across all symbols.
+        var index = spotBars.map { bars in bars.firstIndex { $0.closeTime >= start }! }
+        var lastRate = Array(repeating: Fixed.zero, count: symbols)
+        var settlement = Array(repeating: 0, count: symbols)
+        var total = 0
+        var batch: [MarketRecord] = []
+        batch.reserveCapacity(100_000)
+        var t = start
+        while t <= end {
+            for k in 0..<symbols {
+                let series = k % 3
+                var i = index[series]
+                while i < spotBars[series].count && spotBars[series][i].closeTime < t { i += 1 }
+                guard i < spotBars[series].count, spotBars[series][i].closeTime == t else { continue }
+                let spot = spotBars[series][i]
+                if t.ms % (8 * Millis.hour) == 0 {
+                    let r = rates[k % 2]
+                    let rate = r[(settlement[k] + 97 * k) % r.count]
+                    settlement[k] += 1
+                    lastRate[k] = rate
+                }
+                // Perp = spot × (1 + 10 × last rate): a basis that follows funding.
+                let factor = Fixed(1) + lastRate[k].multiplied(by: Fixed(10), scale: 10, .toNearestOrEven)
+                func scaled(_ v: Fixed) -> Fixed { v.multiplied(by: factor, scale: 2, .toNearestOrEven) }
+                var s = spot
+                s.instrumentId = ids[2 * k]
+                var p = spot
+                p.instrumentId = ids[2 * k + 1]
+                p.open = scaled(spot.open); p.high = scaled(spot.high); p.low = scaled(spot.low); p.close = scaled(spot.close)
+                batch.append(.bar(s))
+                batch.append(.bar(p))
+                if t.ms % (8 * Millis.hour) == 0 {
+                    batch.append(.funding(settlementTime: t, FundingSettled(instrumentId: ids[2 * k + 1], ratePerInterval: lastRate[k], intervalMinutes: 480, markPrice: p.close)))
+                }
+            }
+            for s in 0..<3 {
+                while index[s] < spotBars[s].count && spotBars[s][index[s]].closeTime <= t { index[s] += 1 }
+            }
+            if batch.count >= 90_000 {
+                total += try large.append(batch).appended
+                batch.removeAll(keepingCapacity: true)
+            }
+            t = t.adding(ms: Millis.hour)
+        }
+        total += try large.append(batch).appended
+        try large.close()
+        let years = Double(end.ms - start.ms) / Double(365 * Millis.day)
+        return (total, names, String(format: "%.1f years hourly, %@ → %@", years, start.isoDate, end.isoDate), now() - t0)
+    }
+}
+
+/// Anonymous resident memory (heap, not the journal's mapped file pages) in MiB.
+func anonRSSMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
+    }
+    return 0
+}
