@@ -215,3 +215,43 @@ public func crc32c(_ raw: UnsafeRawBufferPointer) -> UInt32 {
     guard raw.count > 0 else { return 0 }
     return carry_crc32c(0, raw.baseAddress, raw.count)
 }
+
+extension RecordView {
+    /// The instrument a market record is about, read from the payload without decoding it:
+    /// every market kind (bar.closed, quote, funding.settled, funding.predicted,
+    /// funding.interval) starts its payload with the instrument id (u32 LE) in layout 1.
+    /// Nil for other kinds or layouts — decode those. Lets replay skip the records of
+    /// instruments it does not trade without paying for a decode.
+    @inlinable
+    public var marketInstrument: InstrumentId? {
+        guard header.layoutVersion == 1, payload.count >= 4 else { return nil }
+        switch header.kindCode {
+        case EventKind.barClosed.rawValue, EventKind.quoteObserved.rawValue, EventKind.fundingSettled.rawValue,
+             EventKind.fundingPredicted.rawValue, EventKind.fundingIntervalChanged.rawValue:
+            return InstrumentId(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+        default:
+            return nil
+        }
+    }
+
+    /// A bar's interval in seconds (u32 LE after the instrument id in layout 1), without
+    /// decoding it; nil for other kinds or layouts.
+    @inlinable
+    public var barIntervalSeconds: UInt32? {
+        guard header.kindCode == EventKind.barClosed.rawValue, header.layoutVersion == 1, payload.count >= 8 else { return nil }
+        return UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    }
+}
+
+extension RecordView {
+    /// Decodes a bar.closed payload straight into a `BarClosed` (no `Event` around it): the
+    /// replay hot path. Throws for any other kind.
+    @inlinable
+    public func decodeBar() throws(CodecError) -> BarClosed {
+        guard header.kindCode == EventKind.barClosed.rawValue else {
+            throw CodecError(.unknownKind, "record \(header.seq) is kind \(header.kindCode), not bar.closed")
+        }
+        var r = ByteReader(payload)
+        return try BarClosed(from: &r, version: header.layoutVersion)
+    }
+}

@@ -91,6 +91,7 @@ struct PipelineBench: ParsableCommand {
             t = now()
             _ = try m.gapReport()
             print(String(format: "debug: gap report %.3f s", now() - t))
+            print("debug: Event \(MemoryLayout<Event>.size) B, BarClosed \(MemoryLayout<BarClosed>.size) B, Fixed \(MemoryLayout<Fixed>.size) B")
         }
         print(pad("measurement", 40) + pad("events/s", 16) + "ratio to scan+decode")
         print(pad("raw scan+decode (warm)", 40) + pad(rate(bestScan), 16) + "1.00x")

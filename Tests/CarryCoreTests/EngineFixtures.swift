@@ -88,7 +88,7 @@ struct PipelineRun {
 
     /// Feeds inputs (time-ordered; within a time, in the given order).
     mutating func run(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast) {
-        var group: [(seq: UInt64, event: Event)] = []
+        var group = MarketGroup()
         var groupTime = Timestamp.distantPast
         var samples: [(Timestamp, Fixed)] = []
         let sample: (Timestamp, CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
@@ -97,7 +97,7 @@ struct PipelineRun {
                 pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: sample)
             }
             groupTime = t
-            group.append((UInt64(i + 1), e))
+            group.append(seq: UInt64(i + 1), e)
         }
         if !group.isEmpty { pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: sample) }
         pipeline.finish(afterTick: sample)

@@ -106,6 +106,7 @@ public struct Portfolio: Sendable, Equatable {
     /// Price P&L of one instrument: its value at the mark less what it cost at reference prices.
     public func pricePnL(_ id: InstrumentId, mark: Fixed?) -> Fixed {
         guard id.index < qty.count else { return .zero }
+        guard !qty[id.index].isZero else { return -referenceCost[id.index] }
         let value = mark.map { qty[id.index].multiplied(by: $0, scale: quoteScale, .toNearestOrEven) } ?? .zero
         return value - referenceCost[id.index]
     }
@@ -119,7 +120,13 @@ public struct Portfolio: Sendable, Equatable {
     /// Total price P&L at the marks.
     public func totalPricePnL(marks: (InstrumentId) -> Fixed?) -> Fixed {
         var total = Fixed.zero
-        for i in qty.indices { total += pricePnL(InstrumentId(UInt32(i)), mark: marks(InstrumentId(UInt32(i)))) }
+        for i in qty.indices {
+            if qty[i].isZero {
+                total -= referenceCost[i]
+            } else {
+                total += pricePnL(InstrumentId(UInt32(i)), mark: marks(InstrumentId(UInt32(i))))
+            }
+        }
         return total
     }
 }

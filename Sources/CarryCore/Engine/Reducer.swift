@@ -30,6 +30,9 @@ public struct InstrumentMarket: Sendable, Equatable {
     public var lastCloseTime: Timestamp?
     public var lastQuoteVolume: Fixed?
     public var fundingRate: Fixed?
+    /// The last settled rate per 8 h, normalised with the interval it settled under (a later
+    /// interval change does not rescale a rate already paid).
+    public var fundingRate8h: Fixed?
     public var fundingTime: Timestamp?
     public var fundingRef: CausationRef = .none
     public var fundingIntervalMinutes: UInt32 = 0
@@ -125,16 +128,11 @@ public struct CarryReducer: Sendable {
                 market[d.id.index].fundingIntervalMinutes = d.fundingIntervalMinutes
             }
         case .barClosed(let bar):
-            guard bar.intervalSeconds == config.barIntervalSeconds, bar.instrumentId.index < market.count else { break }
-            market[bar.instrumentId.index].lastClose = bar.close
-            market[bar.instrumentId.index].lastCloseTime = bar.closeTime
-            market[bar.instrumentId.index].lastQuoteVolume = bar.volumeQuote
-            if let pairIndex = pairOfInstrument[bar.instrumentId.index], pairs[pairIndex].phase != .flat {
-                checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)
-            }
+            return applyBar(bar, time: time, ref: ref, nextSeq: nextSeq)
         case .fundingSettled(let f):
             grow(to: f.instrumentId)
             market[f.instrumentId.index].fundingRate = f.ratePerInterval
+            market[f.instrumentId.index].fundingRate8h = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
             market[f.instrumentId.index].fundingTime = time
             market[f.instrumentId.index].fundingRef = ref
             market[f.instrumentId.index].fundingIntervalMinutes = f.intervalMinutes
@@ -165,14 +163,29 @@ public struct CarryReducer: Sendable {
         return out.decisions
     }
 
+    /// Applies a bar: exactly `apply(.barClosed(bar), …)`, without wrapping it in an `Event`
+    /// (the replay hot path).
+    public mutating func applyBar(_ bar: BarClosed, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
+        if time > now { now = time }
+        let i = bar.instrumentId.index
+        guard bar.intervalSeconds == config.barIntervalSeconds, i < market.count else { return [] }
+        market[i].lastClose = bar.close
+        market[i].lastCloseTime = bar.closeTime
+        market[i].lastQuoteVolume = bar.volumeQuote
+        guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return [] }
+        var out = DecisionBuffer(nextSeq: nextSeq)
+        checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)
+        return out.decisions
+    }
+
     // MARK: - Strategy
 
     /// The funding rate of a perp normalised to 8 h, with its source, if fresh.
     func freshRate(_ perp: InstrumentId) -> (rate8h: Fixed, ref: CausationRef)? {
         let m = market[perp.index]
-        guard let rate = m.fundingRate, let t = m.fundingTime, m.fundingIntervalMinutes > 0 else { return nil }
+        guard let rate8h = m.fundingRate8h, let t = m.fundingTime else { return nil }
         guard now.msSince(t) <= config.strategy.maxRateAgeMs else { return nil }
-        return (FundingMath.per8h(rate, intervalMinutes: m.fundingIntervalMinutes), m.fundingRef)
+        return (rate8h, m.fundingRef)
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {

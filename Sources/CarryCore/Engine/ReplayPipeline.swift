@@ -25,6 +25,27 @@ public struct PipelineOutput: Sendable, Equatable {
     public var causation: CausationRef
 }
 
+/// The market events of one instant: bars apart (the bulk, kept out of the `Event` enum on
+/// the hot path) and everything else.
+public struct MarketGroup: Sendable {
+    public var bars: [(seq: UInt64, bar: BarClosed)] = []
+    public var others: [(seq: UInt64, event: Event)] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { bars.isEmpty && others.isEmpty }
+
+    /// Adds an event (bars go to `bars`).
+    public mutating func append(seq: UInt64, _ event: Event) {
+        if case .barClosed(let b) = event { bars.append((seq, b)) } else { others.append((seq, event)) }
+    }
+
+    public mutating func removeAll() {
+        bars.removeAll(keepingCapacity: true)
+        others.removeAll(keepingCapacity: true)
+    }
+}
+
 /// The reducer and the simulated exchange, wired together under a simulated clock.
 public struct ReplayPipeline: Sendable {
     public private(set) var reducer: CarryReducer
@@ -76,6 +97,11 @@ public struct ReplayPipeline: Sendable {
     mutating func feed(_ event: Event, time: Timestamp, ref: CausationRef) {
         let decisions = reducer.apply(event, time: time, ref: ref, nextSeq: nextSeq)
         if decisions.isEmpty { return }   // most inputs decide nothing: no queue for them
+        actAndFollow(decisions, at: time)
+    }
+
+    /// Acts on an input's decisions, then feeds the venue's answers back until quiet.
+    private mutating func actAndFollow(_ decisions: [Decision], at time: Timestamp) {
         var queue: [(Event, Timestamp, CausationRef)] = []
         act(on: decisions, at: time, queue: &queue)
         var head = 0
@@ -110,47 +136,49 @@ public struct ReplayPipeline: Sendable {
         }
     }
 
-    /// Processes every market event of one timestamp (`group`, with their source seqs) in the
-    /// order above. `trading` is false during warm-up: no ticks, so no decisions. `afterTick`
-    /// sees the state right after each scan tick (for equity sampling).
-    public mutating func process(group: inout [(seq: UInt64, event: Event)], at time: Timestamp, trading: Bool,
+    /// Processes every market event of one timestamp (with their source seqs, each list in
+    /// seq order) in the order above; within a kind, in seq order. `trading` is false during
+    /// warm-up: no ticks, so no decisions. `afterTick` sees the state right after each scan
+    /// tick (for equity sampling). Empties the group.
+    public mutating func process(group: inout MarketGroup, at time: Timestamp, trading: Bool,
                                  afterTick: (Timestamp, CarryReducer) -> Void) {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
         }
-        func rank(_ e: Event) -> Int {
-            switch e {
-            case .instrumentDefined: return 0
-            case .barClosed: return 1
-            case .fundingIntervalChanged: return 2
-            case .fundingSettled: return 3
-            default: return 4
-            }
-        }
-        // Sources usually list an instant's events in this order already: check before sorting.
-        var sorted = true
-        var previous = (rank: 0, seq: UInt64(0))
-        for item in group {
-            let key = (rank: rank(item.event), seq: item.seq)
-            if key < previous { sorted = false; break }
-            previous = key
-        }
-        if !sorted { group.sort { (rank($0.event), $0.seq) < (rank($1.event), $1.seq) } }
-        for (seq, event) in group {
-            let ref = CausationRef.source(seq)
-            switch event {
-            case .barClosed(let bar):
-                deliver(sim.onBar(bar, barRef: ref))
-            case .fundingSettled(let f):
-                deliver(sim.onFundingSettled(f, at: time, cause: ref))
-            case .instrumentDefined(let d):
+        // 1. definitions
+        for item in group.others {
+            if case .instrumentDefined(let d) = item.event {
                 sim.define(d)
-            default:
-                break
+                feed(item.event, time: time, ref: .source(item.seq))
             }
-            feed(event, time: time, ref: ref)
         }
-        group.removeAll(keepingCapacity: true)
+        // 2. bars: the venue fills at their closes, then the engine sees them
+        for item in group.bars {
+            let ref = CausationRef.source(item.seq)
+            deliver(sim.onBar(item.bar, barRef: ref))
+            let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
+            if !decisions.isEmpty { actAndFollow(decisions, at: time) }
+        }
+        // 3. interval changes, then settlements; 4. anything else
+        for pass in 0..<3 {
+            for item in group.others {
+                let ref = CausationRef.source(item.seq)
+                switch (pass, item.event) {
+                case (0, .fundingIntervalChanged):
+                    feed(item.event, time: time, ref: ref)
+                case (1, .fundingSettled(let f)):
+                    deliver(sim.onFundingSettled(f, at: time, cause: ref))
+                    feed(item.event, time: time, ref: ref)
+                case (2, .instrumentDefined), (2, .fundingIntervalChanged), (2, .fundingSettled), (_, .barClosed):
+                    break
+                case (2, _):
+                    feed(item.event, time: time, ref: ref)
+                default:
+                    break
+                }
+            }
+        }
+        group.removeAll()
         if trading && nextTick == time && nextTick <= to { tick(afterTick) }
     }
 

@@ -108,9 +108,29 @@ extension Timestamp {
     /// `2024-01-31T08:00:00Z`, or with `.sss` when the instant has milliseconds.
     public var iso8601: String {
         let c = civil
-        var s = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))"
-        if c.millisecond != 0 { s += ".\(pad(c.millisecond, 3))" }
-        return s + "Z"
+        // Written digit by digit: this runs once per equity sample and per log line.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+            var n = 0
+            func put(_ v: Int, _ width: Int) {
+                var v = v
+                var i = n + width - 1
+                while i >= n {
+                    b[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                    i -= 1
+                }
+                n += width
+            }
+            func char(_ c: Unicode.Scalar) {
+                b[n] = UInt8(ascii: c)
+                n += 1
+            }
+            put(c.year, 4); char("-"); put(c.month, 2); char("-"); put(c.day, 2); char("T")
+            put(c.hour, 2); char(":"); put(c.minute, 2); char(":"); put(c.second, 2)
+            if c.millisecond != 0 { char("."); put(c.millisecond, 3) }
+            char("Z")
+            return String(decoding: UnsafeBufferPointer(rebasing: b[0..<n]), as: UTF8.self)
+        }
     }
 
     /// `2024-01-31` (the UTC day).

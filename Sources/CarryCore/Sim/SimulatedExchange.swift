@@ -78,6 +78,8 @@ public struct SimulatedExchange: Sendable {
     public private(set) var entryPrice: [Fixed?] = []
     /// Last bar close per instrument, for marks.
     private var lastClose: [Fixed?] = []
+    /// Liquidation price of each perp position, recomputed when its entry changes.
+    private var liquidationAt: [Fixed?] = []
     /// The venue's view of the account's cash (quote asset), for reconciliation.
     public private(set) var cash: Fixed
 
@@ -99,6 +101,7 @@ public struct SimulatedExchange: Sendable {
             positions.append(.zero)
             entryPrice.append(nil)
             lastClose.append(nil)
+            liquidationAt.append(nil)
         }
     }
 
@@ -152,9 +155,12 @@ public struct SimulatedExchange: Sendable {
     /// `barRef` is the bar's journal reference (the cause of a liquidation).
     public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
         let id = bar.instrumentId
-        guard id.index < instruments.count, let def = instruments[id.index] else { return [] }
-        let closeTime = bar.closeTime
+        guard id.index < instruments.count, instruments[id.index] != nil else { return [] }
         lastClose[id.index] = bar.close
+        // Nothing to fill and no position to liquidate: the common case, no further work.
+        if pending.isEmpty && (liquidationAt[id.index] == nil || positions[id.index].isZero) { return [] }
+        let def = instruments[id.index]!
+        let closeTime = bar.closeTime
         var facts: [VenueFact] = []
         var i = 0
         while i < pending.count {
@@ -247,14 +253,16 @@ public struct SimulatedExchange: Sendable {
             }
         }
         positions[i] = after
+        if def.kind.isPerpetual {
+            liquidationAt[i] = entryPrice[i].map { margin.liquidationPrice(entry: $0, short: after.isNegative) }
+        }
     }
 
     private mutating func checkLiquidation(bar: BarClosed, def: InstrumentDefined, cause: CausationRef) -> [VenueFact] {
         let i = def.id.index
         let pos = positions[i]
-        guard !pos.isZero, let entry = entryPrice[i] else { return [] }
+        guard !pos.isZero, let liq = liquidationAt[i] else { return [] }
         let short = pos.isNegative
-        let liq = margin.liquidationPrice(entry: entry, short: short)
         let crossed = short ? bar.high >= liq : bar.low <= liq
         guard crossed else { return [] }
         let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down)

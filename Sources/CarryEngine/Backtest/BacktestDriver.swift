@@ -212,9 +212,19 @@ final class Runner {
         census = c
     }
 
+    /// Observes a funding settlement's stream (the cadence is the interval it settled under).
+    func observeFunding(_ event: Event, at time: Timestamp, seq: UInt64) {
+        guard case .fundingSettled(let f) = event else { return }
+        let i = f.instrumentId.index
+        let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
+        if fundingCensus[i] == nil { fundingCensus[i] = GapCensus(cadenceMs: cadence) }
+        fundingCensus[i]!.setCadence(cadence)
+        observe(&fundingCensus[i], .funding(f.instrumentId), at: time, seq: seq)
+    }
+
     /// Runs one timestamp's market events through the pipeline, then journals the gap alerts
     /// found at that time.
-    func processGroup(_ group: inout [(seq: UInt64, event: Event)], at time: Timestamp) throws {
+    func processGroup(_ group: inout MarketGroup, at time: Timestamp) throws {
         pipeline.process(group: &group, at: time, trading: time >= from, afterTick: sample)
         for (message, seq) in pendingAlerts {
             pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: message)), time: time, causation: .source(seq))
@@ -268,8 +278,7 @@ final class Runner {
         let fundingKind = EventKind.fundingSettled.rawValue
         let intervalKind = EventKind.fundingIntervalChanged.rawValue
         let interval = config.barIntervalSeconds
-        var group: [(seq: UInt64, event: Event)] = []
-        group.reserveCapacity(64)
+        var group = MarketGroup()
         var groupTime = Timestamp.distantPast
         let spanMs = Double(max(1, to.ms - warmupFrom.ms))
         var lastProgress = 0.0
@@ -277,34 +286,40 @@ final class Runner {
             try snap.scanByTime(from: warmupFrom, through: to) { view in
                 let kind = view.header.kindCode
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
-                let event = try view.decode()
+                // Skip other instruments' records and other bar intervals before decoding.
                 let t = view.header.eventTime
-                switch event {
-                case .barClosed(let b):
-                    guard b.intervalSeconds == interval, b.instrumentId.index < relevant.count, relevant[b.instrumentId.index] else { return true }
-                case .fundingSettled(let f):
-                    guard f.instrumentId.index < relevant.count, relevant[f.instrumentId.index] else { return true }
-                case .fundingIntervalChanged(let c):
-                    guard c.instrumentId.index < relevant.count, relevant[c.instrumentId.index] else { return true }
-                default:
-                    return true
-                }
-                if t != groupTime && !group.isEmpty {
-                    try processGroup(&group, at: groupTime)
-                }
-                switch event {
-                case .barClosed(let b):
-                    observe(&barCensus[b.instrumentId.index], .bars(b.instrumentId, intervalSeconds: interval), at: t, seq: view.header.seq)
-                case .fundingSettled(let f):
-                    let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
-                    if fundingCensus[f.instrumentId.index] == nil { fundingCensus[f.instrumentId.index] = GapCensus(cadenceMs: cadence) }
-                    fundingCensus[f.instrumentId.index]!.setCadence(cadence)
-                    observe(&fundingCensus[f.instrumentId.index], .funding(f.instrumentId), at: t, seq: view.header.seq)
-                default:
-                    break
+                let seq = view.header.seq
+                if let id = view.marketInstrument {
+                    guard id.index < relevant.count, relevant[id.index] else { return true }
+                    if kind == barKind {
+                        guard view.barIntervalSeconds == interval else { return true }
+                        let bar = try view.decodeBar()
+                        if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                        observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
+                        group.bars.append((seq, bar))
+                    } else {
+                        let event = try view.decode()
+                        if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                        observeFunding(event, at: t, seq: seq)
+                        group.others.append((seq, event))
+                    }
+                } else {
+                    // A layout this build reads only by decoding.
+                    let event = try view.decode()
+                    let id: InstrumentId
+                    switch event {
+                    case .barClosed(let b) where b.intervalSeconds == interval: id = b.instrumentId
+                    case .fundingSettled(let f): id = f.instrumentId
+                    case .fundingIntervalChanged(let c): id = c.instrumentId
+                    default: return true
+                    }
+                    guard id.index < relevant.count, relevant[id.index] else { return true }
+                    if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                    if kind == barKind { observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq) }
+                    observeFunding(event, at: t, seq: seq)
+                    group.append(seq: seq, event)
                 }
                 groupTime = t
-                group.append((view.header.seq, event))
                 sourceEvents += 1
                 if let progress, sourceEvents % 50_000 == 0 {
                     let f = Double(t.ms - warmupFrom.ms) / spanMs

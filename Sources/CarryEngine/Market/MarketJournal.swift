@@ -13,6 +13,7 @@
 
 public import CarryCore
 public import CarryJournal
+import Foundation
 
 /// One series in a market journal.
 public enum MarketStream: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -107,6 +108,8 @@ public final class MarketJournal {
     public private(set) var fundingIntervals: [InstrumentId: UInt32] = [:]
     private var writer: JournalWriter?
     private let recordClock: () -> Timestamp
+    /// The catalogue reflects every record through this seq.
+    private var cataloguedThrough: UInt64 = 0
 
     /// Opens (creating when missing) the market journal at `path` and reads its catalogue.
     /// `recordClock` stamps record times (the wall clock for imports and fetches).
@@ -124,8 +127,19 @@ public final class MarketJournal {
     }
 
     private func loadCatalogue() throws {
+        // Start from the cached catalogue when it is this journal's, then read only the tail.
+        var from: UInt64 = 1
+        let last = try journal.withSnapshot { try $0.lastSeq() }
+        if let cached = CatalogueCache.load(path: journal.path, journalId: journal.meta.journalId), cached.lastSeq <= last {
+            instruments = cached.instruments
+            extents = cached.extents
+            fundingIntervals = cached.fundingIntervals
+            from = cached.lastSeq + 1
+        }
+        cataloguedThrough = last
+        guard from <= last else { return }
         try journal.withSnapshot { snap in
-            try snap.scan { view in
+            try snap.scan(from: from) { view in
                 switch view.header.kindCode {
                 case EventKind.instrumentDefined.rawValue, EventKind.barClosed.rawValue,
                      EventKind.fundingSettled.rawValue, EventKind.fundingIntervalChanged.rawValue:
@@ -299,11 +313,15 @@ public final class MarketJournal {
         return outcome
     }
 
-    /// Flushes and releases the writer.
+    /// Flushes and releases the writer, and saves the catalogue for the next open.
     public func close() throws {
         if let w = writer {
             writer = nil
             try w.close()
+            // The catalogue now covers everything this process appended.
+            let last = try journal.withSnapshot { try $0.lastSeq() }
+            CatalogueCache(lastSeq: last, instruments: instruments, extents: extents, fundingIntervals: fundingIntervals)
+                .save(path: journal.path, journalId: journal.meta.journalId)
         }
     }
 
@@ -353,6 +371,103 @@ public final class MarketJournal {
         switch stream {
         case .bars(_, let s): return "\(d.venue) \(d.symbol) \(kind) \(MarketStream.intervalName(s)) bars"
         case .funding: return "\(d.venue) \(d.symbol) funding"
+        }
+    }
+}
+
+/// The market catalogue (definitions, stream extents, funding intervals) as of a seq, saved
+/// beside the journal so opening a large market journal does not rescan it. It is a cache of
+/// a projection, never a source of truth: it names the journal id and the last seq it covers,
+/// carries a CRC, and is ignored (the journal is scanned) when anything does not match. A
+/// journal that grew since is caught up by scanning only the new records.
+struct CatalogueCache {
+    static let fileName = "catalogue.cache"
+    static let magic: UInt64 = 0x4341_5259_4341_5431   // "CARYCAT1"
+
+    var lastSeq: UInt64
+    var instruments: [InstrumentDefined]
+    var extents: [MarketStream: StreamExtent]
+    var fundingIntervals: [InstrumentId: UInt32]
+
+    func save(path: String, journalId: JournalId) {
+        var w = ByteWriter(capacity: 4096)
+        w.write(Self.magic)
+        w.write(journalId.high)
+        w.write(journalId.low)
+        w.write(lastSeq)
+        w.write(UInt32(instruments.count))
+        for d in instruments {
+            var e = ByteWriter()
+            d.encode(to: &e)
+            w.write(UInt8(InstrumentDefined.layoutVersion))
+            w.write(UInt32(e.count))
+            w.writeRaw(e.bytes)
+        }
+        w.write(UInt32(extents.count))
+        for (stream, e) in extents.sorted(by: { $0.key < $1.key }) {
+            switch stream {
+            case .bars(let id, let interval):
+                w.write(UInt8(0)); w.write(id); w.write(interval)
+            case .funding(let id):
+                w.write(UInt8(1)); w.write(id); w.write(UInt32(0))
+            }
+            w.write(e.first); w.write(e.last); w.write(Int64(e.count))
+        }
+        w.write(UInt32(fundingIntervals.count))
+        for (id, minutes) in fundingIntervals.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            w.write(id); w.write(minutes)
+        }
+        var bytes = w.bytes
+        let crc = bytes.withUnsafeBytes { crc32c($0) }
+        withUnsafeBytes(of: crc.littleEndian) { bytes.append(contentsOf: $0) }
+        // Write-then-rename: a reader sees the old cache or the new one, never half of one.
+        let file = path + "/" + Self.fileName
+        let tmp = file + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) else { return }
+        _ = rename(tmp, file)
+    }
+
+    static func load(path: String, journalId: JournalId) -> CatalogueCache? {
+        guard let data = FileManager.default.contents(atPath: path + "/" + fileName), data.count > 4 else { return nil }
+        let bytes = [UInt8](data)
+        return bytes.withUnsafeBytes { raw -> CatalogueCache? in
+            let body = UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])
+            let stored = raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self).littleEndian
+            guard crc32c(body) == stored else { return nil }
+            var r = ByteReader(body)
+            do {
+                guard try r.read(UInt64.self, "magic") == magic, try r.read(UInt64.self, "id.high") == journalId.high,
+                      try r.read(UInt64.self, "id.low") == journalId.low else { return nil }
+                let lastSeq = try r.read(UInt64.self, "lastSeq")
+                var instruments: [InstrumentDefined] = []
+                for _ in 0..<(try r.read(UInt32.self, "instruments")) {
+                    let version = try r.read(UInt8.self, "layout")
+                    let n = Int(try r.read(UInt32.self, "length"))
+                    let payload = try r.readBytes(n, "definition")
+                    let d = try payload.withUnsafeBytes { p throws(CodecError) -> InstrumentDefined in
+                        var pr = ByteReader(p)
+                        return try InstrumentDefined(from: &pr, version: version)
+                    }
+                    guard d.id.index == instruments.count else { return nil }
+                    instruments.append(d)
+                }
+                var extents: [MarketStream: StreamExtent] = [:]
+                for _ in 0..<(try r.read(UInt32.self, "extents")) {
+                    let kind = try r.read(UInt8.self, "stream")
+                    let id = try r.readInstrument("instrument")
+                    let interval = try r.read(UInt32.self, "interval")
+                    let e = StreamExtent(first: try r.readTimestamp("first"), last: try r.readTimestamp("last"), count: Int(try r.read(Int64.self, "count")))
+                    extents[kind == 0 ? .bars(id, intervalSeconds: interval) : .funding(id)] = e
+                }
+                var intervals: [InstrumentId: UInt32] = [:]
+                for _ in 0..<(try r.read(UInt32.self, "intervals")) {
+                    let id = try r.readInstrument("instrument")
+                    intervals[id] = try r.read(UInt32.self, "minutes")
+                }
+                return CatalogueCache(lastSeq: lastSeq, instruments: instruments, extents: extents, fundingIntervals: intervals)
+            } catch {
+                return nil
+            }
         }
     }
 }
