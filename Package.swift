@@ -52,7 +52,7 @@ let package = Package(
         // The Bybit-compatible exchange on loopback (Hummingbird).
         .target(
             name: "CarryExchangeSim",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict),
 
         // Shared test support: seeded generators, fixtures, paths, child processes.
