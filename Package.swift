@@ -87,5 +87,7 @@ let package = Package(
         .testTarget(name: "CarryJournalTests", dependencies: ["CarryJournal", "CarryTesting", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryEngineTests", dependencies: ["CarryEngine", "CarryTesting", "carry"], swiftSettings: strict),
+        .testTarget(name: "CarryVenuesTests", dependencies: ["CarryVenues", "CarryTesting", logging], swiftSettings: strict),
+        .testTarget(name: "CarryExchangeSimTests", dependencies: ["CarryExchangeSim", "CarryVenues", "CarryTesting", "carry"], swiftSettings: strict),
     ]
 )
