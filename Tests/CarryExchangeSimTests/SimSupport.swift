@@ -1,4 +1,5 @@
 import CarryCore
+import CarryExchangeSim
 import CarryJournal
 import CarryTesting
 import CarryVenues
@@ -143,4 +144,34 @@ func testConfigDirectory(_ scratch: ScratchDirectory, maxAttempts: Int = 8) thro
       backoffMax: 2s
     """.write(toFile: dir + "/venues.yaml", atomically: true, encoding: .utf8)
     return dir
+}
+
+/// A transport that answers from a `BybitPublicAPI` in this process (no sockets), with an
+/// optional rewrite of each body to play a misbehaving venue.
+final class InProcessTransport: HTTPTransport {
+    let api: BybitPublicAPI
+    let rewrite: (String, String) -> String
+    var requests = 0
+
+    init(_ api: BybitPublicAPI, rewrite: @escaping (_ path: String, _ body: String) -> String = { $1 }) {
+        self.api = api
+        self.rewrite = rewrite
+    }
+
+    func get(_ request: HTTPRequest) throws -> HTTPResponse {
+        requests += 1
+        let afterHost = request.url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)   // http: "" host rest
+        let rest = "/" + (afterHost.count > 3 ? afterHost[3] : "")
+        let parts = rest.split(separator: "?", maxSplits: 1)
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
+            }
+        }
+        let path = String(parts[0])
+        guard let r = api.handle(path: path, query: query) else { return HTTPResponse(status: 404, body: []) }
+        return HTTPResponse(status: r.status, body: Array(rewrite(path, r.body).utf8))
+    }
 }

@@ -249,7 +249,7 @@ public final class MarketFetcher {
                 hi = oldest.adding(ms: -1)
             }
             collected.sort { $0.time < $1.time }
-            let outcome = try market.append(collected)
+            let outcome = try market.append(Self.distinctTimes(collected))
             result.appended += outcome.appended
             result.alreadyPresent += outcome.alreadyPresent
             report(outcome.appended)
@@ -259,13 +259,22 @@ public final class MarketFetcher {
         var hi = market.extents[stream].map { $0.first.adding(ms: -1) } ?? to
         while hi >= from {
             let (records, more) = try page(from, hi)
-            let outcome = try market.append(records)
+            let outcome = try market.append(Self.distinctTimes(records))
             result.appended += outcome.appended
             result.alreadyPresent += outcome.alreadyPresent
             report(outcome.appended)
             guard more, let oldest = records.last?.time, oldest > from else { break }
             hi = oldest.adding(ms: -1)
         }
+    }
+
+    /// `records` (one stream, sorted either way) with one record per time: a venue that
+    /// repeats a row within a page must not break the journal's one-record-per-time rule.
+    static func distinctTimes(_ records: [MarketRecord]) -> [MarketRecord] {
+        var out: [MarketRecord] = []
+        out.reserveCapacity(records.count)
+        for r in records where out.last?.time != r.time { out.append(r) }
+        return out
     }
 
     /// Records missing from a stream in [from, to] at a cadence (an estimate for the ETA).
