@@ -52,7 +52,7 @@ let package = Package(
         // The Bybit-compatible exchange on loopback (Hummingbird).
         .target(
             name: "CarryExchangeSim",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict),
 
         // Shared test support: seeded generators, fixtures, paths, child processes.
@@ -87,5 +87,7 @@ let package = Package(
         .testTarget(name: "CarryJournalTests", dependencies: ["CarryJournal", "CarryTesting", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryEngineTests", dependencies: ["CarryEngine", "CarryTesting", "carry"], swiftSettings: strict),
+        .testTarget(name: "CarryVenuesTests", dependencies: ["CarryVenues", "CarryTesting", logging], swiftSettings: strict),
+        .testTarget(name: "CarryExchangeSimTests", dependencies: ["CarryExchangeSim", "CarryVenues", "CarryTesting", "carry"], swiftSettings: strict),
     ]
 )

@@ -5,6 +5,7 @@ import ArgumentParser
 enum BenchRegistry {
     static let all: [any ParsableCommand.Type] = [
         JournalBench.self,
+        ImportBench.self,
         PipelineBench.self,
     ]
 }

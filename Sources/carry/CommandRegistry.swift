@@ -5,6 +5,8 @@ import ArgumentParser
 enum CommandRegistry {
     static let all: [any ParsableCommand.Type] = [
         ImportCommand.self,
+        FetchCommand.self,
+        ExchangeSimCommand.self,
         BacktestCommand.self,
         GapsCommand.self,
         DebugAppendCommand.self,

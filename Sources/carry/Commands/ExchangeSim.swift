@@ -1,0 +1,103 @@
+// `carry exchange-sim`: a Bybit-compatible exchange on loopback, serving a market journal.
+
+import ArgumentParser
+import CarryCore
+import CarryEngine
+import CarryExchangeSim
+import Foundation
+
+struct ExchangeSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange-sim",
+        abstract: "Serve a market journal as Bybit v5's public market endpoints on loopback (for tests and demos).",
+        discussion: """
+        Serves /v5/market/{funding/history,kline,instruments-info,tickers,time} from the market
+        journal, in Bybit's exact shapes (retCode envelope, numbers as strings, newest-first
+        lists, nextPageCursor). The clock stands still at --now (default: the last event of the
+        data), so `carry fetch --days N` against it reads the last N days of the data.
+
+        Rate limit: --limit requests per --limit-window per endpoint, advertised in
+        X-Bapi-Limit, X-Bapi-Limit-Status and X-Bapi-Limit-Reset-Timestamp; a request beyond it
+        gets retCode 10006 and counts as a violation. GET /sim/stats returns the counters as
+        JSON; they are also printed on stdout at exit (SIGTERM or SIGINT).
+
+        Faults, for tests: --fault KIND:N (repeatable) fails every N-th request (phase from
+        --fault-seed) with KIND: 10006 (rate-limit answer), 429 (HTTP 429), 5xx (HTTP 503), slow
+        (answered --slow late), drop (connection closed mid-body).
+
+        Prints `listening on HOST:PORT` on stdout once bound (--port 0 picks a free port).
+        """)
+
+    @Option(help: ArgumentHelp("The market journal to serve.", valueName: "DIR"))
+    var journal: String
+
+    @Option(help: "TCP port (0: pick a free one and print it).")
+    var port = 0
+
+    @Option(help: "Address to bind (loopback by default; the simulator is not a public service).")
+    var host = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Serve this venue's instruments of the journal (default: the venue of the first instrument with bars).", valueName: "VENUE"))
+    var venue: String?
+
+    @Option(help: ArgumentHelp("The simulator's clock, a UTC date-time (default: the last event of the served data).", valueName: "TIME"))
+    var now: String?
+
+    @Option(help: "Requests allowed per window per endpoint (X-Bapi-Limit).")
+    var limit = 20
+
+    @Option(name: .customLong("limit-window"), help: ArgumentHelp("The rate-limit window, e.g. 1s.", valueName: "DURATION"))
+    var limitWindow = "1s"
+
+    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault on every N-th request: 10006:N, 429:N, 5xx:N, slow:N, drop:N.", valueName: "KIND:N"))
+    var faults: [String] = []
+
+    @Option(name: .customLong("fault-seed"), help: "Seed of the faults' phases.")
+    var faultSeed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("How late a slow answer comes, e.g. 1500ms.", valueName: "DURATION"))
+    var slow = "1500ms"
+
+    func run() async throws {
+        try await reportingErrors {
+            var options = ExchangeSimOptions(journalPath: journal, host: host, port: port)
+            guard (0...65_535).contains(port) else { throw CLIError.badInput("--port must be 0…65535 (got \(port))") }
+            guard limit >= 1 else { throw CLIError.badInput("--limit must be at least 1 (got \(limit))") }
+            guard let windowMs = ConfigReader.parseDuration(limitWindow), windowMs >= 1 else {
+                throw CLIError.badInput("--limit-window expects a duration like 1s or 500ms (got \(limitWindow))")
+            }
+            guard let slowMs = ConfigReader.parseDuration(slow), slowMs >= 0, slowMs <= 600_000 else {
+                throw CLIError.badInput("--slow expects a duration like 1500ms (got \(slow))")
+            }
+            options.rateLimit = SimRateLimit(limit: limit, windowMs: windowMs)
+            var plan = SimFaultPlan(seed: faultSeed, slowMs: Int(slowMs))
+            for f in faults {
+                guard let parsed = SimFaultPlan.parse(f) else {
+                    throw CLIError.badInput("--fault \(f): expected KIND:N with KIND one of \(SimFaultKind.allCases.map(\.rawValue).joined(separator: ", ")) and N ≥ 1")
+                }
+                plan.faults.append(parsed)
+            }
+            options.faults = plan
+            if let venue {
+                guard let v = Venue(name: venue) else {
+                    throw CLIError.badInput("--venue \(venue): unknown venue (\(Venue.allCases.map(\.description).joined(separator: ", ")))")
+                }
+                options.venue = v
+            }
+            if let now {
+                guard let t = Timestamp(iso8601: now) else { throw CLIError.badInput("--now expects a UTC date-time like 2026-03-19T00:00:00Z (got \(now))") }
+                options.now = t
+            }
+            guard FileManager.default.fileExists(atPath: journal + "/data.mdb") else {
+                throw CLIError.badInput("\(journal) is not a market journal (no data.mdb). Create one with `carry import --journal \(journal)` or `carry fetch`.")
+            }
+            let logger = CLILogging.logger("carry.exchange-sim")
+            let stats = try await ExchangeSimServer.run(options: options, logger: logger) { host, port in
+                print("listening on \(host):\(port)")
+                fflush(nil)
+            }
+            print("stats \(stats.json(limit: options.rateLimit.limit))")
+            fflush(nil)
+        }
+    }
+}
