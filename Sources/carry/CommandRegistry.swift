@@ -9,6 +9,7 @@ enum CommandRegistry {
         ExchangeSimCommand.self,
         BacktestCommand.self,
         GapsCommand.self,
+        SeriesCommand.self,
         DebugAppendCommand.self,
     ]
 }

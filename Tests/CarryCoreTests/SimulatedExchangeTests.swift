@@ -124,3 +124,51 @@ struct SimulatedExchangeTests {
         #expect(sim.openOrderCount == 0)
     }
 }
+
+@Suite("Simulated exchange: limit orders")
+struct LimitOrderTests {
+    @Test("a limit buy fills at its price, as maker, on the first eligible bar whose low reaches it; a price off the tick is refused")
+    func limit() {
+        var sim = SimulatedExchange(fees: testFees, slippage: testSlippage, margin: testMargin, latencyMs: 250, initialCash: f("100000"))
+        sim.define(perpDef(1))
+        let buy = OrderIntended(pairId: 1, leg: .perp, instrumentId: InstrumentId(1), side: .buy, type: .limit, timeInForce: .goodTillCancel,
+                                qty: f("2"), limitPrice: f("99.50"), reduceOnly: false, reason: .open)
+        _ = sim.submit(intentSeq: 5, buy, at: hours(0))
+        #expect(sim.onBar(bar(1, closingAt: hours(1), "100", low: "99.51"), barRef: .none).isEmpty)
+        let facts = sim.onBar(bar(1, closingAt: hours(2), "100", low: "99.40"), barRef: .none)
+        guard case .orderFilled(let fill) = facts.first?.event else {
+            Issue.record("no fill")
+            return
+        }
+        // 2 × 99.50 = 199 at the maker rate 0.0002 → 0.0398; no slippage on a resting limit.
+        #expect(fill.price == f("99.50") && fill.referencePrice == f("99.50") && fill.liquidity == .maker && fill.fee == f("0.0398"))
+        var offTick = buy
+        offTick.limitPrice = f("99.505")
+        guard case .orderRejected(let r) = sim.submit(intentSeq: 6, offTick, at: hours(2)).first?.event else {
+            Issue.record("accepted a price off the tick")
+            return
+        }
+        #expect(r.code == SimRejectCode.invalidPrice)
+    }
+}
+
+@Suite("Series projection")
+struct SeriesProjectionTests {
+    @Test("funding per interval and per 8 h; basis only where both legs have a bar at the same close")
+    func series() {
+        var s = SeriesProjection(pairs: [PairSpec(spot: InstrumentId(0), perp: InstrumentId(1))], barIntervalSeconds: 3600)
+        #expect(s.apply(.fundingSettled(settlement(1, "0.00005", intervalMinutes: 240)), time: hours(4))
+                == [.funding(perp: InstrumentId(1), time: hours(4), ratePerInterval: f("0.00005"), intervalMinutes: 240, rate8h: f("0.0001"))])
+        #expect(s.apply(.barClosed(bar(0, closingAt: hours(1), "100")), time: hours(1)).isEmpty)
+        // (100.25 − 100) / 100 = 0.0025
+        #expect(s.apply(.barClosed(bar(1, closingAt: hours(1), "100.25")), time: hours(1))
+                == [.basis(spot: InstrumentId(0), perp: InstrumentId(1), time: hours(1), spotClose: f("100"), perpClose: f("100.25"), basis: f("0.0025"))])
+        // The spot misses 02:00: no basis from a stale spot close.
+        #expect(s.apply(.barClosed(bar(1, closingAt: hours(2), "101")), time: hours(2)).isEmpty)
+        // Other intervals and instruments are not this series.
+        let fourHour = BarClosed(instrumentId: InstrumentId(0), intervalSeconds: 14_400, openTime: hours(0), open: f("1"), high: f("1"), low: f("1"),
+                                 close: f("1"), volumeBase: f("1"), volumeQuote: f("1"))
+        #expect(s.apply(.barClosed(fourHour), time: hours(4)).isEmpty)
+        #expect(s.apply(.barClosed(bar(7, closingAt: hours(3), "5")), time: hours(3)).isEmpty)
+    }
+}

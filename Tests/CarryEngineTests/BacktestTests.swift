@@ -371,4 +371,24 @@ struct BacktestBadInputTests {
         let dates = try runProcess(carry, ["backtest", "--config", good, "--journal", BundledMarket.path, "--from", "2030-01-01", "--to", "2030-02-01"])
         #expect(dates.status == 2 && dates.stderr.contains("the journal has all legs and funding for"))
     }
+
+    @Test("carry series prints the funding series the CSV holds, and the basis where both legs have a bar")
+    func series() throws {
+        let carry = Fixtures.executable("carry")
+        let r = try runProcess(carry, ["series", "--symbol", "BTCUSDT", "--journal", BundledMarket.path, "--from", "2025-10-01", "--to", "2025-10-03"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.first == "time,rate_per_interval,interval_minutes,rate_per_8h")
+        let from = Timestamp(iso8601: "2025-10-01")!.ms, to = Timestamp(iso8601: "2025-10-03")!.ms
+        let expected = try csvRows(Fixtures.bundledData + "/funding/binance/BTCUSDT.csv")
+            .filter { Int64($0[1])! >= from && Int64($0[1])! <= to }.map { "\(Timestamp(ms: Int64($0[1])!).iso8601),\($0[2]),480" }
+        #expect(lines.dropFirst().map { $0.split(separator: ",").prefix(3).joined(separator: ",") } == expected)
+        #expect(expected.count == 6)   // Oct 1 and 2 at 00, 08, 16 (the Oct 3 settlement is stamped a few ms after midnight)
+        let basis = try runProcess(carry, ["series", "--symbol", "BTCUSDT", "--kind", "basis", "--journal", BundledMarket.path,
+                                           "--from", "2025-10-01", "--to", "2025-10-01T03:00:00Z"])
+        #expect(basis.stdout.split(separator: "\n").count == 5)
+        #expect(basis.stdout.contains("2025-10-01T00:00:00Z,114048.93000000,113988.80,-0.00052723"))
+        let bad = try runProcess(carry, ["series", "--symbol", "BTCUSDX", "--journal", BundledMarket.path])
+        #expect(bad.status == 2 && bad.stderr.contains("Close matches: BTCUSDT"))
+    }
 }
