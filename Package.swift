@@ -86,5 +86,6 @@ let package = Package(
         .testTarget(name: "CarrySupportTests", dependencies: ["CCarrySupport"], swiftSettings: strict),
         .testTarget(name: "CarryJournalTests", dependencies: ["CarryJournal", "CarryTesting", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryJournalToolsTests", dependencies: ["CarryJournalTools", "CarryTesting", "carry-journal", "carry"], swiftSettings: strict),
+        .testTarget(name: "CarryEngineTests", dependencies: ["CarryEngine", "CarryTesting", "carry"], swiftSettings: strict),
     ]
 )

@@ -271,6 +271,12 @@ enum TimeIndexKey {
         return withUnsafeBytes(of: t.bigEndian) { Array($0) } + withUnsafeBytes(of: seq.bigEndian) { Array($0) }
     }
 
+    /// Runs `body` on the 16-byte key without allocating.
+    static func withKey<R>(time: Timestamp, seq: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var key = ((UInt64(bitPattern: time.ms) ^ (1 << 63)).bigEndian, seq.bigEndian)
+        return try withUnsafeBytes(of: &key) { try body($0) }
+    }
+
     static func decode(_ raw: UnsafeRawBufferPointer) -> (time: Timestamp, seq: UInt64)? {
         guard raw.count == 16 else { return nil }
         let t = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) ^ (1 << 63)

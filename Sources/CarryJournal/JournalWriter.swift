@@ -6,7 +6,11 @@
 //   order id) but must not *act* on it until its ticket reports the commit.
 // - A ticket completes only after mdb_txn_commit returned success (durable: default sync).
 // - Group commit: everything queued when the thread wakes goes into one transaction, up to
-//   `maxBatchEvents`; each transaction appends one chain entry.
+//   `maxBatchEvents`.
+// - The producer does the CPU work at enqueue (encoding, CRC-32C, and the SHA-256 chain
+//   digest of its batch, chained in enqueue order), so the writer thread only puts and
+//   commits and the two overlap. Each enqueued batch gets one chain entry; a transaction
+//   may carry several.
 // - Any failed put (other than MAP_FULL, which grows the map and retries) or failed commit
 //   halts the writer: the failing batch and everything queued behind it fail with the
 //   cause, and every later call is refused. Nothing is retried silently.
@@ -96,10 +100,12 @@ public struct JournalWriterStats: Sendable {
 /// Appends events to a journal from a dedicated thread with group commit.
 public final class JournalWriter: @unchecked Sendable {
     private struct Pending {
-        var bytes: [UInt8]
+        var bytes: ByteWriter
         /// End offset of each record in `bytes`.
         var ends: [Int]
         var firstSeq: UInt64
+        /// The chain entry of this batch, computed at enqueue.
+        var chainEntry: [UInt8]
         var ticket: CommitTicket
     }
 
@@ -110,6 +116,10 @@ public final class JournalWriter: @unchecked Sendable {
     private var queue: [Pending] = []
     private var queuedBytes = 0
     private var nextSeqValue: UInt64
+    /// The first seq of the next batch allowed onto the queue (hand-off order).
+    private var pushTurn: UInt64
+    /// Buffers of committed batches, reused to avoid faulting in fresh memory per batch.
+    private var spareBuffers: [ByteWriter] = []
     private var closing = false
     private var halted: JournalError?
     private var thread: Thread?
@@ -117,8 +127,9 @@ public final class JournalWriter: @unchecked Sendable {
     private var released = false
     private let lockFd: Int32
 
-    // Owned by the writer thread (read by others only through `stats` under `lock`).
+    /// The chain digest of the last enqueued batch (guarded by `lock`).
     private var chainHead: Digest
+    // Owned by the writer thread (read by others only through `stats` under `lock`).
     private var maxEventTime: Timestamp
     private var disorderFromSeq: UInt64
     private var statsValue = JournalWriterStats()
@@ -184,6 +195,7 @@ public final class JournalWriter: @unchecked Sendable {
                 return (last, head?.digest ?? Chain.genesis(journal.meta.journalId), maxTime, try snap.disorderFromSeq())
             }
             nextSeqValue = state.0 + 1
+            pushTurn = state.0 + 1
             durableSeqValue = state.0
             chainHead = state.1
             maxEventTime = state.2
@@ -225,26 +237,64 @@ public final class JournalWriter: @unchecked Sendable {
     /// backlog is full); `wait()` on the ticket before acting on the events.
     public func enqueue(_ drafts: [EventDraft]) throws(JournalError) -> CommitTicket {
         precondition(!drafts.isEmpty, "enqueue needs at least one event")
-        var w = ByteWriter(capacity: drafts.count * 160)
-        var ends: [Int] = []
-        ends.reserveCapacity(drafts.count)
-        let result: Result<CommitTicket, JournalError> = lock.withLock {
+        // 1. Reserve seqs (and a recycled buffer) under the lock.
+        let reserved: Result<(UInt64, ByteWriter), JournalError> = lock.withLock {
             while queuedBytes > options.maxQueuedBytes && halted == nil && !closing { lock.wait() }
             if let halted { return .failure(haltedError(halted)) }
             if closing { return .failure(JournalError(.closed, "the writer is closed.", path: journal.path)) }
             let first = nextSeqValue
-            for (i, d) in drafts.enumerated() {
-                RecordCodec.encode(d, seq: first + UInt64(i), into: &w)
-                ends.append(w.count)
-            }
-            let ticket = CommitTicket(seqs: first...(first + UInt64(drafts.count) - 1))
             nextSeqValue = first + UInt64(drafts.count)
-            queue.append(Pending(bytes: w.bytes, ends: ends, firstSeq: first, ticket: ticket))
-            queuedBytes += w.count
-            lock.broadcast()
-            return .success(ticket)
+            queuedBytes += drafts.count * 160
+            let buffer = spareBuffers.popLast() ?? ByteWriter(capacity: drafts.count * 160)
+            return .success((first, buffer))
         }
-        return try result.get()
+        var (first, w) = try reserved.get()
+        let last = first + UInt64(drafts.count) - 1
+        // 2. Encode and checksum outside the lock, so the writer thread keeps committing.
+        w.removeAll()
+        var ends: [Int] = []
+        ends.reserveCapacity(drafts.count)
+        for (i, d) in drafts.enumerated() {
+            RecordCodec.encode(d, seq: first + UInt64(i), into: &w)
+            ends.append(w.count)
+        }
+        // 3. Wait for this batch's turn (producers hand off in seq order), hash it onto the
+        //    chain outside the lock, then queue it.
+        let previous: Result<Digest, JournalError> = lock.withLock {
+            while pushTurn != first && halted == nil { lock.wait() }
+            if let halted { return .failure(haltedError(halted)) }
+            return .success(chainHead)
+        }
+        let prev: Digest
+        do {
+            prev = try previous.get()
+        } catch {
+            lock.withLock {
+                queuedBytes -= drafts.count * 160
+                lock.broadcast()
+            }
+            throw error
+        }
+        var hasher = Chain.begin(previous: prev, firstSeq: first, lastSeq: last)
+        w.withUnsafeBytes { hasher.update($0) }
+        let digest = hasher.finish()
+        let ticket = CommitTicket(seqs: first...last)
+        let entry = Chain.encodeEntry(firstSeq: first, lastSeq: last, digest: digest)
+        let pushed: JournalError? = lock.withLock {
+            queuedBytes += w.count - drafts.count * 160
+            if let halted {
+                queuedBytes -= w.count
+                lock.broadcast()
+                return haltedError(halted)
+            }
+            chainHead = digest
+            pushTurn = last + 1
+            queue.append(Pending(bytes: w, ends: ends, firstSeq: first, chainEntry: entry, ticket: ticket))
+            lock.broadcast()
+            return nil
+        }
+        if let pushed { throw pushed }
+        return ticket
     }
 
     /// Appends and waits for the commit; returns the seqs.
@@ -354,6 +404,12 @@ public final class JournalWriter: @unchecked Sendable {
             switch result {
             case .success:
                 for p in batch { p.ticket.complete(.success(())) }
+                // Recycle the buffers once nothing else refers to them.
+                var spares = batch.map(\.bytes)
+                batch = []
+                lock.withLock {
+                    while spareBuffers.count < 4, let b = spares.popLast() { spareBuffers.append(b) }
+                }
             case .failure(let error):
                 for p in batch { p.ticket.complete(.failure(error)) }
                 // Everything behind the failed batch fails too: its seqs were never written.
@@ -392,7 +448,6 @@ public final class JournalWriter: @unchecked Sendable {
             var maxTime = maxEventTime
             var disorder = disorderFromSeq
             let disorderBefore = disorder
-            var hasher = Chain.begin(previous: chainHead, firstSeq: firstSeq, lastSeq: lastSeq)
             let txn: LMDBTxn
             do {
                 txn = try journal.env.beginWrite()
@@ -400,33 +455,35 @@ public final class JournalWriter: @unchecked Sendable {
                 return .failure(JournalError.from(error as! LMDBStatus, path: path, doing: "beginning a write"))
             }
             do {
-                for p in batch {
-                    try p.bytes.withUnsafeBytes { (all) throws in
-                        var start = 0
-                        var seq = p.firstSeq
-                        for end in p.ends {
-                            let record = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                            try txn.put(journal.eventsDB, integerKey: seq, value: record, append: true)
-                            let eventTime = Timestamp(ms: Int64(littleEndian: record.loadUnaligned(fromByteOffset: 16, as: Int64.self)))
-                            if disorder == 0 && eventTime < maxTime { disorder = seq }
-                            if disorder != 0 {
-                                let key = TimeIndexKey.encode(time: eventTime, seq: seq)
-                                try key.withUnsafeBytes { (k) throws in
-                                    try txn.put(journal.timeDB, key: k, value: UnsafeRawBufferPointer(start: nil, count: 0), append: false)
+                // The append cursor is closed (by the defer) before anything commits.
+                try {
+                    let events = try txn.appendCursor(journal.eventsDB)
+                    defer { events.close() }
+                    for p in batch {
+                        try p.bytes.withUnsafeBytes { (all) throws in
+                            var start = 0
+                            var seq = p.firstSeq
+                            for end in p.ends {
+                                let record = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                                try events.append(integerKey: seq, value: record)
+                                let eventTime = Timestamp(ms: Int64(littleEndian: record.loadUnaligned(fromByteOffset: 16, as: Int64.self)))
+                                if disorder == 0 && eventTime < maxTime { disorder = seq }
+                                if disorder != 0 {
+                                    try TimeIndexKey.withKey(time: eventTime, seq: seq) { k in
+                                        try txn.put(journal.timeDB, key: k, value: UnsafeRawBufferPointer(start: nil, count: 0), append: false)
+                                    }
                                 }
+                                if eventTime > maxTime { maxTime = eventTime }
+                                start = end
+                                seq += 1
                             }
-                            if eventTime > maxTime { maxTime = eventTime }
-                            hasher.update(record)
-                            start = end
-                            seq += 1
+                        }
+                        let lastOfBatch = p.firstSeq + UInt64(p.ends.count) - 1
+                        try p.chainEntry.withUnsafeBytes { v in
+                            try txn.put(journal.chainDB, integerKey: lastOfBatch, value: v, append: true)
                         }
                     }
-                }
-                let digest = hasher.finish()
-                let entry = Chain.encodeEntry(firstSeq: firstSeq, lastSeq: lastSeq, digest: digest)
-                try entry.withUnsafeBytes { (v) throws in
-                    try txn.put(journal.chainDB, integerKey: lastSeq, value: v, append: true)
-                }
+                }()
                 if disorder != disorderBefore {
                     try Journal.putMeta(txn, journal.metaDB, MetaKey.disorderFromSeq, le(disorder))
                 }
@@ -445,7 +502,6 @@ public final class JournalWriter: @unchecked Sendable {
                     // A failed commit is never retried: halt with the cause.
                     return .failure(JournalError.from(error as! LMDBStatus, path: path, doing: "committing seqs \(firstSeq)–\(lastSeq)"))
                 }
-                chainHead = digest
                 recordedMapSize = mapSize
                 maxEventTime = maxTime
                 disorderFromSeq = disorder

@@ -41,8 +41,8 @@ public enum RecordCodec {
         draft.event.encodePayload(to: &writer)
         let payloadLength = writer.count - start - RecordHeader.size
         writer.patch(UInt32(payloadLength), at: start + 4)
-        let crc = writer.bytes.withUnsafeBytes { raw in
-            carry_crc32c(0, raw.baseAddress! + start, writer.count - start)
+        let crc = writer.withUnsafeBytes { raw in
+            carry_crc32c(0, raw.baseAddress! + start, raw.count - start)
         }
         writer.write(crc)
         return writer.count - start

@@ -117,3 +117,77 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self), signalled: p.terminationReason == .uncaughtSignal)
 }
+
+/// A child process whose stdout can be read line by line while it runs (crash tests,
+/// followers), and killed at will.
+public final class ChildProcess: @unchecked Sendable {
+    private let process = Process()
+    private let out = Pipe()
+    private let err = Pipe()
+    private let lock = NSCondition()
+    private var buffer = Data()
+    private var lines: [String] = []
+    private var eof = false
+
+    /// Starts `executable` with `arguments`.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self else { return }
+            self.lock.lock()
+            if chunk.isEmpty {
+                self.eof = true
+            } else {
+                self.buffer.append(chunk)
+                while let nl = self.buffer.firstIndex(of: 0x0A) {
+                    self.lines.append(String(decoding: self.buffer[self.buffer.startIndex..<nl], as: UTF8.self))
+                    self.buffer.removeSubrange(self.buffer.startIndex...nl)
+                }
+            }
+            self.lock.broadcast()
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// The next stdout line, or nil at end of output or after `timeoutSeconds`.
+    public func readLine(timeoutSeconds: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        lock.lock()
+        defer { lock.unlock() }
+        while lines.isEmpty && !eof {
+            if !lock.wait(until: deadline) { return nil }
+        }
+        return lines.isEmpty ? nil : lines.removeFirst()
+    }
+
+    /// Sends a signal.
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit (at most `timeoutSeconds`, then SIGKILL) and returns the status.
+    @discardableResult
+    public func wait(timeoutSeconds: Double = 30) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        return process.terminationStatus
+    }
+
+    /// Everything the process wrote to stderr (after it exited).
+    public var stderrText: String {
+        String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}

@@ -4,6 +4,9 @@ import ArgumentParser
 
 enum CommandRegistry {
     static let all: [any ParsableCommand.Type] = [
+        ImportCommand.self,
+        BacktestCommand.self,
+        GapsCommand.self,
         DebugAppendCommand.self,
     ]
 }

@@ -4,13 +4,15 @@ import CarryTesting
 import Foundation
 import Testing
 
-/// Fault injection is process-global, so these tests run one at a time.
-@Suite("Journal under injected LMDB faults", .serialized)
+/// Each test scopes its faults to its own scratch directory, so other suites running in
+/// parallel never see them.
+@Suite("Journal under injected LMDB faults")
 struct FaultInjectionTests {
     func haltsCleanly(_ fault: LMDBFault, expect code: JournalError.Code, _ phrase: String) throws {
-        LMDBFaultInjection.disarm()
-        defer { LMDBFaultInjection.disarm() }
         let dir = ScratchDirectory("faults")
+        var fault = fault
+        fault.pathContains = dir.path
+        defer { LMDBFaultInjection.disarm(pathContains: dir.path) }
         let journal = try newJournal(dir)
         let writer = try journal.makeWriter()
         let acked = try writer.append((0..<10).map { tick(Int64($0)) })
@@ -24,7 +26,7 @@ struct FaultInjectionTests {
             #expect(error.message.contains(phrase), "\(error.message)")
             #expect(error.message.contains("acknowledged so far are safe") || code == .mapFull)
         }
-        LMDBFaultInjection.disarm()
+        LMDBFaultInjection.disarm(pathContains: dir.path)
         // Halted: nothing more is accepted, and the reason is repeated.
         do {
             try writer.append(tick(99))
@@ -68,12 +70,11 @@ struct FaultInjectionTests {
 
     @Test("MAP_FULL on a put grows the map and the batch commits")
     func mapFullOnPutGrows() throws {
-        LMDBFaultInjection.disarm()
-        defer { LMDBFaultInjection.disarm() }
         let dir = ScratchDirectory("faults")
+        defer { LMDBFaultInjection.disarm(pathContains: dir.path) }
         let journal = try newJournal(dir)
         let writer = try journal.makeWriter()
-        LMDBFaultInjection.arm(LMDBFault(.put, afterCalls: 5, code: LMDBFault.mapFull))
+        LMDBFaultInjection.arm(LMDBFault(.put, afterCalls: 5, code: LMDBFault.mapFull, pathContains: dir.path))
         let seqs = try writer.append((0..<10).map { tick(Int64($0)) })
         #expect(seqs == 1...10)
         #expect(writer.stats.mapGrowths == 1)
@@ -83,11 +84,10 @@ struct FaultInjectionTests {
 
     @Test("READERS_FULL on a read is an error that says what to do")
     func readersFull() throws {
-        LMDBFaultInjection.disarm()
-        defer { LMDBFaultInjection.disarm() }
         let dir = ScratchDirectory("faults")
+        defer { LMDBFaultInjection.disarm(pathContains: dir.path) }
         let journal = try newJournal(dir)
-        LMDBFaultInjection.arm(LMDBFault(.beginRead, code: LMDBFault.readersFull))
+        LMDBFaultInjection.arm(LMDBFault(.beginRead, code: LMDBFault.readersFull, pathContains: dir.path))
         do {
             _ = try journal.lastSeq()
             Issue.record("read succeeded")

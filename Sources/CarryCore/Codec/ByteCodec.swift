@@ -40,32 +40,88 @@ public struct CodecError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// Appends little-endian fields to a byte array.
-public struct ByteWriter: Sendable {
-    /// The bytes written so far.
-    public var bytes: [UInt8]
+/// Appends little-endian fields to a growable buffer.
+///
+/// Stores go straight into owned memory (no per-field array appends): encoding sits on the
+/// journal's hot path. The pointer, count and capacity live in the struct so writes need no
+/// dynamic exclusivity checks; a class instance only owns (and frees) the memory. Copies
+/// share it until one of them writes (copy on write).
+public struct ByteWriter: @unchecked Sendable {
+    @usableFromInline
+    final class Owner {
+        @usableFromInline let base: UnsafeMutableRawPointer
+        @usableFromInline init(base: UnsafeMutableRawPointer) { self.base = base }
+        deinit { base.deallocate() }
+    }
+
+    @usableFromInline var owner: Owner
+    @usableFromInline var base: UnsafeMutableRawPointer
+    @usableFromInline var used: Int
+    @usableFromInline var capacity: Int
 
     /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 256) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = Swift.max(capacity, 16)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
+        owner = Owner(base: base)
+        used = 0
+    }
+
+    /// The bytes written so far, copied into an array.
+    public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: used)) }
+
+    /// Runs `body` on the bytes written so far, without copying.
+    @inlinable
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(owner) { try body(UnsafeRawBufferPointer(start: base, count: used)) }
     }
 
     /// Forgets the contents but keeps the storage, for reuse on hot paths.
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() {
+        if !isKnownUniquelyReferenced(&owner) { reallocate(capacity) }
+        used = 0
+    }
 
     /// Number of bytes written.
-    @inlinable public var count: Int { bytes.count }
+    @inlinable public var count: Int { used }
 
+    @usableFromInline
+    mutating func reallocate(_ newCapacity: Int) {
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newBase.copyMemory(from: base, byteCount: used)
+        owner = Owner(base: newBase)
+        base = newBase
+        capacity = newCapacity
+    }
+
+    /// Makes room for `n` more bytes and returns the offset to write them at.
+    @inlinable
+    mutating func claim(_ n: Int) -> Int {
+        if !isKnownUniquelyReferenced(&owner) { reallocate(capacity) }
+        let offset = used
+        if offset + n > capacity {
+            var c = capacity * 2
+            while c < offset + n { c *= 2 }
+            reallocate(c)
+        }
+        used = offset + n
+        return offset
+    }
+
+    /// Writes an integer, little-endian.
     @inlinable
     public mutating func write<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        let at = claim(MemoryLayout<T>.size)
+        base.storeBytes(of: value.littleEndian, toByteOffset: at, as: T.self)
     }
 
     /// Writes one byte.
-    @inlinable public mutating func write(_ value: UInt8) { bytes.append(value) }
+    @inlinable public mutating func write(_ value: UInt8) {
+        let at = claim(1)
+        base.storeBytes(of: value, toByteOffset: at, as: UInt8.self)
+    }
     /// Writes 0 or 1.
-    @inlinable public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    @inlinable public mutating func write(_ value: Bool) { write(UInt8(value ? 1 : 0)) }
     /// Writes milliseconds as Int64.
     @inlinable public mutating func write(_ value: Timestamp) { write(value.ms) }
     /// Writes a dense id as UInt32.
@@ -74,8 +130,9 @@ public struct ByteWriter: Sendable {
     /// Writes a Fixed: mantissa then scale.
     @inlinable
     public mutating func write(_ value: Fixed) {
-        write(value.mantissa)
-        bytes.append(value.scale)
+        let at = claim(9)
+        base.storeBytes(of: value.mantissa.littleEndian, toByteOffset: at, as: Int64.self)
+        base.storeBytes(of: value.scale, toByteOffset: at + 8, as: UInt8.self)
     }
 
     /// Writes an optional Fixed; absent is mantissa 0, scale 0xFF.
@@ -84,8 +141,9 @@ public struct ByteWriter: Sendable {
         if let value {
             write(value)
         } else {
-            write(Int64(0))
-            bytes.append(0xFF)
+            let at = claim(9)
+            base.storeBytes(of: Int64(0), toByteOffset: at, as: Int64.self)
+            base.storeBytes(of: UInt8(0xFF), toByteOffset: at + 8, as: UInt8.self)
         }
     }
 
@@ -99,24 +157,35 @@ public struct ByteWriter: Sendable {
             utf8 = Array(utf8[..<end])
         }
         write(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        writeRaw(utf8)
     }
 
     /// Writes a long text (config documents) as UInt32 length + UTF-8.
     public mutating func writeLongText(_ value: String) {
         let utf8 = Array(value.utf8)
         write(UInt32(utf8.count))
-        bytes.append(contentsOf: utf8)
+        writeRaw(utf8)
     }
 
     /// Writes raw bytes with no length prefix.
-    public mutating func writeRaw(_ raw: some Sequence<UInt8>) { bytes.append(contentsOf: raw) }
+    public mutating func writeRaw(_ raw: [UInt8]) {
+        let at = claim(raw.count)
+        raw.withUnsafeBytes { base.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// Writes raw bytes with no length prefix.
+    public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count > 0 else { return }
+        let at = claim(raw.count)
+        base.advanced(by: at).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+    }
 
     /// Overwrites 4 bytes at `offset` (used to patch a length after the payload is known).
+    @inlinable
     public mutating func patch(_ value: UInt32, at offset: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for i in 0..<4 { bytes[offset + i] = raw[i] }
-        }
+        precondition(offset >= 0 && offset + 4 <= used)
+        if !isKnownUniquelyReferenced(&owner) { reallocate(capacity) }
+        base.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)
     }
 }
 
@@ -137,14 +206,24 @@ public struct ByteReader {
     /// Bytes not yet read.
     @inlinable public var remaining: Int { buffer.count - offset }
 
-    @inlinable
+    @inlinable @inline(__always)
     mutating func need(_ n: Int, _ field: StaticString) throws(CodecError) {
-        if remaining < n {
-            throw CodecError(.truncated, "\(field): needs \(n) bytes at offset \(offset), \(remaining) left")
-        }
+        if _slowPath(buffer.count - offset < n) { throw truncated(n, field) }
     }
 
-    @inlinable
+    /// The error of a short read, built off the hot path.
+    @usableFromInline @inline(never)
+    func truncated(_ n: Int, _ field: StaticString) -> CodecError {
+        CodecError(.truncated, "\(field): needs \(n) bytes at offset \(offset), \(remaining) left")
+    }
+
+    /// The error of an out-of-range scale, built off the hot path.
+    @usableFromInline @inline(never)
+    func badScale(_ s: UInt8, _ field: StaticString) -> CodecError {
+        CodecError(.invalidValue, "\(field): scale \(s) at offset \(offset + 8)")
+    }
+
+    @inlinable @inline(__always)
     public mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: StaticString) throws(CodecError) -> T {
         try need(MemoryLayout<T>.size, field)
         let v = T(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: T.self))
@@ -173,14 +252,12 @@ public struct ByteReader {
     }
 
     /// Reads a present Fixed.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readFixed(_ field: StaticString) throws(CodecError) -> Fixed {
         try need(9, field)
         let m = Int64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: Int64.self))
-        let s = buffer[offset + 8]
-        guard s <= Fixed.maxScale else {
-            throw CodecError(.invalidValue, "\(field): scale \(s) at offset \(offset + 8)")
-        }
+        let s = buffer.load(fromByteOffset: offset + 8, as: UInt8.self)
+        if _slowPath(s > Fixed.maxScale) { throw badScale(s, field) }
         offset += 9
         return Fixed(mantissa: m, scale: s)
     }
@@ -196,9 +273,7 @@ public struct ByteReader {
             offset += 9
             return nil
         }
-        guard s <= Fixed.maxScale else {
-            throw CodecError(.invalidValue, "\(field): scale \(s) at offset \(offset + 8)")
-        }
+        if _slowPath(s > Fixed.maxScale) { throw badScale(s, field) }
         offset += 9
         return Fixed(mantissa: m, scale: s)
     }

@@ -306,11 +306,14 @@ public enum RiskAction: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case killSwitch = 2
     /// Recorded only.
     case warned = 3
+    /// The affected pair is being closed.
+    case closed = 4
     public var description: String {
         switch self {
         case .rejected: return "rejected"
         case .killSwitch: return "killSwitch"
         case .warned: return "warned"
+        case .closed: return "closed"
         }
     }
 }

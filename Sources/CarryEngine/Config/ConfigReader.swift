@@ -95,7 +95,7 @@ public final class ConfigReader {
         return n
     }
 
-    func error(_ key: String, _ value: String?, _ message: String) -> ConfigError {
+    public func error(_ key: String, _ value: String?, _ message: String) -> ConfigError {
         ConfigError(source: source, key: ConfigReader.join(path, key), value: value, message: message)
     }
 

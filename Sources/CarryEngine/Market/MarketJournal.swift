@@ -209,6 +209,38 @@ public final class MarketJournal {
         return d.id
     }
 
+    /// Journals several definitions in one commit, skipping those identical to the current
+    /// ones; returns their dense ids in order. `id` fields are ignored, as in `define`.
+    @discardableResult
+    public func define(_ definitions: [InstrumentDefined], at time: Timestamp) throws -> [InstrumentId] {
+        var ids: [InstrumentId] = []
+        var drafts: [EventDraft] = []
+        var staged: [InstrumentDefined] = []
+        let now = recordClock()
+        for definition in definitions {
+            var d = definition
+            if let existing = instrument(venue: d.venue, kind: d.kind, symbol: d.symbol) {
+                d.id = existing.id
+                if existing == d {
+                    ids.append(existing.id)
+                    continue
+                }
+            } else if let pending = staged.first(where: { $0.venue == d.venue && $0.kind == d.kind && $0.symbol == d.symbol }) {
+                preconditionFailure("\(d.venue) \(d.kind) \(d.symbol) defined twice in one batch (as \(pending.id))")
+            } else {
+                d.id = InstrumentId(UInt32(instruments.count + staged.filter { $0.id.index >= instruments.count }.count))
+            }
+            staged.append(d)
+            drafts.append(EventDraft(.instrumentDefined(d), eventTime: time, recordTime: now))
+            ids.append(d.id)
+        }
+        if !drafts.isEmpty {
+            try ensureWriter().append(drafts)
+            for d in staged { absorb(.instrumentDefined(d), at: time) }
+        }
+        return ids
+    }
+
     // MARK: Market data
 
     /// True when the stream already covers `time`.

@@ -114,3 +114,23 @@ public struct EventGenerator {
                          tradeCount: UInt64(rng.below(1_000_000)))
     }
 }
+
+/// Synthetic workloads whose content is a pure function of the seq, so a checker can
+/// recompute every record after a crash.
+public enum SyntheticWorkload {
+    /// The event `carry debug-append` writes at `seq`.
+    public static func crashTestDraft(seq: UInt64) -> EventDraftParts {
+        var gen = EventGenerator(seed: seq)
+        let e = gen.anyEvent()
+        let t = Timestamp(ms: 1_700_000_000_000 + Int64(seq) * 1000)
+        return EventDraftParts(event: e, time: t, causation: seq > 1 ? .local(seq - 1) : .none)
+    }
+}
+
+/// The parts of a journal draft (CarryEngine's synthetic module does not depend on the
+/// journal's types).
+public struct EventDraftParts: Sendable, Equatable {
+    public var event: Event
+    public var time: Timestamp
+    public var causation: CausationRef
+}

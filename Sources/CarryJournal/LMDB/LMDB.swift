@@ -53,13 +53,17 @@ public struct LMDBFault: Sendable {
     public var afterCalls: Int
     public var code: Int32
     public var sticky: Bool
+    /// Only environments whose path contains this string are affected (nil: all). Tests
+    /// run in parallel, so each scopes its faults to its own journal.
+    public var pathContains: String?
 
     /// Plans a failure.
-    public init(_ operation: LMDBOperation, afterCalls: Int = 1, code: Int32, sticky: Bool = false) {
+    public init(_ operation: LMDBOperation, afterCalls: Int = 1, code: Int32, sticky: Bool = false, pathContains: String? = nil) {
         self.operation = operation
         self.afterCalls = afterCalls
         self.code = code
         self.sticky = sticky
+        self.pathContains = pathContains
     }
 
     /// errno EIO.
@@ -97,6 +101,21 @@ public enum LMDBFaultInjection {
         state.withLock { $0.removeAll() }
     }
 
+    /// Removes the planned failures scoped to `path`.
+    public static func disarm(pathContains path: String) {
+        state.withLock { $0.removeAll { $0.fault.pathContains == path } }
+    }
+
+    /// In debug builds, arms the fault named by `CARRY_LMDB_FAULT` (if set), so end-to-end
+    /// tests can make a real `carry` process hit a full disk. Release builds ignore it.
+    public static func armFromEnvironment() {
+        #if DEBUG
+        if let spec = getenv("CARRY_LMDB_FAULT").map({ String(cString: $0) }), let fault = parse(spec) {
+            arm(fault)
+        }
+        #endif
+    }
+
     /// Parses `commit:EIO:3` / `put:MAP_FULL:1:sticky` (the `CARRY_LMDB_FAULT` variable read
     /// by debug builds of the executables, for end-to-end tests).
     public static func parse(_ spec: String) -> LMDBFault? {
@@ -109,10 +128,10 @@ public enum LMDBFaultInjection {
     }
 
     @inline(__always)
-    static func check(_ op: LMDBOperation) -> Int32? {
+    static func check(_ op: LMDBOperation, _ path: String) -> Int32? {
         #if DEBUG
         return state.withLock { armed -> Int32? in
-            for i in armed.indices where armed[i].fault.operation == op {
+            for i in armed.indices where armed[i].fault.operation == op && (armed[i].fault.pathContains.map { path.contains($0) } ?? true) {
                 if armed[i].fired {
                     if armed[i].fault.sticky { return armed[i].fault.code }
                     continue
@@ -148,10 +167,12 @@ struct LMDBEnvOptions {
 final class LMDBEnv: @unchecked Sendable {
     let raw: OpaquePointer
     let readOnly: Bool
+    /// The directory, for scoping injected faults.
+    let path: String
     private(set) var closed = false
 
     init(path: String, options: LMDBEnvOptions) throws {
-        if let injected = LMDBFaultInjection.check(.envOpen) { throw LMDBStatus(code: injected, operation: .envOpen) }
+        if let injected = LMDBFaultInjection.check(.envOpen, path) { throw LMDBStatus(code: injected, operation: .envOpen) }
         var env: OpaquePointer?
         var rc = mdb_env_create(&env)
         guard rc == 0, let env else { throw LMDBStatus(code: rc, operation: .envOpen) }
@@ -168,6 +189,7 @@ final class LMDBEnv: @unchecked Sendable {
         }
         self.raw = env
         self.readOnly = options.readOnly
+        self.path = path
         // Clear reader slots left by processes that died (kill -9) holding a read txn.
         var dead: Int32 = 0
         _ = mdb_reader_check(env, &dead)
@@ -208,30 +230,30 @@ final class LMDBEnv: @unchecked Sendable {
     /// Grows (or, with 0, adopts another process's) map size. No transaction of this
     /// process may be active.
     func setMapSize(_ bytes: Int) throws {
-        if let injected = LMDBFaultInjection.check(.setMapSize) { throw LMDBStatus(code: injected, operation: .setMapSize) }
+        if let injected = LMDBFaultInjection.check(.setMapSize, path) { throw LMDBStatus(code: injected, operation: .setMapSize) }
         let rc = mdb_env_set_mapsize(raw, bytes)
         guard rc == 0 else { throw LMDBStatus(code: rc, operation: .setMapSize) }
     }
 
     /// Forces a durable flush (used after opening with relaxed sync for bulk loads).
     func sync() throws {
-        if let injected = LMDBFaultInjection.check(.sync) { throw LMDBStatus(code: injected, operation: .sync) }
+        if let injected = LMDBFaultInjection.check(.sync, path) { throw LMDBStatus(code: injected, operation: .sync) }
         let rc = mdb_env_sync(raw, 1)
         guard rc == 0 else { throw LMDBStatus(code: rc, operation: .sync) }
     }
 
     /// Begins a write transaction. Only the writer thread calls this.
     func beginWrite() throws -> LMDBTxn {
-        if let injected = LMDBFaultInjection.check(.beginWrite) { throw LMDBStatus(code: injected, operation: .beginWrite) }
+        if let injected = LMDBFaultInjection.check(.beginWrite, path) { throw LMDBStatus(code: injected, operation: .beginWrite) }
         var txn: OpaquePointer?
         let rc = mdb_txn_begin(raw, nil, 0, &txn)
         guard rc == 0, let txn else { throw LMDBStatus(code: rc, operation: .beginWrite) }
-        return LMDBTxn(raw: txn, readOnly: false)
+        return LMDBTxn(raw: txn, readOnly: false, path: path)
     }
 
     /// Begins a read transaction, adopting a map grown by another process if needed.
     func beginRead() throws -> LMDBTxn {
-        if let injected = LMDBFaultInjection.check(.beginRead) { throw LMDBStatus(code: injected, operation: .beginRead) }
+        if let injected = LMDBFaultInjection.check(.beginRead, path) { throw LMDBStatus(code: injected, operation: .beginRead) }
         var txn: OpaquePointer?
         var rc = mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn)
         if rc == MDB_MAP_RESIZED {
@@ -239,7 +261,7 @@ final class LMDBEnv: @unchecked Sendable {
             if rc == 0 { rc = mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn) }
         }
         guard rc == 0, let txn else { throw LMDBStatus(code: rc, operation: .beginRead) }
-        return LMDBTxn(raw: txn, readOnly: true)
+        return LMDBTxn(raw: txn, readOnly: true, path: path)
     }
 }
 
@@ -263,11 +285,13 @@ struct LMDBDatabase: Sendable {
 final class LMDBTxn {
     let raw: OpaquePointer
     let readOnly: Bool
+    let path: String
     private var finished = false
 
-    init(raw: OpaquePointer, readOnly: Bool) {
+    init(raw: OpaquePointer, readOnly: Bool, path: String) {
         self.raw = raw
         self.readOnly = readOnly
+        self.path = path
     }
 
     deinit {
@@ -276,7 +300,7 @@ final class LMDBTxn {
 
     /// Opens (or creates) a named database inside this transaction.
     func openDatabase(_ name: String, flags: LMDBDatabaseFlags) throws -> LMDBDatabase {
-        if let injected = LMDBFaultInjection.check(.dbiOpen) { throw LMDBStatus(code: injected, operation: .dbiOpen) }
+        if let injected = LMDBFaultInjection.check(.dbiOpen, path) { throw LMDBStatus(code: injected, operation: .dbiOpen) }
         var dbi: MDB_dbi = 0
         let rc = mdb_dbi_open(raw, name, flags.rawValue, &dbi)
         guard rc == 0 else { throw LMDBStatus(code: rc, operation: .dbiOpen) }
@@ -286,7 +310,7 @@ final class LMDBTxn {
     /// Reads the value under a key; nil when absent. The returned bytes live in the map and
     /// are valid only until the transaction ends.
     func get(_ db: LMDBDatabase, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
-        if let injected = LMDBFaultInjection.check(.get) { throw LMDBStatus(code: injected, operation: .get) }
+        if let injected = LMDBFaultInjection.check(.get, path) { throw LMDBStatus(code: injected, operation: .get) }
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(raw, db.dbi, &k, &v)
@@ -303,7 +327,7 @@ final class LMDBTxn {
 
     /// Writes a value; with `append`, the key must sort after every existing key.
     func put(_ db: LMDBDatabase, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, append: Bool) throws {
-        if let injected = LMDBFaultInjection.check(.put) { throw LMDBStatus(code: injected, operation: .put) }
+        if let injected = LMDBFaultInjection.check(.put, path) { throw LMDBStatus(code: injected, operation: .put) }
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         let rc = mdb_put(raw, db.dbi, &k, &v, append ? UInt32(MDB_APPEND) : 0)
@@ -320,7 +344,7 @@ final class LMDBTxn {
     func commit() throws {
         precondition(!finished, "transaction already finished")
         finished = true
-        if let injected = LMDBFaultInjection.check(.commit) {
+        if let injected = LMDBFaultInjection.check(.commit, path) {
             mdb_txn_abort(raw)
             throw LMDBStatus(code: injected, operation: .commit)
         }
@@ -342,12 +366,22 @@ final class LMDBTxn {
         return (st.ms_entries, Int(st.ms_depth), st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages)
     }
 
+    /// Opens a cursor for appending inside this write transaction. It must be closed
+    /// (`close()`) before the transaction commits or aborts.
+    func appendCursor(_ db: LMDBDatabase) throws -> LMDBAppendCursor {
+        precondition(!readOnly, "append cursors need a write transaction")
+        var c: OpaquePointer?
+        let rc = mdb_cursor_open(raw, db.dbi, &c)
+        guard rc == 0, let c else { throw LMDBStatus(code: rc, operation: .put) }
+        return LMDBAppendCursor(raw: c, path: path)
+    }
+
     /// Opens a cursor valid for this transaction's lifetime.
     func cursor(_ db: LMDBDatabase) throws -> LMDBCursor {
         var c: OpaquePointer?
         let rc = mdb_cursor_open(raw, db.dbi, &c)
         guard rc == 0, let c else { throw LMDBStatus(code: rc, operation: .cursorGet) }
-        return LMDBCursor(raw: c)
+        return LMDBCursor(raw: c, path: path)
     }
 }
 
@@ -375,9 +409,13 @@ enum LMDBCursorOp {
 /// A cursor over one database; closed with its transaction or explicitly.
 final class LMDBCursor {
     let raw: OpaquePointer
+    let path: String
     private var open = true
 
-    init(raw: OpaquePointer) { self.raw = raw }
+    init(raw: OpaquePointer, path: String) {
+        self.raw = raw
+        self.path = path
+    }
 
     deinit { close() }
 
@@ -392,7 +430,7 @@ final class LMDBCursor {
     /// transaction ends.
     @inline(__always)
     func get(_ op: LMDBCursorOp, key: UnsafeRawBufferPointer? = nil) throws -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
-        if let injected = LMDBFaultInjection.check(.cursorGet) { throw LMDBStatus(code: injected, operation: .cursorGet) }
+        if let injected = LMDBFaultInjection.check(.cursorGet, path) { throw LMDBStatus(code: injected, operation: .cursorGet) }
         var k = MDB_val(mv_size: key?.count ?? 0, mv_data: key.flatMap { UnsafeMutableRawPointer(mutating: $0.baseAddress) })
         var v = MDB_val()
         let rc = mdb_cursor_get(raw, &k, &v, op.raw)
@@ -408,6 +446,30 @@ final class LMDBCursor {
             try get(op, key: k)
         }
     }
+}
+
+/// A write cursor that appends under increasing integer keys. Cheaper than `put` per record
+/// (no cursor set-up per call). Closed explicitly before its transaction ends, because LMDB
+/// frees write cursors itself at commit.
+struct LMDBAppendCursor {
+    let raw: OpaquePointer
+    let path: String
+
+    /// Appends `value` under `key`, which must exceed every existing key.
+    @inline(__always)
+    func append(integerKey: UInt64, value: UnsafeRawBufferPointer) throws {
+        if let injected = LMDBFaultInjection.check(.put, path) { throw LMDBStatus(code: injected, operation: .put) }
+        var key = integerKey
+        let rc = withUnsafeMutableBytes(of: &key) { k -> Int32 in
+            var kv = MDB_val(mv_size: 8, mv_data: k.baseAddress)
+            var vv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+            return mdb_cursor_put(raw, &kv, &vv, UInt32(MDB_APPEND))
+        }
+        guard rc == 0 else { throw LMDBStatus(code: rc, operation: .put) }
+    }
+
+    /// Closes the cursor; call before the transaction commits or aborts.
+    func close() { mdb_cursor_close(raw) }
 }
 
 /// LMDB's library version string.

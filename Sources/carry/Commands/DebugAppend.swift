@@ -23,7 +23,7 @@ struct DebugAppendCommand: ParsableCommand {
     @Option(help: "Stop after this many events (0 = never).")
     var limit: Int = 0
 
-    @Option(help: "Initial map size in KiB (small values exercise map growth).")
+    @Option(name: .customLong("map-kib"), help: "Initial map size in KiB (small values exercise map growth).")
     var mapKiB: Int = 256 * 1024
 
     func run() throws {
@@ -45,9 +45,7 @@ struct DebugAppendCommand: ParsableCommand {
 
     /// The event for a seq: derived from the seq alone, so a checker can recompute it.
     static func event(for seq: UInt64) -> EventDraft {
-        var gen = EventGenerator(seed: seq)
-        let e = gen.anyEvent()
-        let t = Timestamp(ms: 1_700_000_000_000 + Int64(seq) * 1000)
-        return EventDraft(e, eventTime: t, recordTime: t, causation: seq > 1 ? .local(seq - 1) : .none)
+        let p = SyntheticWorkload.crashTestDraft(seq: seq)
+        return EventDraft(p.event, eventTime: p.time, recordTime: p.time, causation: p.causation)
     }
 }

@@ -1,0 +1,125 @@
+// Positions, cash and P&L attribution, folded from fills and funding payments.
+//
+// Accounting (linear contracts, quote-asset cash): a fill of signed quantity dq at price f
+// with reference price r and fee φ moves cash by −round8(dq·f) − φ. Split that as
+//   round8(dq·f) = round8(dq·r) + slippage,   slippage = round8(dq·f) − round8(dq·r)
+// so that, with marks P,
+//   equity = cash + Σ round8(q·P)
+//          = initial + [Σ round8(q·P) − Σ round8(dq·r)] − fees − slippage + funding
+// exactly: price P&L is the bracket. A short perp works the same way (selling adds cash,
+// the negative position subtracts value), which is the P&L of a linear perpetual.
+//
+// Invariant: `equity(marks) == initialCash + pricePnL(marks) + funding − fees − slippage`
+// to the last unit, for any marks.
+
+/// An account's positions and P&L, by instrument.
+public struct Portfolio: Sendable, Equatable {
+    /// Cash at the start.
+    public let initialCash: Fixed
+    /// Quote-asset cash (perp trades move it as if the contract were bought or sold).
+    public private(set) var cash: Fixed
+    /// Signed position per instrument (base asset).
+    public private(set) var qty: [Fixed] = []
+    /// Σ round8(dq × reference price) per instrument.
+    public private(set) var referenceCost: [Fixed] = []
+    public private(set) var fees: [Fixed] = []
+    public private(set) var slippage: [Fixed] = []
+    public private(set) var funding: [Fixed] = []
+    public private(set) var fills: [Int] = []
+    /// Volume-weighted entry price of each perp position (same rule as the venue).
+    public private(set) var entryPrice: [Fixed?] = []
+    /// Fills that were liquidations.
+    public private(set) var liquidations = 0
+
+    /// An empty account.
+    public init(initialCash: Fixed) {
+        self.initialCash = initialCash
+        self.cash = initialCash
+    }
+
+    mutating func grow(to id: InstrumentId) {
+        while qty.count <= id.index {
+            qty.append(.zero)
+            referenceCost.append(.zero)
+            fees.append(.zero)
+            slippage.append(.zero)
+            funding.append(.zero)
+            fills.append(0)
+            entryPrice.append(nil)
+        }
+    }
+
+    /// The position of an instrument.
+    public func position(_ id: InstrumentId) -> Fixed { id.index < qty.count ? qty[id.index] : .zero }
+
+    /// Books a fill. `isPerp` decides whether an entry price is tracked.
+    public mutating func apply(_ fill: OrderFilled, isPerp: Bool) {
+        let i = fill.instrumentId.index
+        grow(to: fill.instrumentId)
+        let dq = fill.side == .buy ? fill.qty : -fill.qty
+        let notional = dq.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
+        let reference = dq.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
+        cash -= notional
+        cash -= fill.fee
+        referenceCost[i] += reference
+        slippage[i] += notional - reference
+        fees[i] += fill.fee
+        fills[i] += 1
+        if fill.isLiquidation { liquidations += 1 }
+        let before = qty[i]
+        let after = before + dq
+        if isPerp {
+            if after.isZero {
+                entryPrice[i] = nil
+            } else if before.isZero || before.signum != after.signum {
+                entryPrice[i] = fill.price
+            } else if before.signum == dq.signum, let entry = entryPrice[i] {
+                let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + fill.qty.multiplied(by: fill.price, scale: 12, .toNearestOrEven)
+                entryPrice[i] = total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
+            }
+        }
+        qty[i] = after
+    }
+
+    /// Books a funding payment.
+    public mutating func apply(_ payment: FundingPaid) {
+        grow(to: payment.instrumentId)
+        cash += payment.amount
+        funding[payment.instrumentId.index] += payment.amount
+    }
+
+    /// Value of one position at a mark.
+    public func value(_ id: InstrumentId, mark: Fixed) -> Fixed {
+        position(id).multiplied(by: mark, scale: quoteScale, .toNearestOrEven)
+    }
+
+    /// Cash plus every position at its mark (a missing mark values the position at zero,
+    /// which only happens before an instrument's first bar).
+    public func equity(marks: (InstrumentId) -> Fixed?) -> Fixed {
+        var total = cash
+        for i in qty.indices where !qty[i].isZero {
+            if let m = marks(InstrumentId(UInt32(i))) { total += qty[i].multiplied(by: m, scale: quoteScale, .toNearestOrEven) }
+        }
+        return total
+    }
+
+    /// Price P&L of one instrument: its value at the mark less what it cost at reference prices.
+    public func pricePnL(_ id: InstrumentId, mark: Fixed?) -> Fixed {
+        guard id.index < qty.count else { return .zero }
+        let value = mark.map { qty[id.index].multiplied(by: $0, scale: quoteScale, .toNearestOrEven) } ?? .zero
+        return value - referenceCost[id.index]
+    }
+
+    /// Totals across instruments.
+    public var totalFees: Fixed { fees.reduce(.zero, +) }
+    public var totalSlippage: Fixed { slippage.reduce(.zero, +) }
+    public var totalFunding: Fixed { funding.reduce(.zero, +) }
+    public var totalFills: Int { fills.reduce(0, +) }
+
+    /// Total price P&L at the marks.
+    public func totalPricePnL(marks: (InstrumentId) -> Fixed?) -> Fixed {
+        var total = Fixed.zero
+        for i in qty.indices { total += pricePnL(InstrumentId(UInt32(i)), mark: marks(InstrumentId(UInt32(i)))) }
+        return total
+    }
+}

@@ -1,0 +1,316 @@
+// The simulated exchange: deterministic matching, fees, slippage, exchange rules, funding
+// settlement and liquidation of perpetual positions. Pure: it sees only the events it is
+// given, in the order given.
+//
+// Rules (each is tested):
+// - Fill price. With bar data, a bar's close is the first price observable at its close
+//   time. An order decided at T fills at the close of the first bar of its instrument that
+//   closes at or after T + latency (never a bar that closed earlier: no look-ahead). The fill
+//   happens at that close time.
+// - Slippage. Market orders pay half the spread plus impact = coefficient × participation,
+//   participation = order value / the bar's quote volume; fill prices are rounded to the
+//   tick against the trader. At most `maxParticipation` of a bar's volume fills per bar; the
+//   rest waits for later bars. A bar with no volume fills nothing (a gap is not a price).
+// - Fees. Taker rate on market orders, maker on limit orders, on the filled value, rounded
+//   half-even to 8 decimals.
+// - Rules. Quantities must be positive multiples of the step and at least the minimum
+//   quantity and notional; limit prices multiples of the tick. Violations are rejected with
+//   Bybit-like codes, never silently fixed.
+// - Funding. At a settlement of a perpetual, a position of q (signed) pays
+//   q × mark × rate (positive rate: longs pay shorts); the amount journaled is the account's
+//   signed cash flow −q × mark × rate, rounded half-even to 8 decimals. The position is the
+//   one held at the settlement instant: a fill at exactly the settlement time counts (the
+//   driver applies fills of a timestamp before its settlements). Mark = the settlement's
+//   mark price when the data has one, else the perp's last bar close at or before it.
+// - Liquidation. Perp positions are isolated-margined at the configured leverage; when a
+//   perp bar's extreme crosses the liquidation price, the position is closed at that price
+//   and the maintenance margin is forfeited (journaled as the fill's fee). The spot leg is
+//   untouched — the real failure mode of this trade.
+
+/// A fact the simulated venue reports, with the time it happened and what caused it.
+public struct VenueFact: Sendable, Equatable {
+    public var event: Event
+    public var time: Timestamp
+    public var causation: CausationRef
+
+    /// Builds a fact.
+    public init(event: Event, time: Timestamp, causation: CausationRef) {
+        self.event = event
+        self.time = time
+        self.causation = causation
+    }
+}
+
+/// Venue reject codes (Bybit's where one exists, negative for Carry's own).
+public enum SimRejectCode {
+    /// Order quantity below the minimum / not a multiple of the step.
+    public static let invalidQuantity: Int32 = 10001
+    /// Order value below the minimum notional.
+    public static let belowMinNotional: Int32 = 110094
+    /// Price not a multiple of the tick.
+    public static let invalidPrice: Int32 = 10001
+    /// Reduce-only order with nothing to reduce.
+    public static let reduceOnlyNothing: Int32 = 110017
+    /// Unknown instrument.
+    public static let unknownSymbol: Int32 = 10001
+}
+
+/// The deterministic simulated exchange.
+public struct SimulatedExchange: Sendable {
+    struct Pending: Sendable {
+        var intentSeq: UInt64
+        var intent: OrderIntended
+        var eligibleAt: Timestamp
+        var remaining: Fixed
+        var fills: Int
+    }
+
+    let fees: FeeSchedule
+    let slippage: SlippageModel
+    let margin: MarginModel
+    let latencyMs: Int64
+    /// Definitions by dense id.
+    private(set) var instruments: [InstrumentDefined?] = []
+    private var pending: [Pending] = []
+    /// Venue-side positions (signed, base asset) by instrument id.
+    public private(set) var positions: [Fixed] = []
+    /// Volume-weighted entry price of each perp position.
+    public private(set) var entryPrice: [Fixed?] = []
+    /// Last bar close per instrument, for marks.
+    private var lastClose: [Fixed?] = []
+    /// The venue's view of the account's cash (quote asset), for reconciliation.
+    public private(set) var cash: Fixed
+
+    /// A venue with these rules and an opening cash balance.
+    public init(fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, initialCash: Fixed) {
+        self.fees = fees
+        self.slippage = slippage
+        self.margin = margin
+        self.latencyMs = latencyMs
+        self.cash = initialCash
+    }
+
+    /// Orders not yet fully filled.
+    public var openOrderCount: Int { pending.count }
+
+    private mutating func grow(to id: InstrumentId) {
+        while instruments.count <= id.index {
+            instruments.append(nil)
+            positions.append(.zero)
+            entryPrice.append(nil)
+            lastClose.append(nil)
+        }
+    }
+
+    /// Learns (or updates) an instrument's rules.
+    public mutating func define(_ d: InstrumentDefined) {
+        grow(to: d.id)
+        instruments[d.id.index] = d
+    }
+
+    /// Accepts or rejects an order decided at `time`. Accepted orders wait for a price.
+    public mutating func submit(intentSeq: UInt64, _ intent: OrderIntended, at time: Timestamp) -> [VenueFact] {
+        let cause = CausationRef.local(intentSeq)
+        func reject(_ code: Int32, _ reason: String) -> [VenueFact] {
+            [VenueFact(event: .orderRejected(OrderRejected(intentSeq: intentSeq, code: code, reason: reason)), time: time, causation: cause)]
+        }
+        guard intent.instrumentId.index < instruments.count, let def = instruments[intent.instrumentId.index] else {
+            return reject(SimRejectCode.unknownSymbol, "unknown instrument \(intent.instrumentId)")
+        }
+        let qty = intent.qty
+        guard qty.isPositive, qty.isMultiple(of: def.qtyStep), qty >= def.minQty else {
+            return reject(SimRejectCode.invalidQuantity, "quantity \(qty) must be a positive multiple of \(def.qtyStep) and at least \(def.minQty)")
+        }
+        if let limit = intent.limitPrice, !(limit.isPositive && limit.isMultiple(of: def.tickSize)) {
+            return reject(SimRejectCode.invalidPrice, "limit price \(limit) must be a positive multiple of the tick \(def.tickSize)")
+        }
+        if intent.reduceOnly {
+            let pos = positions[def.id.index]
+            let reduces = (intent.side == .sell && pos.isPositive) || (intent.side == .buy && pos.isNegative)
+            if !reduces { return reject(SimRejectCode.reduceOnlyNothing, "reduce-only order but no position to reduce") }
+        }
+        let referenceForNotional = intent.limitPrice ?? lastClose[def.id.index]
+        if let ref = referenceForNotional, qty.multiplied(by: ref, scale: quoteScale, .towardZero) < def.minNotional {
+            return reject(SimRejectCode.belowMinNotional, "order value below the minimum notional \(def.minNotional)")
+        }
+        pending.append(Pending(intentSeq: intentSeq, intent: intent, eligibleAt: time.adding(ms: latencyMs), remaining: qty, fills: 0))
+        return [
+            VenueFact(event: .orderSubmitted(OrderSubmitted(intentSeq: intentSeq)), time: time, causation: cause),
+            VenueFact(event: .orderAccepted(OrderAccepted(intentSeq: intentSeq, venueOrderId: "sim-\(intentSeq)")), time: time, causation: cause),
+        ]
+    }
+
+    /// Cancels an open order (kill switch, pair abandoned).
+    public mutating func cancel(intentSeq: UInt64, at time: Timestamp, reason: String) -> [VenueFact] {
+        guard let i = pending.firstIndex(where: { $0.intentSeq == intentSeq }) else { return [] }
+        let p = pending.remove(at: i)
+        return [VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: intentSeq, remainingQty: p.remaining, reason: reason)),
+                          time: time, causation: .local(intentSeq))]
+    }
+
+    /// A bar closed: fill eligible orders on its instrument, then check liquidation.
+    /// `barRef` is the bar's journal reference (the cause of a liquidation).
+    public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
+        let id = bar.instrumentId
+        guard id.index < instruments.count, let def = instruments[id.index] else { return [] }
+        let closeTime = bar.closeTime
+        lastClose[id.index] = bar.close
+        var facts: [VenueFact] = []
+        var i = 0
+        while i < pending.count {
+            if pending[i].intent.instrumentId == id && pending[i].eligibleAt <= closeTime {
+                var order = pending[i]
+                if let fact = fill(&order, bar: bar, def: def) { facts.append(fact) }
+                if order.remaining.isZero {
+                    pending.remove(at: i)
+                    continue
+                }
+                pending[i] = order
+            }
+            i += 1
+        }
+        if def.kind.isPerpetual, let liquidation = checkLiquidation(bar: bar, def: def, cause: barRef) {
+            facts.append(liquidation)
+        }
+        return facts
+    }
+
+    private mutating func fill(_ order: inout Pending, bar: BarClosed, def: InstrumentDefined) -> VenueFact? {
+        let intent = order.intent
+        let reference = bar.close
+        var qty = order.remaining
+        if intent.reduceOnly {
+            let pos = positions[def.id.index].magnitude
+            qty = Fixed.min(qty, pos)
+            if qty.isZero {
+                order.remaining = .zero
+                return nil
+            }
+        }
+        let rates = fees.rates(for: def)
+        var price: Fixed
+        let liquidity: Liquidity
+        switch intent.type {
+        case .market:
+            guard bar.volumeQuote.isPositive else { return nil }
+            // Cap by participation, in whole steps.
+            let capValue = bar.volumeQuote.multiplied(by: slippage.maxParticipation, scale: quoteScale, .towardZero)
+            let capQty = capValue.divided(by: reference, scale: Int(def.qtyStep.scale) + 2, .towardZero).rounded(toMultipleOf: def.qtyStep, .towardZero)
+            qty = Fixed.min(qty, capQty)
+            if qty < def.minQty || qty.isZero { return nil }
+            let value = qty.multiplied(by: reference, scale: quoteScale, .towardZero)
+            let participation = value.divided(by: bar.volumeQuote, scale: 12, .toNearestOrEven)
+            let impact = slippage.halfSpread + slippage.impactCoefficient.multiplied(by: participation, scale: 12, .toNearestOrEven)
+            let factor = intent.side == .buy ? Fixed(1) + impact : Fixed(1) - impact
+            price = reference.multiplied(by: factor, scale: 12, .toNearestOrEven)
+                .rounded(toMultipleOf: def.tickSize, intent.side == .buy ? .up : .down)
+            liquidity = .taker
+        case .limit:
+            guard let limit = intent.limitPrice else { return nil }
+            let crosses = intent.side == .buy ? bar.low <= limit : bar.high >= limit
+            guard crosses else { return nil }
+            price = limit
+            liquidity = .maker
+        }
+        if price.isNegative || price.isZero { price = def.tickSize }
+        let value = qty.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
+        let fee = value.multiplied(by: liquidity == .taker ? rates.taker : rates.maker, scale: quoteScale, .toNearestOrEven)
+        order.remaining = order.remaining - qty
+        order.fills += 1
+        applyFill(def: def, side: intent.side, qty: qty, price: price, fee: fee)
+        let filled = OrderFilled(intentSeq: order.intentSeq, instrumentId: def.id, side: intent.side, price: price, qty: qty, fee: fee,
+                                 liquidity: liquidity, referencePrice: intent.type == .market ? reference : price,
+                                 leavesQty: order.remaining, isLiquidation: false, executionId: "sim-\(order.intentSeq)-\(order.fills)")
+        return VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: .local(order.intentSeq))
+    }
+
+    private mutating func applyFill(def: InstrumentDefined, side: Side, qty: Fixed, price: Fixed, fee: Fixed) {
+        let i = def.id.index
+        let signed = side == .buy ? qty : -qty
+        let before = positions[i]
+        let after = before + signed
+        cash -= signed.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
+        cash -= fee
+        if def.kind.isPerpetual {
+            if after.isZero {
+                entryPrice[i] = nil
+            } else if before.isZero || before.signum != after.signum {
+                // Opened, or flipped through zero: the entry is this fill's price.
+                entryPrice[i] = price
+            } else if before.signum == signed.signum, let entry = entryPrice[i] {
+                // Increased: volume-weighted average entry. (A reduction keeps it.)
+                let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + qty.multiplied(by: price, scale: 12, .toNearestOrEven)
+                entryPrice[i] = total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
+            }
+        }
+        positions[i] = after
+    }
+
+    private mutating func checkLiquidation(bar: BarClosed, def: InstrumentDefined, cause: CausationRef) -> VenueFact? {
+        let i = def.id.index
+        let pos = positions[i]
+        guard !pos.isZero, let entry = entryPrice[i] else { return nil }
+        let short = pos.isNegative
+        let liq = margin.liquidationPrice(entry: entry, short: short)
+        let crossed = short ? bar.high >= liq : bar.low <= liq
+        guard crossed else { return nil }
+        let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down)
+        let qty = pos.magnitude
+        let forfeited = qty.multiplied(by: price, margin.maintenanceMarginRate, scale: quoteScale, .toNearestOrEven)
+        let side: Side = short ? .buy : .sell
+        applyFill(def: def, side: side, qty: qty, price: price, fee: forfeited)
+        // Orders on a liquidated position have nothing left to do.
+        pending.removeAll { $0.intent.instrumentId == def.id && $0.intent.reduceOnly }
+        let filled = OrderFilled(intentSeq: 0, instrumentId: def.id, side: side, price: price, qty: qty, fee: forfeited, liquidity: .taker,
+                                 referencePrice: price, leavesQty: .zero, isLiquidation: true, executionId: "sim-liq-\(bar.closeTime.ms)-\(def.id.rawValue)")
+        return VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: cause)
+    }
+
+    /// A funding settlement of a perpetual at `time`: pay or charge the position held now.
+    public mutating func onFundingSettled(_ f: FundingSettled, at time: Timestamp, cause: CausationRef) -> [VenueFact] {
+        let id = f.instrumentId
+        guard id.index < instruments.count, let def = instruments[id.index], def.kind.isPerpetual else { return [] }
+        let pos = positions[id.index]
+        guard !pos.isZero else { return [] }
+        guard let mark = f.markPrice ?? lastClose[id.index] else {
+            return [VenueFact(event: .alertRaised(AlertRaised(severity: .warning, code: "funding.noMark",
+                                                                message: "no mark price for \(def.symbol) at \(time.iso8601): funding not settled")),
+                              time: time, causation: cause)]
+        }
+        let amount = FundingMath.payment(positionQty: pos, markPrice: mark, ratePerInterval: f.ratePerInterval)
+        cash += amount
+        return [VenueFact(event: .fundingPaid(FundingPaid(instrumentId: id, settlementTime: time, positionQty: pos, markPrice: mark,
+                                                          ratePerInterval: f.ratePerInterval, amount: amount)),
+                          time: time, causation: cause)]
+    }
+}
+
+/// Funding arithmetic, shared by the simulated exchange, projections and tests.
+public enum FundingMath {
+    /// The account's cash flow for a position of `positionQty` (signed) at a settlement:
+    /// −qty × mark × rate, rounded once, half-even, to 8 decimals. Positive = received.
+    public static func payment(positionQty: Fixed, markPrice: Fixed, ratePerInterval: Fixed) -> Fixed {
+        -positionQty.multiplied(by: markPrice, ratePerInterval, scale: quoteScale, .toNearestOrEven)
+    }
+
+    /// A rate per `intervalMinutes` expressed per 8 hours (× 480 / interval), to compare
+    /// symbols that settle every 8 h, 4 h or 1 h.
+    public static func per8h(_ rate: Fixed, intervalMinutes: UInt32) -> Fixed {
+        precondition(intervalMinutes > 0)
+        return rate.multiplied(by: Fixed(480), scale: Int(rate.scale) + 4, .toNearestOrEven)
+            .divided(by: Fixed(Int64(intervalMinutes)), scale: 12, .toNearestOrEven)
+    }
+
+    /// Settlement instants of an interval in (after, through]: multiples of the interval
+    /// since the epoch (00:00, 08:00, 16:00 UTC for 8 h).
+    public static func settlements(after: Timestamp, through: Timestamp, intervalMinutes: UInt32) -> [Timestamp] {
+        let period = Int64(intervalMinutes) * Millis.minute
+        var t = after.floored(toMultipleOf: period).adding(ms: period)
+        var out: [Timestamp] = []
+        while t <= through {
+            out.append(t)
+            t = t.adding(ms: period)
+        }
+        return out
+    }
+}

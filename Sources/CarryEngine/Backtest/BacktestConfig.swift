@@ -1,0 +1,209 @@
+// config/backtest.yaml, read strictly: unknown keys, impossible values and percent strings
+// are refused with the key, the value and what is allowed.
+
+public import CarryCore
+import Foundation
+
+/// Everything a backtest run needs, validated.
+public struct BacktestConfig: Sendable, Equatable {
+    /// The venue whose instruments are traded.
+    public var venue: Venue
+    /// Symbols to trade (each needs a spot and a perpetual instrument in the journal).
+    public var symbols: [String]
+    /// Simulated span; nil means "the span where every pair has data".
+    public var from: Timestamp?
+    public var to: Timestamp?
+    /// Bars the engine prices from.
+    public var barIntervalSeconds: UInt32
+    /// How often the strategy scans.
+    public var scanIntervalMs: Int64
+    /// Market data before `from` fed to prime prices and funding (no trading).
+    public var warmupMs: Int64
+    public var initialCapitalUsdt: Fixed
+    /// Yearly cost of the capital (the risk-free rate a Sharpe ratio is measured over).
+    public var collateralCostApr: Fixed
+    public var strategy: ThresholdStrategyConfig
+    public var reentryCooldownMs: Int64
+    public var risk: RiskLimits
+    public var fees: FeeSchedule
+    public var slippage: SlippageModel
+    public var margin: MarginModel
+    public var latencyMs: Int64
+    /// The canonical text of this config (journaled as `config.applied`).
+    public var canonicalText: String
+    /// Where it came from.
+    public var source: String
+
+}
+
+extension BacktestConfig {
+    /// Parses and validates a backtest config document.
+    public static func parse(yaml: String, source: String) throws(ConfigError) -> BacktestConfig {
+        let root = try ConfigReader(yaml: yaml, source: source)
+        root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr",
+                     "strategy", "execution", "fees", "slippage", "margin", "risk"])
+        let venueName = try root.string("venue", default: "binance", allowed: Venue.allCases.map(\.description))
+        let venue = Venue(name: venueName)!
+        let symbols = try root.stringList("symbols", default: ["BTCUSDT", "ETHUSDT", "SOLUSDT"]).map { $0.uppercased() }
+        if symbols.isEmpty { throw root.error("symbols", nil, "list at least one symbol") }
+        let from = try root.timestamp("from")
+        let to = try root.timestamp("to")
+        if let from, let to, from >= to { throw root.error("to", to.iso8601, "must be after from (\(from.iso8601))") }
+        let barMs = try root.durationMs("barInterval", default: Millis.hour, min: Millis.minute, max: Millis.day)
+        let scanMs = try root.durationMs("scanInterval", default: Millis.hour, min: Millis.minute, max: Millis.day)
+        let warmupMs = try root.durationMs("warmup", default: Millis.day, min: 0, max: 30 * Millis.day)
+        let capital = try root.fixed("initialCapitalUsdt", default: Fixed(100_000), min: Fixed(1), max: Fixed(1_000_000_000))
+        let collateral = try root.fixed("collateralCostApr", default: Fixed("0.04")!, min: .zero, max: Fixed(1),
+                                        hint: "A yearly rate as a fraction: 0.04 is 4 %.")
+
+        let s = try root.section("strategy")
+        s.expect(["kind", "entryThreshold", "exitThreshold", "maxHolding", "pairNotionalUsdt", "maxOpenPairs", "maxRateAge", "reentryCooldown"])
+        _ = try s.string("kind", default: "threshold", allowed: ["threshold"])
+        let rateHint = "A funding rate per 8 h as a decimal fraction: 0.0001 is 0.01 % per 8 h."
+        let entry = try s.fixed("entryThreshold", default: Fixed("0.0001")!, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
+        let exit = try s.fixed("exitThreshold", default: Fixed("0.00005")!, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
+        if exit > entry { throw s.error("exitThreshold", exit.description, "must not exceed entryThreshold (\(entry)), or pairs would open and close at once") }
+        let maxHolding = try s.durationMs("maxHolding", default: 30 * Millis.day, min: Millis.hour, max: 3650 * Millis.day)
+        let pairNotional = try s.fixed("pairNotionalUsdt", default: Fixed(20_000), min: Fixed(1), max: Fixed(1_000_000_000))
+        let maxOpenPairs = try s.int("maxOpenPairs", default: 3, range: 1...100)
+        let maxRateAge = try s.durationMs("maxRateAge", default: 9 * Millis.hour, min: Millis.hour, max: 7 * Millis.day)
+        let cooldown = try s.durationMs("reentryCooldown", default: 8 * Millis.hour, min: 0, max: 30 * Millis.day)
+
+        let x = try root.section("execution")
+        x.expect(["latency", "orderType"])
+        let latency = try x.durationMs("latency", default: 250, min: 0, max: Millis.hour)
+        _ = try x.string("orderType", default: "market", allowed: ["market"])
+
+        let f = try root.section("fees")
+        f.expect(Venue.allCases.map(\.description) + ["overrides"])
+        var spotFees: [UInt8: FeeRates] = [:]
+        var perpFees: [UInt8: FeeRates] = [:]
+        let feeHint = "A fee rate as a fraction of traded value: 0.001 is 0.1 %."
+        let defaults: [Venue: (spot: (String, String), perp: (String, String))] = [
+            .binance: (("0.001", "0.001"), ("0.0005", "0.0002")),
+            .bybit: (("0.001", "0.001"), ("0.00055", "0.0002")),
+            .okx: (("0.001", "0.0008"), ("0.0005", "0.0002")),
+        ]
+        for v in Venue.allCases {
+            let vs = try f.section(v.description)
+            vs.expect(["spotTaker", "spotMaker", "perpTaker", "perpMaker"])
+            let d = defaults[v]!
+            spotFees[v.rawValue] = FeeRates(taker: try vs.fixed("spotTaker", default: Fixed(d.spot.0)!, min: Fixed("-0.001")!, max: Fixed("0.01")!, hint: feeHint),
+                                            maker: try vs.fixed("spotMaker", default: Fixed(d.spot.1)!, min: Fixed("-0.001")!, max: Fixed("0.01")!, hint: feeHint))
+            perpFees[v.rawValue] = FeeRates(taker: try vs.fixed("perpTaker", default: Fixed(d.perp.0)!, min: Fixed("-0.001")!, max: Fixed("0.01")!, hint: feeHint),
+                                            maker: try vs.fixed("perpMaker", default: Fixed(d.perp.1)!, min: Fixed("-0.001")!, max: Fixed("0.01")!, hint: feeHint))
+            if spotFees[v.rawValue]!.taker.isNegative { throw vs.error("spotTaker", spotFees[v.rawValue]!.taker.description, "a taker fee cannot be negative (makers may earn rebates; takers pay)") }
+            if perpFees[v.rawValue]!.taker.isNegative { throw vs.error("perpTaker", perpFees[v.rawValue]!.taker.description, "a taker fee cannot be negative (makers may earn rebates; takers pay)") }
+        }
+        var overrides: [String: FeeRates] = [:]
+        let o = try f.section("overrides")
+        for key in o.keys {
+            // e.g. "binance:linear:BTCUSDT": { taker: 0.0004, maker: 0.0002 }
+            let parts = key.split(separator: ":")
+            guard parts.count == 3, Venue(name: String(parts[0])) != nil, ["spot", "linear", "inverse"].contains(String(parts[1])) else {
+                throw o.error(key, nil, "override keys are venue:kind:SYMBOL, e.g. binance:linear:BTCUSDT")
+            }
+            let e = try o.section(key)
+            e.expect(["taker", "maker"])
+            let taker = try e.fixed("taker", default: .zero, min: .zero, max: Fixed("0.01")!, hint: feeHint)
+            let maker = try e.fixed("maker", default: .zero, min: Fixed("-0.001")!, max: Fixed("0.01")!, hint: feeHint)
+            overrides[key] = FeeRates(taker: taker, maker: maker)
+        }
+
+        let sl = try root.section("slippage")
+        sl.expect(["halfSpread", "impactCoefficient", "maxParticipation"])
+        let slippage = SlippageModel(
+            halfSpread: try sl.fixed("halfSpread", default: Fixed("0.0001")!, min: .zero, max: Fixed("0.05")!, hint: "Half the bid–ask spread as a fraction of price: 0.0001 is 1 bp."),
+            impactCoefficient: try sl.fixed("impactCoefficient", default: Fixed("0.1")!, min: .zero, max: Fixed(100)),
+            maxParticipation: try sl.fixed("maxParticipation", default: Fixed("0.1")!, min: Fixed("0.0001")!, max: Fixed(1)))
+
+        let m = try root.section("margin")
+        m.expect(["perpLeverage", "maintenanceMarginRate"])
+        let margin = MarginModel(
+            perpLeverage: try m.fixed("perpLeverage", default: Fixed(2), min: Fixed(1), max: Fixed(100)),
+            maintenanceMarginRate: try m.fixed("maintenanceMarginRate", default: Fixed("0.005")!, min: .zero, max: Fixed("0.5")!))
+
+        let r = try root.section("risk")
+        r.expect(["maxPairNotionalUsdt", "maxTotalNotionalUsdt", "maxLeverage", "minMarginBuffer", "exitMarginBuffer", "maxDrawdown", "minFreeCashUsdt"])
+        let risk = RiskLimits(
+            maxPairNotionalUsdt: try r.fixed("maxPairNotionalUsdt", default: Fixed(25_000), min: Fixed(1), max: Fixed(1_000_000_000)),
+            maxTotalNotionalUsdt: try r.fixed("maxTotalNotionalUsdt", default: Fixed(75_000), min: Fixed(1), max: Fixed(1_000_000_000)),
+            maxLeverage: try r.fixed("maxLeverage", default: Fixed(3), min: Fixed(1), max: Fixed(100)),
+            minMarginBuffer: try r.fixed("minMarginBuffer", default: Fixed("0.30")!, min: .zero, max: Fixed(10), hint: "A fraction of price: 0.30 is 30 %."),
+            exitMarginBuffer: try r.fixed("exitMarginBuffer", default: Fixed("0.10")!, min: .zero, max: Fixed(10), hint: "A fraction of price: 0.10 is 10 %."),
+            maxDrawdown: try r.fixed("maxDrawdown", default: Fixed("0.05")!, min: Fixed("0.001")!, max: Fixed(1), hint: "A fraction of peak equity: 0.05 is 5 %."),
+            minFreeCashUsdt: try r.fixed("minFreeCashUsdt", default: .zero, min: .zero, max: Fixed(1_000_000_000)))
+        if risk.exitMarginBuffer > risk.minMarginBuffer {
+            throw r.error("exitMarginBuffer", risk.exitMarginBuffer.description, "must not exceed minMarginBuffer (\(risk.minMarginBuffer))")
+        }
+        try root.finish()
+
+        var config = BacktestConfig(
+            venue: venue, symbols: symbols, from: from, to: to, barIntervalSeconds: UInt32(barMs / 1000), scanIntervalMs: scanMs, warmupMs: warmupMs,
+            initialCapitalUsdt: capital, collateralCostApr: collateral,
+            strategy: ThresholdStrategyConfig(entryThresholdPerInterval8h: entry, exitThresholdPerInterval8h: exit, maxHoldingMs: maxHolding,
+                                              pairNotionalUsdt: pairNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAge),
+            reentryCooldownMs: cooldown, risk: risk, fees: FeeSchedule(spot: spotFees, perp: perpFees, overrides: overrides),
+            slippage: slippage, margin: margin, latencyMs: latency, canonicalText: "", source: source)
+        config.canonicalText = config.canonical()
+        return config
+    }
+
+    /// Reads and parses a config file.
+    public static func load(path: String) throws(ConfigError) -> BacktestConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(source: path, key: "", value: nil, message: "cannot read the file. Pass --config with an existing file (the default is config/backtest.yaml).")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    /// The effective configuration as sorted `key: value` lines: what `config.applied`
+    /// records, so a run can be explained and re-run exactly.
+    public func canonical() -> String {
+        var lines: [String] = []
+        func add(_ k: String, _ v: String) { lines.append("\(k): \(v)") }
+        add("venue", venue.description)
+        add("symbols", symbols.joined(separator: ","))
+        add("from", from?.iso8601 ?? "auto")
+        add("to", to?.iso8601 ?? "auto")
+        add("barInterval", ConfigReader.formatDuration(Int64(barIntervalSeconds) * 1000))
+        add("scanInterval", ConfigReader.formatDuration(scanIntervalMs))
+        add("warmup", ConfigReader.formatDuration(warmupMs))
+        add("initialCapitalUsdt", initialCapitalUsdt.description)
+        add("collateralCostApr", collateralCostApr.description)
+        add("strategy.kind", "threshold")
+        add("strategy.entryThreshold", strategy.entryThresholdPerInterval8h.description)
+        add("strategy.exitThreshold", strategy.exitThresholdPerInterval8h.description)
+        add("strategy.maxHolding", ConfigReader.formatDuration(strategy.maxHoldingMs))
+        add("strategy.pairNotionalUsdt", strategy.pairNotionalUsdt.description)
+        add("strategy.maxOpenPairs", String(strategy.maxOpenPairs))
+        add("strategy.maxRateAge", ConfigReader.formatDuration(strategy.maxRateAgeMs))
+        add("strategy.reentryCooldown", ConfigReader.formatDuration(reentryCooldownMs))
+        add("execution.latency", ConfigReader.formatDuration(latencyMs))
+        add("execution.orderType", "market")
+        for v in Venue.allCases {
+            let s = fees.spot[v.rawValue]!, p = fees.perp[v.rawValue]!
+            add("fees.\(v).spotTaker", s.taker.description)
+            add("fees.\(v).spotMaker", s.maker.description)
+            add("fees.\(v).perpTaker", p.taker.description)
+            add("fees.\(v).perpMaker", p.maker.description)
+        }
+        for key in fees.overrides.keys.sorted() {
+            add("fees.overrides.\(key).taker", fees.overrides[key]!.taker.description)
+            add("fees.overrides.\(key).maker", fees.overrides[key]!.maker.description)
+        }
+        add("slippage.halfSpread", slippage.halfSpread.description)
+        add("slippage.impactCoefficient", slippage.impactCoefficient.description)
+        add("slippage.maxParticipation", slippage.maxParticipation.description)
+        add("margin.perpLeverage", margin.perpLeverage.description)
+        add("margin.maintenanceMarginRate", margin.maintenanceMarginRate.description)
+        add("risk.maxPairNotionalUsdt", risk.maxPairNotionalUsdt.description)
+        add("risk.maxTotalNotionalUsdt", risk.maxTotalNotionalUsdt.description)
+        add("risk.maxLeverage", risk.maxLeverage.description)
+        add("risk.minMarginBuffer", risk.minMarginBuffer.description)
+        add("risk.exitMarginBuffer", risk.exitMarginBuffer.description)
+        add("risk.maxDrawdown", risk.maxDrawdown.description)
+        add("risk.minFreeCashUsdt", risk.minFreeCashUsdt.description)
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,141 @@
+// Progress and logging for long commands. On a terminal: one line on stderr, redrawn at
+// most ten times a second, with a rate and an ETA. Otherwise (CI, pipes, files): quiet
+// logfmt lines through swift-log, at most one every few seconds, so logs stay readable.
+
+import CarryCore
+import Foundation
+import Logging
+
+/// Sets up swift-log once for the process: logfmt lines on stderr.
+enum CLILogging {
+    private static let once: Void = {
+        LoggingSystem.bootstrap { label in
+            var h = LogfmtHandler(label: label)
+            if let env = ProcessInfo.processInfo.environment["CARRY_LOG_LEVEL"], let level = Logger.Level(rawValue: env) {
+                h.logLevel = level
+            } else {
+                // On a terminal the progress line says what is happening; keep logs to problems.
+                h.logLevel = stderrIsTerminal ? .warning : .info
+            }
+            return h
+        }
+    }()
+
+    /// A logger for `label` (bootstrapping the logging system on first use).
+    static func logger(_ label: String) -> Logger {
+        _ = once
+        return Logger(label: label)
+    }
+}
+
+/// `ts=… level=info label=carry.fetch msg=page symbol=BTCUSDT …` on stderr.
+struct LogfmtHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    init(label: String) { self.label = label }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        var line = "ts=\(isoNow()) level=\(event.level) label=\(label) msg=\(quote(event.message.description))"
+        // Sorted keys: deterministic output.
+        for key in all.keys.sorted() { line += " \(key)=\(quote(all[key]!.description))" }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private func quote(_ s: String) -> String {
+        if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) { return s }
+        return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    private func isoNow() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let ms = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        return Timestamp(ms: ms).iso8601
+    }
+}
+
+/// A progress reporter: a redrawn line on a terminal, throttled log lines otherwise.
+final class ProgressLine {
+    private let label: String
+    private let logger: Logger
+    private let terminal: Bool
+    private let started = monotonicSeconds()
+    private var lastDraw = 0.0
+    private var lastLog = 0.0
+    private var drawn = false
+    /// Seconds between log lines when not on a terminal.
+    var logEverySeconds = 5.0
+
+    /// A reporter for `label` (`import`, `fetch`).
+    init(_ label: String, logger: Logger, terminal: Bool = stderrIsTerminal) {
+        self.label = label
+        self.logger = logger
+        self.terminal = terminal
+    }
+
+    /// Reports `done` of `total` `unit`s with a short description of the current step.
+    func update(_ step: String, done: Int, total: Int, unit: String, force: Bool = false) {
+        let now = monotonicSeconds()
+        let elapsed = max(now - started, 1e-6)
+        let rate = Double(done) / elapsed
+        let eta: String
+        if total > done && rate > 0 {
+            eta = formatDuration(Double(total - done) / rate)
+        } else {
+            eta = "-"
+        }
+        if terminal {
+            guard force || now - lastDraw >= 0.1 else { return }
+            lastDraw = now
+            let pct = total > 0 ? String(format: "%3.0f%%", 100 * Double(done) / Double(total)) : "   "
+            var line = "\(label) \(pct) \(done)/\(total) \(unit)  \(formatRate(rate))/s  ETA \(eta)  \(step)"
+            if line.count > 118 { line = String(line.prefix(118)) }
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+            drawn = true
+        } else {
+            guard force || now - lastLog >= logEverySeconds else { return }
+            lastLog = now
+            logger.info("progress", metadata: ["step": "\(step)", "done": "\(done)", "total": "\(total)", "unit": "\(unit)",
+                                               "rate": "\(String(format: "%.1f", rate))/s", "eta": "\(eta)"])
+        }
+    }
+
+    /// Ends the line (a newline on a terminal).
+    func finish() {
+        if terminal && drawn {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            drawn = false
+        }
+    }
+
+    /// Seconds since the reporter started.
+    var elapsedSeconds: Double { monotonicSeconds() - started }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60) }
+    return String(format: "%d:%02d", s / 60, s % 60)
+}
+
+func formatRate(_ v: Double) -> String {
+    if v >= 1e6 { return String(format: "%.2fM", v / 1e6) }
+    if v >= 1e4 { return String(format: "%.0fk", v / 1e3) }
+    if v >= 100 { return String(format: "%.0f", v) }
+    return String(format: "%.1f", v)
+}
