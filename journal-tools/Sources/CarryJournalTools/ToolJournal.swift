@@ -155,3 +155,13 @@ public struct RunContext: Sendable {
     /// The event.
     public var started: RunStarted
 }
+
+extension ToolJournal {
+    /// Says on stderr when a writer is appending: the command reads a consistent snapshot
+    /// (what was committed when it started), and later commits are not in its output.
+    public func noteWriter(_ io: ToolIO) throws {
+        if case .active(let pid) = writer {
+            try io.notice("note: a writer (pid \(pid)) is appending to \(path); reading the snapshot committed so far.")
+        }
+    }
+}

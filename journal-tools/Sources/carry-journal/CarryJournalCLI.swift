@@ -19,7 +19,9 @@ struct CarryJournalCLI: ParsableCommand {
         abstract: "Inspect, verify and compare Carry journals. Read-only: it never writes to a journal.",
         discussion: """
         Every command takes the journal directory as its first argument (diff takes two).
-        Times are ISO-8601 UTC; numbers print exactly as journaled.
+        Times are ISO-8601 UTC; numbers print exactly as journaled. A journal a writer is
+        appending to can be read: commands say so on stderr and show the snapshot
+        committed when they started (tail -f keeps following it).
 
         Exit status:
           0  success (verify: intact; diff: identical)
@@ -27,7 +29,7 @@ struct CarryJournalCLI: ParsableCommand {
           2  cannot open: not a journal, a newer schema, a journal being written (verify
              without --live), a seq that does not exist, or bad arguments
         """,
-        subcommands: [VerifyCLI.self])
+        subcommands: [InfoCLI.self, ListCLI.self, ShowCLI.self, TailCLI.self, VerifyCLI.self, StatsCLI.self, ExportCLI.self, ExplainCLI.self, DiffCLI.self])
 
     /// Parses, then runs the command in a supervised worker process (see `Supervisor`), so
     /// a journal damaged badly enough to fault LMDB still ends in a message and status 1.
