@@ -86,10 +86,25 @@ public enum Supervisor {
         environment.append("\(workerVariable)=\(traceFd)")
         let argv = [CommandLine.arguments.first ?? "carry-journal"] + arguments
 
+        // The worker starts with the stop signals at their defaults and none blocked, whatever
+        // the parent inherited (a test runner or a shell may ignore or block SIGTERM; an
+        // ignored signal would survive exec and a `tail -f` could then not be stopped).
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
+        var noneBlocked = sigset_t()
+        sigemptyset(&noneBlocked)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &noneBlocked)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
         var pid: pid_t = 0
         let rc = withCStrings(argv) { cargv in
             withCStrings(environment) { cenv in
-                posix_spawn(&pid, "/proc/self/exe", nil, nil, cargv, cenv)
+                posix_spawn(&pid, "/proc/self/exe", nil, &attr, cargv, cenv)
             }
         }
         guard rc == 0 else { return .notStarted(String(cString: strerror(rc))) }
@@ -100,7 +115,15 @@ public enum Supervisor {
         }
         var previous: [(Int32, sighandler_t?)] = []
         for sig in [SIGINT, SIGTERM, SIGHUP] { previous.append((sig, signal(sig, forward))) }
+        // A parent may have started us with these blocked (a thread of Foundation's Process
+        // spawns with its own mask): unblock them, or a stop request would never arrive.
+        var stops = sigset_t()
+        sigemptyset(&stops)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stops, sig) }
+        var previousMask = sigset_t()
+        sigprocmask(SIG_UNBLOCK, &stops, &previousMask)
         defer {
+            sigprocmask(SIG_SETMASK, &previousMask, nil)
             for (sig, handler) in previous { signal(sig, handler) }
             supervisedPid = 0
         }
