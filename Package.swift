@@ -79,7 +79,7 @@ let package = Package(
         // Benchmarks (never run as tests): ratios against baselines measured in the same run.
         .executableTarget(
             name: "carry-bench",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CMallocCounter", "CarryTesting", argumentParser],
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryJournalTools", "CMallocCounter", "CarryTesting", argumentParser],
             swiftSettings: strict),
 
         .testTarget(name: "CarryCoreTests", dependencies: ["CarryCore", "CarryTesting"], swiftSettings: strict),

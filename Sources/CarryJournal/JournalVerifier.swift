@@ -329,7 +329,23 @@ public enum JournalVerifier {
         var expectedSeq: UInt64 = 1
         // The batch being hashed.
         var batch: (first: UInt64, last: UInt64, digest: Digest)? = nil
-        var hasher = SHA256Hasher()
+        // Digests are recomputed on a second thread (ChainCheck.swift); `pending` collects the
+        // current batch's records for it.
+        let hashing = ParallelChainCheck()
+        var pending: [UnsafeRawBufferPointer] = []
+        defer {
+            // Before the read transaction ends: the thread reads records in LMDB's map.
+            if let bad = hashing.finish() {
+                let problem = VerifyProblem(seq: bad.first, what: "the hash chain breaks at the batch of seqs \(bad.first)–\(bad.last): its digest does not recompute (the batch's bytes were altered)")
+                // Keep the problems in seq order, so the first one named is the first bad seq.
+                let at = report.problems.firstIndex { ($0.seq ?? 0) > bad.last } ?? report.problems.count
+                if report.problems.count < VerifyReport.maxProblems {
+                    report.problems.insert(problem, at: at)
+                } else {
+                    report.problemsNotListed += 1
+                }
+            }
+        }
         var chainEntry = try chain.get(.first)
         var chainBroken = false
 
@@ -350,7 +366,8 @@ public enum JournalVerifier {
                 chainBroken = true
             }
             batch = (e.firstSeq, e.lastSeq, e.digest)
-            hasher = Chain.begin(previous: previous, firstSeq: e.firstSeq, lastSeq: e.lastSeq)
+            pending = []
+            pending.reserveCapacity(Int(min(e.lastSeq - e.firstSeq + 1, 1 << 16)))
             report.batches += 1
         }
         nextBatch()
@@ -379,13 +396,9 @@ public enum JournalVerifier {
             // Chain.
             if !chainBroken {
                 if let b = batch, seq >= b.first, seq <= b.last, seq == expectedSeq {
-                    hasher.update(v)
+                    pending.append(v)
                     if seq == b.last {
-                        let digest = hasher.finish()
-                        if digest != b.digest {
-                            report.add(b.first, "the hash chain breaks at the batch of seqs \(b.first)–\(b.last): its digest does not recompute (the batch's bytes were altered)")
-                            chainBroken = true
-                        }
+                        hashing.submit(ChainJob(firstSeq: b.first, lastSeq: b.last, previous: previous, expected: b.digest, records: pending))
                         previous = b.digest
                         chainEntry = try chain.get(.next)
                         nextBatch()

@@ -5,5 +5,6 @@ import ArgumentParser
 enum BenchRegistry {
     static let all: [any ParsableCommand.Type] = [
         JournalBench.self,
+        VerifyBench.self,
     ]
 }

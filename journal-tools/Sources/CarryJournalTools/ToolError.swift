@@ -5,7 +5,7 @@
 
 public import CarryJournal
 
-/// The documented exit statuses (`carry-journal --help`, journal-tools/README.md).
+/// The documented exit statuses (`carry-journal --help`, ARCHITECTURE.md "journal-tools").
 public enum ExitStatus: Int32, Sendable {
     /// The command did what was asked: `verify` found the journal intact, `diff` found the
     /// journals identical.

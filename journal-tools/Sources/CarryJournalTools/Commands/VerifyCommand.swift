@@ -53,7 +53,7 @@ public struct VerifyCommand {
 
     /// Asks the kernel to read the whole file ahead: the verifier walks it nearly in file
     /// order, and on a cold cache a page fault per 4 KiB page would otherwise set the pace.
-    static func prefetch(_ file: String) {
+    public static func prefetch(_ file: String) {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
