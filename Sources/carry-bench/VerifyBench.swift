@@ -32,7 +32,7 @@ struct VerifyBench: ParsableCommand {
     @Option(help: "Repetitions of each measurement; the best is reported.")
     var repeats = 3
 
-    @Option(help: "Measure an existing journal instead of writing one.")
+    @Option(help: "Measure this journal; when it does not exist, write it there (and keep it) first.")
     var journal: String?
 
     @Option(help: .hidden)
@@ -45,7 +45,7 @@ struct VerifyBench: ParsableCommand {
         }
         let scratch = ScratchDirectory("bench-verify")
         let path = journal ?? scratch.sub("j")
-        if journal == nil {
+        if journal == nil || !Journal.exists(at: path) {
             let t0 = now()
             try write(path)
             print(String(format: "wrote %d bar.closed events (10,000 per durable commit) in %.1fs", events, now() - t0))
