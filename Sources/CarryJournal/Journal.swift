@@ -180,6 +180,9 @@ public final class Journal: @unchecked Sendable {
     }
 
     private static func openEnv(_ path: String, readOnly: Bool, create: JournalCreateOptions?, options: JournalOpenOptions) throws(JournalError) -> Journal {
+        if let problem = JournalVerifier.truncationProblem(file: path + "/data.mdb") {
+            throw JournalError(.corrupt, "\(problem). The copy is incomplete or the disk lost data; restore the journal from a complete copy.", path: path)
+        }
         let env: LMDBEnv
         do {
             env = try LMDBEnv(path: path, options: LMDBEnvOptions(readOnly: readOnly, mapSizeBytes: options.initialMapSizeBytes))
@@ -213,14 +216,26 @@ public final class Journal: @unchecked Sendable {
             let meta: JournalMeta
             if readOnly {
                 let txn = try env.beginRead()
-                do {
-                    dbs = (try txn.openDatabase("events", flags: [.integerKey]),
-                           try txn.openDatabase("meta", flags: []),
-                           try txn.openDatabase("chain", flags: [.integerKey]),
-                           try txn.openDatabase("bytime", flags: []))
-                } catch let e as LMDBStatus where e.code == LMDBStatus.notFound {
+                // Each database is opened on its own: an environment holding none of Carry's
+                // databases is someone else's, but one holding some of them is a Carry journal
+                // whose main page was damaged (a flipped byte in a database name).
+                var opened: [LMDBDatabase?] = []
+                var missing: [String] = []
+                for (name, flags) in [("events", LMDBDatabaseFlags.integerKey), ("meta", []), ("chain", .integerKey), ("bytime", [])] {
+                    do {
+                        opened.append(try txn.openDatabase(name, flags: flags))
+                    } catch let e as LMDBStatus where e.code == LMDBStatus.notFound {
+                        opened.append(nil)
+                        missing.append(name)
+                    }
+                }
+                if missing.count == 4 {
                     throw JournalError(.notAJournal, "an LMDB environment, but not a Carry journal (its events/meta databases are missing).", path: path)
                 }
+                guard let events = opened[0], let metaDB = opened[1], let chain = opened[2], let bytime = opened[3] else {
+                    throw JournalError(.corrupt, "LMDB's main database has lost the journal's \(missing.joined(separator: ", ")) database\(missing.count == 1 ? "" : "s") while holding the others: the file is damaged. Restore the journal from a copy.", path: path)
+                }
+                dbs = (events, metaDB, chain, bytime)
                 meta = try readMeta(txn, dbs.1, path: path)
                 try txn.commit()
             } else {
@@ -300,7 +315,9 @@ public final class Journal: @unchecked Sendable {
         func require(_ key: String) throws -> [UInt8] {
             do {
                 guard let v = try metaValue(txn, db, key) else {
-                    throw JournalError(.notAJournal, "an LMDB environment without Carry's metadata (\(key) missing); not a Carry journal.", path: path)
+                    // A meta database is Carry's own; one that lacks an entry every journal is
+                    // created with has lost it.
+                    throw JournalError(.corrupt, "the journal's metadata has lost \(key) (every journal is created with it): the file is damaged. Restore the journal from a copy.", path: path)
                 }
                 return v
             } catch var e as JournalError {

@@ -100,6 +100,28 @@ public final class JournalSnapshot {
 
     // MARK: Scans
 
+    /// Walks every record in key order with no check at all (no CRC, no seq test, no
+    /// decode), handing `body` the key and the stored bytes: the floor that checked reads are
+    /// measured against (`carry-bench verify`). Never use it to read events. Returns the count.
+    @discardableResult
+    public func rawScan(_ body: (UInt64, UnsafeRawBufferPointer) -> Void) throws -> Int {
+        let cursor: LMDBCursor
+        do { cursor = try txn.cursor(journal.eventsDB) } catch let error as LMDBStatus { throw fail(error, "opening a cursor") }
+        defer { cursor.close() }
+        var count = 0
+        do {
+            var entry = try cursor.get(.first)
+            while let (k, v) = entry {
+                body(k.count == 8 ? k.loadUnaligned(as: UInt64.self) : 0, v)
+                count += 1
+                entry = try cursor.get(.next)
+            }
+        } catch let s as LMDBStatus {
+            throw fail(s, "scanning")
+        }
+        return count
+    }
+
     /// Visits records in seq order (or reverse) between `from` and `through` inclusive,
     /// until `body` returns false. Returns how many records were visited.
     @discardableResult

@@ -12,6 +12,11 @@
 // 4. The hash chain: every record belongs to exactly one batch, batches are contiguous, and
 //    every batch digest recomputes.
 // 5. The time index holds exactly the records from `disorderFromSeq` on, with their times.
+//
+// A journal that a writer is appending to can be checked only as a snapshot: steps 2–5 run
+// inside one read transaction, but the file-level checks of step 1 and the map-size check of
+// step 2 read LMDB's meta pages directly and would race the writer, so `VerifyOptions.live`
+// skips them.
 
 import CarryCore
 
@@ -67,20 +72,72 @@ public struct VerifyReport: Sendable {
     }
 }
 
+/// What a verification is doing, for `VerifyTrace`.
+public enum VerifyPhase: UInt64, Sendable {
+    case notStarted = 0
+    case metaPages = 1
+    case opening = 2
+    case metaEntries = 3
+    case records = 4
+    case timeIndex = 5
+    case finished = 6
+}
+
+/// Where a verification has got to. The verifier stores into it as it goes (plain stores,
+/// one per record), so a supervising process that shares the memory can say where a
+/// verifier that died reading a damaged file was: LMDB trusts page contents, and a damaged
+/// page pointer can fault the process that follows it.
+public struct VerifyTrace: Sendable {
+    /// A `VerifyPhase` raw value.
+    public var phase: UInt64 = 0
+    /// In `records`: the seq being read (the one after the last record that checked out).
+    /// In `timeIndex`: the seq of the entry being checked.
+    public var seq: UInt64 = 0
+
+    /// A zeroed trace.
+    public init() {}
+}
+
+/// How to verify.
+public struct VerifyOptions {
+    /// Check the snapshot a live writer has committed so far: skips the checks that read
+    /// LMDB's meta pages directly (they would race the writer's commits).
+    public var live: Bool
+    /// Shared memory to record progress in (see `VerifyTrace`); nil for none.
+    public var trace: UnsafeMutablePointer<VerifyTrace>?
+
+    /// Sealed-journal verification, no trace.
+    public init(live: Bool = false, trace: UnsafeMutablePointer<VerifyTrace>? = nil) {
+        self.live = live
+        self.trace = trace
+    }
+}
+
 /// Verifies journals.
 public enum JournalVerifier {
     /// Verifies the journal at `path` without writing to it. `progress` is called with the
     /// seq reached, about every 1M events.
     public static func verify(path: String, progress: ((UInt64, UInt64) -> Void)? = nil) -> VerifyReport {
+        verify(path: path, options: VerifyOptions(), progress: progress)
+    }
+
+    /// Verifies the journal at `path` without writing to it, with options.
+    public static func verify(path: String, options: VerifyOptions, progress: ((UInt64, UInt64) -> Void)? = nil) -> VerifyReport {
         var report = VerifyReport(path: path)
+        let trace = options.trace
+        defer { trace?.pointee.phase = VerifyPhase.finished.rawValue }
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, Journal.exists(at: path) else {
             report.openError = JournalError(.notAJournal, "not a journal directory (no data.mdb). Pass the directory of a Carry journal.", path: path)
             return report
         }
-        let fileProblems = checkMetaPages(path + "/data.mdb")
-        for p in fileProblems { report.add(nil, p) }
-        if !fileProblems.isEmpty { return report }
+        if !options.live {
+            trace?.pointee.phase = VerifyPhase.metaPages.rawValue
+            let fileProblems = checkMetaPages(path + "/data.mdb")
+            for p in fileProblems { report.add(nil, p) }
+            if !fileProblems.isEmpty { return report }
+        }
+        trace?.pointee.phase = VerifyPhase.opening.rawValue
 
         let journal: Journal
         do {
@@ -99,10 +156,13 @@ public enum JournalVerifier {
         report.meta = journal.meta
         do {
             try journal.withSnapshot { snap in
+                trace?.pointee.phase = VerifyPhase.metaEntries.rawValue
                 checkMeta(snap, &report)
-                checkMapSize(snap, path: path + "/data.mdb", &report)
-                try checkEvents(snap, progress: progress, &report)
-                try checkTimeIndex(snap, &report)
+                if !options.live { checkMapSize(snap, path: path + "/data.mdb", &report) }
+                trace?.pointee.phase = VerifyPhase.records.rawValue
+                try checkEvents(snap, progress: progress, trace: trace, &report)
+                trace?.pointee.phase = VerifyPhase.timeIndex.rawValue
+                try checkTimeIndex(snap, trace: trace, &report)
             }
         } catch let e as JournalError {
             report.add(nil, e.message)
@@ -187,6 +247,34 @@ public enum JournalVerifier {
         return problems
     }
 
+    /// Why mapping `file` would fault, or nil: LMDB maps the file without comparing its length
+    /// with the pages its newest meta page uses, so a truncated copy would crash the reader
+    /// (SIGBUS) at the first page past the end. Reads the meta pages before the length, so a
+    /// writer appending meanwhile (the file only grows) cannot cause a false alarm.
+    public static func truncationProblem(file: String) -> String? {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let m0 = readMetaPage(fd, offset: 0) else {
+            // An empty file is one LMDB has not initialised yet; it handles that itself.
+            var st = stat()
+            return fstat(fd, &st) == 0 && st.st_size == 0 ? nil : "data.mdb is truncated: not even one LMDB meta page"
+        }
+        let psize = Int(m0.pageSize)
+        // A damaged first meta page is LMDB's to refuse (it checks magic and version).
+        guard m0.magic == 0xBEEF_C0DE, psize >= 512, psize <= 65_536, psize & (psize - 1) == 0 else { return nil }
+        guard let m1 = readMetaPage(fd, offset: psize) else { return "data.mdb is truncated: the second LMDB meta page is missing" }
+        let active = m1.magic == 0xBEEF_C0DE && m1.txnId > m0.txnId ? m1 : m0
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let fileSize = Int64(st.st_size)
+        let needed = active.lastPage > UInt64(Int64.max / 65_536) ? Int64.max : Int64(active.lastPage &+ 1) &* Int64(psize)
+        if needed > fileSize {
+            return "data.mdb is truncated: LMDB's last page ends at byte \(needed) but the file has \(fileSize)"
+        }
+        return nil
+    }
+
     // MARK: 2. Meta entries
 
     static func checkMeta(_ snap: JournalSnapshot, _ report: inout VerifyReport) {
@@ -228,7 +316,7 @@ public enum JournalVerifier {
 
     // MARK: 3 and 4. Records and chain
 
-    static func checkEvents(_ snap: JournalSnapshot, progress: ((UInt64, UInt64) -> Void)?, _ report: inout VerifyReport) throws {
+    static func checkEvents(_ snap: JournalSnapshot, progress: ((UInt64, UInt64) -> Void)?, trace: UnsafeMutablePointer<VerifyTrace>?, _ report: inout VerifyReport) throws {
         let journal = snap.journal
         let events = try snap.txn.cursor(journal.eventsDB)
         let chain = try snap.txn.cursor(journal.chainDB)
@@ -241,7 +329,23 @@ public enum JournalVerifier {
         var expectedSeq: UInt64 = 1
         // The batch being hashed.
         var batch: (first: UInt64, last: UInt64, digest: Digest)? = nil
-        var hasher = SHA256Hasher()
+        // Digests are recomputed on a second thread (ChainCheck.swift); `pending` collects the
+        // current batch's records for it.
+        let hashing = ParallelChainCheck()
+        var pending: [UnsafeRawBufferPointer] = []
+        defer {
+            // Before the read transaction ends: the thread reads records in LMDB's map.
+            if let bad = hashing.finish() {
+                let problem = VerifyProblem(seq: bad.first, what: "the hash chain breaks at the batch of seqs \(bad.first)–\(bad.last): its digest does not recompute (the batch's bytes were altered)")
+                // Keep the problems in seq order, so the first one named is the first bad seq.
+                let at = report.problems.firstIndex { ($0.seq ?? 0) > bad.last } ?? report.problems.count
+                if report.problems.count < VerifyReport.maxProblems {
+                    report.problems.insert(problem, at: at)
+                } else {
+                    report.problemsNotListed += 1
+                }
+            }
+        }
         var chainEntry = try chain.get(.first)
         var chainBroken = false
 
@@ -262,11 +366,13 @@ public enum JournalVerifier {
                 chainBroken = true
             }
             batch = (e.firstSeq, e.lastSeq, e.digest)
-            hasher = Chain.begin(previous: previous, firstSeq: e.firstSeq, lastSeq: e.lastSeq)
+            pending = []
+            pending.reserveCapacity(Int(min(e.lastSeq - e.firstSeq + 1, 1 << 16)))
             report.batches += 1
         }
         nextBatch()
 
+        trace?.pointee.seq = 1
         var entry = try events.get(.first)
         while let (k, v) = entry {
             guard k.count == 8 else {
@@ -290,13 +396,9 @@ public enum JournalVerifier {
             // Chain.
             if !chainBroken {
                 if let b = batch, seq >= b.first, seq <= b.last, seq == expectedSeq {
-                    hasher.update(v)
+                    pending.append(v)
                     if seq == b.last {
-                        let digest = hasher.finish()
-                        if digest != b.digest {
-                            report.add(b.first, "the hash chain breaks at the batch of seqs \(b.first)–\(b.last): its digest does not recompute (the batch's bytes were altered)")
-                            chainBroken = true
-                        }
+                        hashing.submit(ChainJob(firstSeq: b.first, lastSeq: b.last, previous: previous, expected: b.digest, records: pending))
                         previous = b.digest
                         chainEntry = try chain.get(.next)
                         nextBatch()
@@ -311,6 +413,7 @@ public enum JournalVerifier {
                 }
             }
             expectedSeq = seq &+ 1
+            trace?.pointee.seq = expectedSeq
             if let progress, seq % 1_000_000 == 0 { progress(seq, total) }
             entry = try events.get(.next)
         }
@@ -325,7 +428,7 @@ public enum JournalVerifier {
 
     // MARK: 5. Time index
 
-    static func checkTimeIndex(_ snap: JournalSnapshot, _ report: inout VerifyReport) throws {
+    static func checkTimeIndex(_ snap: JournalSnapshot, trace: UnsafeMutablePointer<VerifyTrace>?, _ report: inout VerifyReport) throws {
         let disorder = try snap.disorderFromSeq()
         let c = try snap.txn.cursor(snap.journal.timeDB)
         defer { c.close() }
@@ -338,6 +441,7 @@ public enum JournalVerifier {
                 entry = try c.get(.next)
                 continue
             }
+            trace?.pointee.seq = key.seq
             if disorder == 0 || key.seq < disorder {
                 report.add(key.seq, "indexed by time although it precedes the first out-of-order seq (\(disorder))")
             } else if let t = try? snap.withRecord(at: key.seq, { $0.header.eventTime }) {

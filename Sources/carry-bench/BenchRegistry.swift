@@ -7,5 +7,6 @@ enum BenchRegistry {
         JournalBench.self,
         ImportBench.self,
         PipelineBench.self,
+        VerifyBench.self,
     ]
 }
