@@ -17,6 +17,9 @@ public enum Fixtures {
     /// The data bundled in this repository (`data/`).
     public static var bundledData: String { repoRoot + "/data" }
 
+    /// Bybit's published API samples, copied into the repository (`Tests/Fixtures/api-samples/bybit`).
+    public static var bybitSamples: String { repoRoot + "/Tests/Fixtures/api-samples/bybit" }
+
     /// `../shared/data` (or `CARRY_SHARED_DATA`): the real history recorded by others.
     /// Tests that need files not bundled in the repository read them here.
     public static let sharedData: String = {

@@ -42,7 +42,7 @@ struct SimAPITests {
     }
 
     func sample(_ name: String) throws -> [String: Any] {
-        let path = Fixtures.sharedData + "/api-samples/bybit/docs/" + name
+        let path = Fixtures.bybitSamples + "/docs/" + name
         let data = try #require(FileManager.default.contents(atPath: path), "missing \(path)")
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }

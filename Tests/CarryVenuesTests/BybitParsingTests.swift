@@ -8,7 +8,7 @@ import Testing
 /// every number is read exactly, as the string the venue sent.
 @Suite("Bybit v5 parsing: the venue's sample responses")
 struct BybitParsingTests {
-    static let samples = Fixtures.sharedData + "/api-samples/bybit"
+    static let samples = Fixtures.bybitSamples
 
     func sample(_ name: String) throws -> [UInt8] {
         let path = Self.samples + "/" + name
