@@ -3,7 +3,7 @@
 // foreign files end in a message and a documented exit status, never a crash.
 
 import CarryCore
-import CarryJournal
+@testable import CarryJournal
 import CarryTesting
 import Foundation
 import Testing
@@ -148,6 +148,25 @@ struct ProcessTests {
         let ls = try runProcess(Self.tool, ["ls", dir.sub("j"), "--kind", "order.filled", "--json"])
         #expect(ls.status == 0)
         #expect(Self.seqs(ls.stdout) == [10, 12])
+    }
+
+    @Test("a journal of a newer schema: every command refuses with exit 2, says to upgrade, and leaves the file unchanged")
+    func newerSchema() throws {
+        let dir = ScratchDirectory("schema")
+        try ToolFixtures.write(dir.sub("j"), id: JournalId(high: 1, low: 4), purpose: .backtest, batches: ToolFixtures.run(market: ToolFixtures.market()))
+        let journal = try Journal.open(dir.sub("j"), readOnly: false)
+        let txn = try journal.env.beginWrite()
+        try Journal.putMeta(txn, journal.metaDB, MetaKey.schemaVersion, le(UInt32(9)))
+        try txn.commit()
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir.sub("j/data.mdb")))
+        for args in [["info"], ["ls"], ["show", "1"], ["verify"], ["stats"], ["export", "--format", "jsonl"], ["explain", "3"], ["tail"]] {
+            let r = try runProcess(Self.tool, [args[0], dir.sub("j")] + args.dropFirst())
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("schema v9") && r.stderr.contains("Upgrade Carry"), "\(args): \(r.stderr)")
+        }
+        let diff = try runProcess(Self.tool, ["diff", dir.sub("j"), dir.sub("j")])
+        #expect(diff.status == 2)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.sub("j/data.mdb"))) == before)
     }
 
     @Test("truncated, foreign and randomly damaged files: a message and exit 1 or 2, never a crash, never a write")
