@@ -238,7 +238,7 @@ public struct CarryReducer: Sendable {
                                                                direction: .longSpotShortPerp, score: rate8h, components: components)), causation: ref)
         let step = Fixed.max(spotDef.qtyStep, perpDef.qtyStep)
         let raw = config.strategy.pairNotionalUsdt.divided(by: spotPrice, scale: Int(step.scale) + 4, .towardZero)
-        let qty = raw.rounded(toMultipleOf: step, .towardZero)
+        let qty = raw.rounded(toMultipleOf: step, .towardZero).rounded(scale: Int(step.scale), .towardZero)
         guard qty.isPositive, qty.isMultiple(of: spotDef.qtyStep), qty.isMultiple(of: perpDef.qtyStep) else {
             _ = out.add(.riskBreached(RiskBreached(rule: .minOrderSize, action: .rejected, instrumentId: p.perp, limit: step, observed: raw)),
                         causation: .local(signalSeq))

@@ -211,8 +211,10 @@ public struct SimulatedExchange: Sendable {
             let participation = value.divided(by: bar.volumeQuote, scale: 12, .toNearestOrEven)
             let impact = slippage.halfSpread + slippage.impactCoefficient.multiplied(by: participation, scale: 12, .toNearestOrEven)
             let factor = intent.side == .buy ? Fixed(1) + impact : Fixed(1) - impact
+            // On the tick, against the trader, written at the tick's scale (4624.17, not 4624.170000000000).
             price = reference.multiplied(by: factor, scale: 12, .toNearestOrEven)
                 .rounded(toMultipleOf: def.tickSize, intent.side == .buy ? .up : .down)
+                .rounded(scale: Int(def.tickSize.scale), .toNearestOrEven)
             liquidity = .taker
         case .limit:
             guard let limit = intent.limitPrice else { return nil }
@@ -265,7 +267,7 @@ public struct SimulatedExchange: Sendable {
         let short = pos.isNegative
         let crossed = short ? bar.high >= liq : bar.low <= liq
         guard crossed else { return [] }
-        let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down)
+        let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down).rounded(scale: Int(def.tickSize.scale), .toNearestOrEven)
         let qty = pos.magnitude
         let forfeited = qty.multiplied(by: price, margin.maintenanceMarginRate, scale: quoteScale, .toNearestOrEven)
         let side: Side = short ? .buy : .sell
