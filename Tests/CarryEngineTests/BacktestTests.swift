@@ -363,6 +363,7 @@ struct BacktestBadInputTests {
         let ok = try runProcess(carry, ["backtest", "--config", good, "--journal", BundledMarket.path, "--out", dir.sub("out2"), "--quiet"])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.contains("net P&L") && ok.stdout.contains("rebuilt from the run journal: identical"))
+        #expect(ok.stdout.contains("Book at the end (rebuilt from the run journal)") && ok.stdout.contains("posted perp margin"))
         for file in ["summary.txt", "report.html", "equity.csv"] {
             #expect(FileManager.default.fileExists(atPath: dir.sub("out2/" + file)), "\(file)")
         }

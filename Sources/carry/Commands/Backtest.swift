@@ -83,8 +83,18 @@ struct BacktestCommand: ParsableCommand {
                 throw CLIError.failed("the book rebuilt from \(result.runJournalPath) (state hash \(rebuilt.stateHash)) differs from the run's (\(result.stateHash)). This is a bug in Carry: keep \(outDirectory) and report it.")
             }
             let title = "Carry backtest — \(config.venue) \(config.symbols.joined(separator: ", ")), threshold strategy, \(MarketStream.intervalName(config.barIntervalSeconds)) bars"
-            let text = result.summary.text(title: title)
             let elapsed = Date().timeIntervalSince(started)
+            let book = rebuilt.projection
+            let pnl = book.pnl
+            let bookText = """
+
+            Book at the end (rebuilt from the run journal)
+              pairs             \(book.pairs.count) opened, \(book.activePairCount) still open; posted perp margin \(money(book.postedMargin)) USDT
+              realized          \(money(pnl.realized.net, signed: true)) USDT (funding \(money(pnl.realized.funding, signed: true)), price \(money(pnl.realized.pricePnL, signed: true)), fees \(money(-pnl.realized.fees, signed: true)), slippage \(money(-pnl.realized.slippage, signed: true)))
+              unrealized        \(money(pnl.unrealized.net, signed: true)) USDT (funding \(money(pnl.unrealized.funding, signed: true)), price \(money(pnl.unrealized.pricePnL, signed: true)), fees \(money(-pnl.unrealized.fees, signed: true)), slippage \(money(-pnl.unrealized.slippage, signed: true)))
+
+            """
+            let text = result.summary.text(title: title) + bookText
             let footer = """
 
             Run journal   \(result.runJournalPath)  (\(result.events.run) events; content hash \(result.contentHash))
