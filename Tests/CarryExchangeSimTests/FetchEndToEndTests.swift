@@ -49,6 +49,35 @@ struct FetchEndToEndTests {
         #expect(JournalVerifier.verify(path: dst).isClean)
     }
 
+    @Test("a perpetual whose funding interval changed (Bybit INJUSDT, 8 h → 1 h → 8 h in Feb 2026): every settlement arrives with the interval it was made for")
+    func intervalChanges() throws {
+        let scratch = ScratchDirectory("fetch-interval")
+        // Source: Bybit INJUSDT funding, 2026-01-20 → 2026-03-20, from the bundled all-symbols file.
+        let data = scratch.sub("data")
+        try FileManager.default.createDirectory(atPath: data + "/funding/bybit", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.bundledData + "/instruments.csv", toPath: data + "/instruments.csv")
+        let name = "all_symbols_2025-08-21_to_2026-08-21.csv"
+        let text = try String(contentsOfFile: Fixtures.bundledData + "/funding/bybit/" + name, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        let lo: Int64 = 1_768_867_200_000, hi: Int64 = 1_773_964_800_000   // 2026-01-20, 2026-03-20
+        let kept = lines.dropFirst().filter { $0.hasPrefix("INJUSDT,") && (lo..<hi).contains(Int64($0.split(separator: ",")[1])!) }
+        try ([String(lines[0])] + kept.map(String.init)).joined(separator: "\n").appending("\n")
+            .write(toFile: data + "/funding/bybit/" + name, atomically: true, encoding: .utf8)
+        let imported = try runProcess(carry, ["import", "--data", data, "--journal", scratch.sub("source")])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let sim = try RunningSim(journal: scratch.sub("source"), ["--venue", "bybit"])
+        defer { sim.stop() }
+        let r = try runProcess(carry, ["fetch", "--symbols", "INJUSDT", "--days", "60", "--no-spot", "--base-url", sim.baseURL,
+                                       "--journal", scratch.sub("fetched"), "--config-dir", try testConfigDirectory(scratch)], timeoutSeconds: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        let want = try marketContent(scratch.sub("source"), venue: .bybit, from: .distantPast, to: .distantFuture)["linear INJUSDT funding"] ?? []
+        let got = try marketContent(scratch.sub("fetched"), venue: .bybit, from: .distantPast, to: .distantFuture)["linear INJUSDT funding"] ?? []
+        let hourly = want.filter { $0.hasSuffix(" 60") }.count
+        #expect(hourly > 100, "the window must hold the 1 h episode")
+        #expect(got.count > 300)
+        #expect(got == Array(want.suffix(got.count)), "fetched settlements and their intervals equal the source's")
+    }
+
     @Test("killed with SIGKILL part-way, then run again: the same journal, no duplicates")
     func killAndResume() throws {
         let scratch = ScratchDirectory("fetch-kill")

@@ -70,3 +70,24 @@ struct MarketFetcherTests {
         #expect(SymbolSuggestions.closest(to: "XRPJPY", in: all, limit: 3).isEmpty)
     }
 }
+
+@Suite("Fetched funding intervals")
+struct FundingIntervalInferenceTests {
+    @Test("each settlement gets the spacing from the one before it (8 h → 1 h → 8 h, as INJUSDT in Feb 2026), rounding off the venue's late milliseconds")
+    func inference() {
+        let h = Millis.hour
+        let base = Timestamp(iso8601: "2026-02-19T00:00:00Z")!
+        // Oldest → newest: 00:00, 08:00, 16:00 (8 h); 17:00, 18:00 (1 h); 02:00 next day, 10:00 (8 h).
+        let oldestFirst = [0, 8 * h, 16 * h + 3, 17 * h, 18 * h + 2, 26 * h, 34 * h].map { base.adding(ms: $0) }
+        let got = MarketFetcher.inferIntervals(oldestFirst.reversed(), current: 480)
+        // Newest first: 10:00 (8 h after 02:00), 02:00 (8 h after 18:00), 18:00 (1 h), 17:00 (1 h),
+        // 16:00 (8 h), 08:00 (8 h), 00:00 (the oldest: its newer neighbour's).
+        #expect(got == [480, 480, 60, 60, 480, 480, 480])
+        // A missed settlement (16 h spacing) is not an interval: the newer one's is used.
+        let gap = [0, 8 * h, 24 * h, 32 * h].map { base.adding(ms: $0) }
+        #expect(MarketFetcher.inferIntervals(gap.reversed(), current: 480) == [480, 480, 480, 480])
+        // A single settlement: the instrument's current interval.
+        #expect(MarketFetcher.inferIntervals([base], current: 240) == [240])
+        #expect(MarketFetcher.inferIntervals([], current: 240).isEmpty)
+    }
+}

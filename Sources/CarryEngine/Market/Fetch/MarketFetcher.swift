@@ -206,8 +206,11 @@ public final class MarketFetcher {
                 let id = plan.stream.instrument
                 try fill(plan.stream, from: from, to: to, into: &result, report: report) { lo, hi in
                     let page = try self.venue { try self.client.fundingHistory(symbol: symbol, startTime: lo, endTime: hi, limit: request.fundingPageLimit) }
-                    let records = page.filter { $0.time >= lo && $0.time <= hi }.map {
-                        MarketRecord.funding(settlementTime: $0.time, FundingSettled(instrumentId: id, ratePerInterval: $0.rate, intervalMinutes: minutes, markPrice: nil))
+                    // Bybit's history does not say the interval: infer it from the spacing.
+                    let kept = page.filter { $0.time >= lo && $0.time <= hi }
+                    let intervals = Self.inferIntervals(kept.map(\.time), current: minutes)
+                    let records = zip(kept, intervals).map { f, interval in
+                        MarketRecord.funding(settlementTime: f.time, FundingSettled(instrumentId: id, ratePerInterval: f.rate, intervalMinutes: interval, markPrice: nil))
                     }
                     return (records, page.count >= request.fundingPageLimit)
                 }
@@ -266,6 +269,27 @@ public final class MarketFetcher {
             guard more, let oldest = records.last?.time, oldest > from else { break }
             hi = oldest.adding(ms: -1)
         }
+    }
+
+    /// Funding intervals Bybit uses, in minutes.
+    static let knownIntervals: Set<UInt32> = [60, 120, 240, 480]
+
+    /// The interval each settlement of a newest-first page was made for: the spacing to the
+    /// next older settlement, rounded to the minute (the venue stamps a few ms late), when it
+    /// is an interval Bybit uses; otherwise (the oldest of the page, or a missed settlement
+    /// making the spacing 16 h) the interval of the next newer one; the newest falls back to
+    /// the instrument's current interval.
+    public static func inferIntervals(_ newestFirst: [Timestamp], current: UInt32) -> [UInt32] {
+        var spacing: [UInt32?] = newestFirst.indices.map { i in
+            guard i + 1 < newestFirst.count else { return nil }
+            let minutes = (newestFirst[i].msSince(newestFirst[i + 1]) + Millis.minute / 2) / Millis.minute
+            return minutes > 0 && minutes <= 480 && knownIntervals.contains(UInt32(minutes)) ? UInt32(minutes) : nil
+        }
+        var newer = current
+        for i in spacing.indices {
+            if let m = spacing[i] { newer = m } else { spacing[i] = newer }
+        }
+        return spacing.map { $0! }
     }
 
     /// `records` (one stream, sorted either way) with one record per time: a venue that
