@@ -73,7 +73,7 @@ struct PipelineBench: ParsableCommand {
             let t0 = now()
             let result = try BacktestDriver.run(config: config, sourcePath: scratch.sub("large"), outDirectory: scratch.sub("run-\(r)"),
                                                 progress: { f in
-                                                    if progressSamples.isEmpty || f - progressSamples.last!.0 >= 0.1 { progressSamples.append((f, anonRSSMiB())) }
+                                                    if progressSamples.isEmpty || f - progressSamples.last!.0 >= 0.1 { progressSamples.append((f, procStatusMiB("RssAnon"))) }
                                                 })
             let seconds = now() - t0
             events = result.events.source
@@ -84,15 +84,6 @@ struct PipelineBench: ParsableCommand {
                 samples = progressSamples
             }
         }
-        if ProcessInfo.processInfo.environment["CARRY_BENCH_DEBUG"] != nil {
-            var t = now()
-            let m = try MarketJournal(readOnlyPath: scratch.sub("large"))
-            print(String(format: "debug: catalogue %.3f s", now() - t))
-            t = now()
-            _ = try m.gapReport()
-            print(String(format: "debug: gap report %.3f s", now() - t))
-            print("debug: Event \(MemoryLayout<Event>.size) B, BarClosed \(MemoryLayout<BarClosed>.size) B, Fixed \(MemoryLayout<Fixed>.size) B")
-        }
         print(pad("measurement", 40) + pad("events/s", 16) + "ratio to scan+decode")
         print(pad("raw scan+decode (warm)", 40) + pad(rate(bestScan), 16) + "1.00x")
         print(pad("backtest pipeline, \(symbols) pairs", 40) + pad(rate(bestPipeline), 16) + String(format: "%.2fx", bestPipeline / bestScan))
@@ -102,7 +93,7 @@ struct PipelineBench: ParsableCommand {
         if let first = samples.dropFirst().first, let last = samples.last {
             print(String(format: "growth from the 10%% mark to the end: %+.1f MiB", last.1 - first.1))
         }
-        print(String(format: "peak RSS of the process (includes the journal's mapped pages and the build): %.0f MiB", peakRSSMiB()))
+        print(String(format: "peak RSS of the process (includes the journal's mapped pages and the build): %.0f MiB", procStatusMiB("VmHWM")))
         print("target: ≥ 3M events/s through the pipeline; anonymous memory flat over the run")
     }
 
@@ -214,13 +205,4 @@ struct PipelineBench: ParsableCommand {
         let years = Double(end.ms - start.ms) / Double(365 * Millis.day)
         return (total, names, String(format: "%.1f years hourly, %@ → %@", years, start.isoDate, end.isoDate), now() - t0)
     }
-}
-
-/// Anonymous resident memory (heap, not the journal's mapped file pages) in MiB.
-func anonRSSMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
-        return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
-    }
-    return 0
 }

@@ -12,6 +12,21 @@
 // Invariant: `equity(marks) == initialCash + pricePnL(marks) + funding − fees − slippage`
 // to the last unit, for any marks.
 
+/// What a fill moves, split as the accounting above: the signed quantity, round8(dq × fill
+/// price), round8(dq × reference price), and the slippage between them.
+public struct FillAmounts: Sendable, Equatable {
+    public var dq: Fixed
+    public var notional: Fixed
+    public var reference: Fixed
+    public var slippage: Fixed { notional - reference }
+
+    public init(_ fill: OrderFilled) {
+        dq = fill.side == .buy ? fill.qty : -fill.qty
+        notional = dq.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
+        reference = dq.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
+    }
+}
+
 /// An account's positions and P&L, by instrument.
 public struct Portfolio: Sendable, Equatable {
     /// Cash at the start.
@@ -56,29 +71,29 @@ public struct Portfolio: Sendable, Equatable {
     public mutating func apply(_ fill: OrderFilled, isPerp: Bool) {
         let i = fill.instrumentId.index
         grow(to: fill.instrumentId)
-        let dq = fill.side == .buy ? fill.qty : -fill.qty
-        let notional = dq.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
-        let reference = dq.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
-        cash -= notional
+        let a = FillAmounts(fill)
+        cash -= a.notional
         cash -= fill.fee
-        referenceCost[i] += reference
-        slippage[i] += notional - reference
+        referenceCost[i] += a.reference
+        slippage[i] += a.slippage
         fees[i] += fill.fee
         fills[i] += 1
         if fill.isLiquidation { liquidations += 1 }
-        let before = qty[i]
+        if isPerp { entryPrice[i] = Self.entryPrice(position: qty[i], entry: entryPrice[i], fill: a.dq, at: fill.price) }
+        qty[i] += a.dq
+    }
+
+    /// The entry price of a position after a fill of signed quantity `dq` at `price` — the
+    /// venues' rule, shared with the simulated exchange: opened or flipped through zero, the
+    /// fill's price; increased, the volume-weighted average (rounded half-even to 8 decimals);
+    /// reduced, unchanged; closed, none.
+    public static func entryPrice(position before: Fixed, entry: Fixed?, fill dq: Fixed, at price: Fixed) -> Fixed? {
         let after = before + dq
-        if isPerp {
-            if after.isZero {
-                entryPrice[i] = nil
-            } else if before.isZero || before.signum != after.signum {
-                entryPrice[i] = fill.price
-            } else if before.signum == dq.signum, let entry = entryPrice[i] {
-                let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + fill.qty.multiplied(by: fill.price, scale: 12, .toNearestOrEven)
-                entryPrice[i] = total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
-            }
-        }
-        qty[i] = after
+        if after.isZero { return nil }
+        if before.isZero || before.signum != after.signum { return price }
+        guard before.signum == dq.signum, let entry else { return entry }
+        let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + dq.magnitude.multiplied(by: price, scale: 12, .toNearestOrEven)
+        return total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
     }
 
     /// Books a funding payment.

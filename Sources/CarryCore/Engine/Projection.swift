@@ -176,18 +176,16 @@ public struct BookProjection: Sendable, Equatable {
     }
 
     private mutating func book(_ fill: OrderFilled, isPerp: Bool, into k: Int, time: Timestamp) {
-        let dq = fill.side == .buy ? fill.qty : -fill.qty
-        let notional = dq.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
-        let reference = dq.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
+        let a = FillAmounts(fill)
         if isPerp {
-            pairs[k].perpQty += dq
-            pairs[k].perpReferenceCost += reference
+            pairs[k].perpQty += a.dq
+            pairs[k].perpReferenceCost += a.reference
         } else {
-            pairs[k].spotQty += dq
-            pairs[k].spotReferenceCost += reference
+            pairs[k].spotQty += a.dq
+            pairs[k].spotReferenceCost += a.reference
         }
         pairs[k].fees += fill.fee
-        pairs[k].slippage += notional - reference
+        pairs[k].slippage += a.slippage
         pairs[k].fills += 1
         if fill.isLiquidation { pairs[k].liquidated = true }
         if pairs[k].firstFill == nil { pairs[k].firstFill = time }

@@ -26,16 +26,14 @@ public struct Decision: Sendable, Equatable {
 
 /// What the engine knows about one instrument's market.
 public struct InstrumentMarket: Sendable, Equatable {
+    /// The last close of a bar of the engine's interval (the mark).
     public var lastClose: Fixed?
-    public var lastCloseTime: Timestamp?
-    public var lastQuoteVolume: Fixed?
-    public var fundingRate: Fixed?
     /// The last settled rate per 8 h, normalised with the interval it settled under (a later
     /// interval change does not rescale a rate already paid).
     public var fundingRate8h: Fixed?
+    /// When that rate settled, and the input that carried it.
     public var fundingTime: Timestamp?
     public var fundingRef: CausationRef = .none
-    public var fundingIntervalMinutes: UInt32 = 0
 }
 
 /// Where a pair is in its life.
@@ -124,21 +122,13 @@ public struct CarryReducer: Sendable {
         case .instrumentDefined(let d):
             grow(to: d.id)
             instruments[d.id.index] = d
-            if d.kind.isPerpetual && market[d.id.index].fundingIntervalMinutes == 0 {
-                market[d.id.index].fundingIntervalMinutes = d.fundingIntervalMinutes
-            }
         case .barClosed(let bar):
             return applyBar(bar, time: time, ref: ref, nextSeq: nextSeq)
         case .fundingSettled(let f):
             grow(to: f.instrumentId)
-            market[f.instrumentId.index].fundingRate = f.ratePerInterval
             market[f.instrumentId.index].fundingRate8h = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
             market[f.instrumentId.index].fundingTime = time
             market[f.instrumentId.index].fundingRef = ref
-            market[f.instrumentId.index].fundingIntervalMinutes = f.intervalMinutes
-        case .fundingIntervalChanged(let c):
-            grow(to: c.instrumentId)
-            market[c.instrumentId.index].fundingIntervalMinutes = c.newMinutes
         case .clockTicked(let tick) where tick.purpose == .scan:
             scan(ref: ref, into: &out)
         case .orderRejected(let r):
@@ -170,8 +160,6 @@ public struct CarryReducer: Sendable {
         let i = bar.instrumentId.index
         guard bar.intervalSeconds == config.barIntervalSeconds, i < market.count else { return [] }
         market[i].lastClose = bar.close
-        market[i].lastCloseTime = bar.closeTime
-        market[i].lastQuoteVolume = bar.volumeQuote
         guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return [] }
         var out = DecisionBuffer(nextSeq: nextSeq)
         checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)

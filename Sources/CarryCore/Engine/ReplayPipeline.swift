@@ -145,41 +145,41 @@ public struct ReplayPipeline: Sendable {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
         }
-        // 1. definitions
-        for item in group.others {
-            if case .instrumentDefined(let d) = item.event {
-                sim.define(d)
-                feed(item.event, time: time, ref: .source(item.seq))
-            }
-        }
-        // 2. bars: the venue fills at their closes, then the engine sees them
+        // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
+        // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
+        handle(group.others, rank: 0, at: time)
         for item in group.bars {
             let ref = CausationRef.source(item.seq)
             deliver(sim.onBar(item.bar, barRef: ref))
             let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
             if !decisions.isEmpty { actAndFollow(decisions, at: time) }
         }
-        // 3. interval changes, then settlements; 4. anything else
-        for pass in 0..<3 {
-            for item in group.others {
-                let ref = CausationRef.source(item.seq)
-                switch (pass, item.event) {
-                case (0, .fundingIntervalChanged):
-                    feed(item.event, time: time, ref: ref)
-                case (1, .fundingSettled(let f)):
-                    deliver(sim.onFundingSettled(f, at: time, cause: ref))
-                    feed(item.event, time: time, ref: ref)
-                case (2, .instrumentDefined), (2, .fundingIntervalChanged), (2, .fundingSettled), (_, .barClosed):
-                    break
-                case (2, _):
-                    feed(item.event, time: time, ref: ref)
-                default:
-                    break
-                }
-            }
-        }
+        for rank in 1...3 { handle(group.others, rank: rank, at: time) }
         group.removeAll()
         if trading && nextTick == time && nextTick <= to { tick(afterTick) }
+    }
+
+    /// The place of a non-bar event within its instant (bars come between 0 and 1).
+    private static func rank(_ e: Event) -> Int {
+        switch e {
+        case .instrumentDefined: return 0
+        case .fundingIntervalChanged: return 1
+        case .fundingSettled: return 2
+        default: return 3
+        }
+    }
+
+    /// Handles the events of one rank, in seq order.
+    private mutating func handle(_ others: [(seq: UInt64, event: Event)], rank: Int, at time: Timestamp) {
+        for item in others where Self.rank(item.event) == rank {
+            let ref = CausationRef.source(item.seq)
+            switch item.event {
+            case .instrumentDefined(let d): sim.define(d)
+            case .fundingSettled(let f): deliver(sim.onFundingSettled(f, at: time, cause: ref))
+            default: break
+            }
+            feed(item.event, time: time, ref: ref)
+        }
     }
 
     /// Emits the ticks still due through `to` (the end of the run).

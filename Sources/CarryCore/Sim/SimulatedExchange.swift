@@ -242,20 +242,9 @@ public struct SimulatedExchange: Sendable {
         let after = before + signed
         cash -= signed.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
         cash -= fee
-        if def.kind.isPerpetual {
-            if after.isZero {
-                entryPrice[i] = nil
-            } else if before.isZero || before.signum != after.signum {
-                // Opened, or flipped through zero: the entry is this fill's price.
-                entryPrice[i] = price
-            } else if before.signum == signed.signum, let entry = entryPrice[i] {
-                // Increased: volume-weighted average entry. (A reduction keeps it.)
-                let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + qty.multiplied(by: price, scale: 12, .toNearestOrEven)
-                entryPrice[i] = total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
-            }
-        }
         positions[i] = after
         if def.kind.isPerpetual {
+            entryPrice[i] = Portfolio.entryPrice(position: before, entry: entryPrice[i], fill: signed, at: price)
             liquidationAt[i] = entryPrice[i].map { margin.liquidationPrice(entry: $0, short: after.isNegative) }
         }
     }

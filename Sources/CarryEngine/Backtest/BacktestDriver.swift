@@ -153,6 +153,8 @@ final class Runner {
     var barCensus: [GapCensus?] = []
     var fundingCensus: [GapCensus?] = []
     var pendingAlerts: [(String, UInt64)] = []
+    /// Pairs opened, per pair index (for the summary).
+    var opened: [Int] = []
 
     init(config: BacktestConfig, engineConfig: EngineConfig, pairs: [ResolvedPair], market: MarketJournal,
          from: Timestamp, to: Timestamp, outDirectory: String, warnings: [String]) throws {
@@ -185,6 +187,7 @@ final class Runner {
                                    initialCash: config.initialCapitalUsdt),
             firstSeq: writer.nextSeq, from: from, to: to, scanIntervalMs: config.scanIntervalMs)
         sampler = try EquitySampler(config: config, csvPath: outDirectory + "/equity.csv")
+        opened = Array(repeating: 0, count: pairs.count)
         for p in pairs {
             for d in [p.spot, p.perp] {
                 while relevant.count <= d.id.index {
@@ -197,6 +200,9 @@ final class Runner {
             }
         }
     }
+
+    /// True for the spot and perp instruments of the configured pairs.
+    func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
 
     /// Observes a relevant stream; a hole inside the simulated span becomes a warning, and
     /// an alert journaled with the group of the time the stream resumes.
@@ -241,7 +247,10 @@ final class Runner {
         let out = pipeline.takeOutput()
         let expected = pipeline.nextSeq - UInt64(out.count)
         drafts.removeAll(keepingCapacity: true)
-        for o in out { drafts.append(EventDraft(o.event, eventTime: o.time, recordTime: o.time, causation: o.causation)) }
+        for o in out {
+            drafts.append(EventDraft(o.event, eventTime: o.time, recordTime: o.time, causation: o.causation))
+            countOpening(o.event, pairs: pairs, into: &opened)
+        }
         runEvents += out.count
         let ticket = try writer.enqueue(drafts)
         precondition(ticket.seqs.lowerBound == expected, "run journal seq drift: expected \(expected), got \(ticket.seqs.lowerBound)")
@@ -286,38 +295,24 @@ final class Runner {
             try snap.scanByTime(from: warmupFrom, through: to) { view in
                 let kind = view.header.kindCode
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
-                // Skip other instruments' records and other bar intervals before decoding.
+                // Skip other instruments' records and other bar intervals without decoding (the
+                // peeks read layout 1; anything they cannot read is filtered after decoding).
+                if let id = view.marketInstrument, !isTraded(id) { return true }
+                if let seconds = view.barIntervalSeconds, seconds != interval { return true }
                 let t = view.header.eventTime
                 let seq = view.header.seq
-                if let id = view.marketInstrument {
-                    guard id.index < relevant.count, relevant[id.index] else { return true }
-                    if kind == barKind {
-                        guard view.barIntervalSeconds == interval else { return true }
-                        let bar = try view.decodeBar()
-                        if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
-                        observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
-                        group.bars.append((seq, bar))
-                    } else {
-                        let event = try view.decode()
-                        if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
-                        observeFunding(event, at: t, seq: seq)
-                        group.others.append((seq, event))
-                    }
-                } else {
-                    // A layout this build reads only by decoding.
-                    let event = try view.decode()
-                    let id: InstrumentId
-                    switch event {
-                    case .barClosed(let b) where b.intervalSeconds == interval: id = b.instrumentId
-                    case .fundingSettled(let f): id = f.instrumentId
-                    case .fundingIntervalChanged(let c): id = c.instrumentId
-                    default: return true
-                    }
-                    guard id.index < relevant.count, relevant[id.index] else { return true }
+                if kind == barKind {
+                    let bar = try view.decodeBar()
+                    guard bar.intervalSeconds == interval, isTraded(bar.instrumentId) else { return true }
                     if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
-                    if kind == barKind { observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq) }
+                    observe(&barCensus[bar.instrumentId.index], .bars(bar.instrumentId, intervalSeconds: interval), at: t, seq: seq)
+                    group.bars.append((seq, bar))
+                } else {
+                    let event = try view.decode()
+                    guard let id = event.instrument, isTraded(id) else { return true }
+                    if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
                     observeFunding(event, at: t, seq: seq)
-                    group.append(seq: seq, event)
+                    group.others.append((seq, event))
                 }
                 groupTime = t
                 sourceEvents += 1
@@ -349,25 +344,11 @@ final class Runner {
             for d in [p.spot, p.perp] { if let m = reducer.mark(d.id) { marks[d.id] = m } }
         }
         let summary = sampler.tracker.summary(portfolio: reducer.portfolio, marks: marks, pairs: pairs, from: from, to: to,
-                                    pairsOpened: openedPairs(), killSwitch: reducer.killSwitchEngaged)
+                                    pairsOpened: opened, killSwitch: reducer.killSwitchEngaged)
         return BacktestResult(runJournalPath: runPath, sourceJournal: sourceId, from: from, to: to, contentHash: contentHash,
                               stateHash: StateDigest.of(reducer.portfolio, marks: marks),
                               summary: summary, warnings: warnings, events: (sourceEvents, runEvents), portfolio: reducer.portfolio,
                               pairs: pairs, finalMarks: marks)
-    }
-
-    /// Pairs opened per pair index, counted from the run journal's entry signals.
-    func openedPairs() -> [Int] {
-        var counts = Array(repeating: 0, count: pairs.count)
-        _ = try? journal.withSnapshot { snap in
-            try snap.scan { view in
-                guard view.header.kindCode == EventKind.orderIntended.rawValue, case .orderIntended(let i) = try view.decode(),
-                      i.reason == .open, i.leg == .perp else { return true }
-                if let k = pairs.firstIndex(where: { $0.perp.id == i.instrumentId }) { counts[k] += 1 }
-                return true
-            }
-        }
-        return counts
     }
 }
 

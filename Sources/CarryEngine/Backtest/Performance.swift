@@ -74,7 +74,7 @@ final class PerformanceTracker {
     private var seen = 0
     private let maxPoints = 2000
 
-    init(initialCapital: Fixed, collateralCostApr: Fixed, pairs: Int) {
+    init(initialCapital: Fixed, collateralCostApr: Fixed) {
         self.initialCapital = initialCapital
         self.collateralCostApr = collateralCostApr
         peak = initialCapital

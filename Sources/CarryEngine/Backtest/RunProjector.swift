@@ -95,11 +95,10 @@ public enum RunProjector {
                     runEvents += 1
                     if let t = pendingSample, e.eventTime > t { takeSample() }
                     book.apply(e.event, time: e.eventTime, seq: e.seq)
+                    countOpening(e.event, pairs: pairs, into: &openedPerPair)
                     switch e.event {
                     case .clockTicked(let tick) where tick.purpose == .scan:
                         pendingSample = e.eventTime
-                    case .orderIntended(let i) where i.reason == .open && i.leg == .perp:
-                        if let k = pairs.firstIndex(where: { $0.perp.id == i.instrumentId }) { openedPerPair[k] += 1 }
                     case .killSwitchChanged(let k) where k.engaged:
                         killSwitch = true
                     default:

@@ -14,7 +14,7 @@ final class EquitySampler {
     private let csv: BufferedFile?
 
     init(config: BacktestConfig, csvPath: String?) throws {
-        tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr, pairs: config.symbols.count)
+        tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr)
         csv = try csvPath.map { try BufferedFile(path: $0) }
         csv?.write("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n")
     }
@@ -33,6 +33,13 @@ final class EquitySampler {
     }
 
     func close() throws { try csv?.close() }
+}
+
+/// Counts a pair opening (the perp leg's opening intent), for the summary's pairs per symbol.
+func countOpening(_ event: Event, pairs: [ResolvedPair], into counts: inout [Int]) {
+    guard case .orderIntended(let i) = event, i.reason == .open, i.leg == .perp,
+          let k = pairs.firstIndex(where: { $0.perp.id == i.instrumentId }) else { return }
+    counts[k] += 1
 }
 
 /// A digest of the final book: equal exactly when positions, cash and every P&L component

@@ -14,22 +14,12 @@ func now() -> Double {
 /// Allocations counted by CMallocCounter so far.
 func allocations() -> UInt64 { carry_malloc_count() }
 
-/// Peak resident set size of this process in MiB (VmHWM).
-func peakRSSMiB() -> Double {
+/// A memory figure of this process from /proc/self/status, in MiB: `VmHWM` (peak resident
+/// set), `VmRSS` (resident now), `RssAnon` (resident heap, without mapped files).
+func procStatusMiB(_ field: String) -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-        return kb / 1024
-    }
-    return 0
-}
-
-/// Current resident set size in MiB (VmRSS).
-func currentRSSMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-        return kb / 1024
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
     }
     return 0
 }
