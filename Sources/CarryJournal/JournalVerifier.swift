@@ -390,10 +390,9 @@ public enum JournalVerifier {
                 let header = try RecordCodec.check(v, expectedSeq: seq)
                 let payload = UnsafeRawBufferPointer(rebasing: v[RecordHeader.size..<(RecordHeader.size + Int(header.payloadLength))])
                 if header.kindCode == EventKind.barClosed.rawValue {
-                    // The bulk of market journals: decode the payload exactly, without the
-                    // Event enum around it (same decoder, no 152-byte copy to throw away).
-                    var r = ByteReader(payload)
-                    _ = try BarClosed(from: &r, version: header.layoutVersion)
+                    // The bulk of market journals: the same decoder without the 152-byte Event
+                    // around it (cold verify 4.78M → 5.51M ev/s, carry-bench verify).
+                    _ = try BarClosed.decode(payload: payload, version: header.layoutVersion)
                 } else {
                     _ = try Event.decode(kind: header.kindCode, version: header.layoutVersion, payload: payload)
                 }

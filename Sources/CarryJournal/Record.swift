@@ -217,41 +217,26 @@ public func crc32c(_ raw: UnsafeRawBufferPointer) -> UInt32 {
 }
 
 extension RecordView {
-    /// The instrument a market record is about, read from the payload without decoding it:
-    /// every market kind (bar.closed, quote, funding.settled, funding.predicted,
-    /// funding.interval) starts its payload with the instrument id (u32 LE) in layout 1.
-    /// Nil for other kinds or layouts — decode those. Lets replay skip the records of
-    /// instruments it does not trade without paying for a decode.
+    /// The instrument this record is about (nil: none), without decoding it when the layout
+    /// allows — see `Event.instrument(kind:version:payload:)`.
     @inlinable
-    public var marketInstrument: InstrumentId? {
-        guard header.layoutVersion == 1, payload.count >= 4 else { return nil }
-        switch header.kindCode {
-        case EventKind.barClosed.rawValue, EventKind.quoteObserved.rawValue, EventKind.fundingSettled.rawValue,
-             EventKind.fundingPredicted.rawValue, EventKind.fundingIntervalChanged.rawValue:
-            return InstrumentId(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
-        default:
-            return nil
-        }
+    public func instrument() throws(CodecError) -> InstrumentId? {
+        try Event.instrument(kind: header.kindCode, version: header.layoutVersion, payload: payload)
     }
 
-    /// A bar's interval in seconds (u32 LE after the instrument id in layout 1), without
-    /// decoding it; nil for other kinds or layouts.
+    /// A bar's interval in seconds without decoding it; nil for other kinds.
     @inlinable
-    public var barIntervalSeconds: UInt32? {
-        guard header.kindCode == EventKind.barClosed.rawValue, header.layoutVersion == 1, payload.count >= 8 else { return nil }
-        return UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    public func barIntervalSeconds() throws(CodecError) -> UInt32? {
+        guard header.kindCode == EventKind.barClosed.rawValue else { return nil }
+        return try BarClosed.intervalSeconds(payload: payload, version: header.layoutVersion)
     }
-}
 
-extension RecordView {
-    /// Decodes a bar.closed payload straight into a `BarClosed` (no `Event` around it): the
-    /// replay hot path. Throws for any other kind.
+    /// Decodes a bar.closed record straight into a `BarClosed`. Throws for any other kind.
     @inlinable
     public func decodeBar() throws(CodecError) -> BarClosed {
         guard header.kindCode == EventKind.barClosed.rawValue else {
             throw CodecError(.unknownKind, "record \(header.seq) is kind \(header.kindCode), not bar.closed")
         }
-        var r = ByteReader(payload)
-        return try BarClosed(from: &r, version: header.layoutVersion)
+        return try BarClosed.decode(payload: payload, version: header.layoutVersion)
     }
 }

@@ -19,6 +19,20 @@ private func decode(code: UInt16, _ bytes: [UInt8], version: UInt8 = 1) throws(C
     return try result.get()
 }
 
+private func peekInstrument(_ kind: EventKind, _ version: UInt8, _ bytes: [UInt8]) throws -> InstrumentId? {
+    let r: Result<InstrumentId?, CodecError> = bytes.withUnsafeBytes { raw in
+        Result { () throws(CodecError) -> InstrumentId? in try Event.instrument(kind: kind.rawValue, version: version, payload: raw) }
+    }
+    return try r.get()
+}
+
+private func peekInterval(_ version: UInt8, _ bytes: [UInt8]) throws -> UInt32 {
+    let r: Result<UInt32, CodecError> = bytes.withUnsafeBytes { raw in
+        Result { () throws(CodecError) -> UInt32 in try BarClosed.intervalSeconds(payload: raw, version: version) }
+    }
+    return try r.get()
+}
+
 private func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
@@ -37,6 +51,23 @@ struct CodecTests {
             // Exact spelling survives too (scale is part of the bytes).
             #expect(encode(back) == bytes)
         }
+    }
+
+    @Test("reading the instrument and a bar's interval without decoding agrees with decoding, for every kind", arguments: EventKind.allCases)
+    func peeks(kind: EventKind) throws {
+        var gen = EventGenerator(seed: 0xFEED_0000 + UInt64(kind.rawValue))
+        var named = 0
+        for _ in 0..<200 {
+            let event = gen.event(kind)
+            let bytes = encode(event)
+            let instrument = try peekInstrument(kind, event.layoutVersion, bytes)
+            let interval = kind == .barClosed ? try peekInterval(event.layoutVersion, bytes) : nil
+            #expect(instrument == event.instrument)
+            if instrument != nil { named += 1 }
+            if case .barClosed(let b) = event { #expect(interval == b.intervalSeconds) }
+        }
+        // The market kinds always name an instrument, so the fast path was exercised.
+        if kind.rawValue <= EventKind.fundingIntervalChanged.rawValue { #expect(named == 200) }
     }
 
     @Test("golden bytes pin the funding.settled layout")

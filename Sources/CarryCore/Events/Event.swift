@@ -168,7 +168,7 @@ public enum Event: Sendable, Equatable {
         var r = ByteReader(payload)
         switch kind {
         case .instrumentDefined: return .instrumentDefined(try InstrumentDefined(from: &r, version: version))
-        case .barClosed: return .barClosed(try BarClosed(from: &r, version: version))
+        case .barClosed: return .barClosed(try BarClosed.decode(payload: payload, version: version))
         case .quoteObserved: return .quoteObserved(try QuoteObserved(from: &r, version: version))
         case .fundingSettled: return .fundingSettled(try FundingSettled(from: &r, version: version))
         case .fundingPredicted: return .fundingPredicted(try FundingPredicted(from: &r, version: version))
@@ -285,5 +285,39 @@ public struct RecordedEvent: Sendable, Equatable {
         self.recordTime = recordTime
         self.causation = causation
         self.event = event
+    }
+}
+
+// MARK: - Reading a payload without decoding it
+
+extension Event {
+    /// The instrument an encoded event is about — `Event.instrument` without building the
+    /// event when possible: every market kind (instrument.defined, bar.closed, quote.observed,
+    /// funding.settled, funding.predicted, funding.interval) begins its layout-1 payload with
+    /// the instrument id (u32 LE); any other kind or layout is decoded. Nil only when the
+    /// event names no instrument. Lets replay and filters skip other instruments' records
+    /// cheaply; `CodecTests` pins it to `decode(…).instrument` for every kind.
+    public static func instrument(kind code: UInt16, version: UInt8, payload: UnsafeRawBufferPointer) throws(CodecError) -> InstrumentId? {
+        if version == 1, payload.count >= 4, code >= EventKind.instrumentDefined.rawValue, code <= EventKind.fundingIntervalChanged.rawValue {
+            return InstrumentId(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+        }
+        return try decode(kind: code, version: version, payload: payload).instrument
+    }
+}
+
+extension BarClosed {
+    /// Decodes a bar.closed payload (what `Event.decode` does for this kind, without the
+    /// `Event` around it: the replay and verify hot paths).
+    @inlinable
+    public static func decode(payload: UnsafeRawBufferPointer, version: UInt8) throws(CodecError) -> BarClosed {
+        var r = ByteReader(payload)
+        return try BarClosed(from: &r, version: version)
+    }
+
+    /// An encoded bar's interval in seconds without decoding it (layout 1: the u32 after the
+    /// instrument id); other layouts are decoded.
+    public static func intervalSeconds(payload: UnsafeRawBufferPointer, version: UInt8) throws(CodecError) -> UInt32 {
+        if version == 1, payload.count >= 8 { return UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
+        return try decode(payload: payload, version: version).intervalSeconds
     }
 }

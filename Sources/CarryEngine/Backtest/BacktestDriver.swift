@@ -295,22 +295,18 @@ final class Runner {
             try snap.scanByTime(from: warmupFrom, through: to) { view in
                 let kind = view.header.kindCode
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
-                // Skip other instruments' records and other bar intervals without decoding (the
-                // peeks read layout 1; anything they cannot read is filtered after decoding).
-                if let id = view.marketInstrument, !isTraded(id) { return true }
-                if let seconds = view.barIntervalSeconds, seconds != interval { return true }
+                // Skip other instruments' records and other bar intervals without decoding them.
+                guard let id = try view.instrument(), isTraded(id) else { return true }
+                if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
                 let t = view.header.eventTime
                 let seq = view.header.seq
-                if kind == barKind {
-                    let bar = try view.decodeBar()
-                    guard bar.intervalSeconds == interval, isTraded(bar.instrumentId) else { return true }
-                    if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
-                    observe(&barCensus[bar.instrumentId.index], .bars(bar.instrumentId, intervalSeconds: interval), at: t, seq: seq)
+                let bar = kind == barKind ? try view.decodeBar() : nil
+                let event = bar == nil ? try view.decode() : nil
+                if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                if let bar {
+                    observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
                     group.bars.append((seq, bar))
-                } else {
-                    let event = try view.decode()
-                    guard let id = event.instrument, isTraded(id) else { return true }
-                    if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                } else if let event {
                     observeFunding(event, at: t, seq: seq)
                     group.others.append((seq, event))
                 }

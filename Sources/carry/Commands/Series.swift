@@ -58,7 +58,7 @@ struct SeriesCommand: ParsableCommand {
             var out = kind == "funding" ? "time,rate_per_interval,interval_minutes,rate_per_8h\n" : "time,spot_close,perp_close,basis\n"
             try market.journal.withSnapshot { snap in
                 _ = try snap.scanByTime(from: start, through: end) { view in
-                    guard let id = view.marketInstrument, id == perp.id || id == spot?.id else { return true }
+                    guard let id = try view.instrument(), id == perp.id || id == spot?.id else { return true }
                     for point in series.apply(try view.decode(), time: view.header.eventTime) {
                         switch point {
                         case .funding(let p, let t, let rate, let minutes, let rate8h) where kind == "funding" && p == perp.id:
