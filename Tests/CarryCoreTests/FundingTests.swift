@@ -74,21 +74,29 @@ struct FundingTests {
         // Trading starts at 07:00 (earlier data is warm-up). The 07:00 tick sees the 00:00 rate
         // (0.0003 ≥ 0.0001) and opens; the fills land on the 08:00 bars — exactly the 08:00
         // settlement. maxHolding 7 h: the 15:00 tick exits; the closing fills land on the 16:00
-        // bars — exactly the 16:00 settlement (whose rate is too low to reopen). Settlements are listed before the bars of their
-        // instant, so the pipeline's own ordering is what is tested.
+        // bars — exactly the 16:00 settlement (whose rate is too low to reopen). Run with the
+        // settlements listed before the bars of their instant, and after: the same result.
         let config = engineConfig(strategy: strategy(entry: "0.0001", exit: "-0.01", maxHoldingHours: 7), slippage: noSlippage)
-        var run = PipelineRun(config: config, from: hours(7), to: hours(20))
-        run.run(hourlyMarket(fromHour: 0, toHour: 20, funding: [0: ["0.0003"], 8: ["0.0003"], 16: ["0.00005"]], mark: "100"),
-                tradingFrom: hours(7))
-        let fills = run.events { if case .orderFilled(let x) = $0 { x } else { nil } }
-        #expect(fills.map(\.time) == [hours(8), hours(8), hours(16), hours(16)])
-        let paid = run.events { if case .fundingPaid(let x) = $0 { x } else { nil } }
-        #expect(paid.count == 1)
-        #expect(paid.first?.time == hours(8))
-        // −(−200) × 100 × 0.0003 = +6.
-        #expect(paid.first?.value.amount == f("6"))
-        #expect(run.pipeline.reducer.portfolio.totalFunding == f("6"))
-        #expect(run.pipeline.reducer.pairs[0].phase == .flat)
+        let market = hourlyMarket(fromHour: 0, toHour: 20, funding: [0: ["0.0003"], 8: ["0.0003"], 16: ["0.00005"]], mark: "100")
+        // The same instants with each settlement listed after the bars.
+        let barsFirst = market.enumerated().sorted { a, b in
+            func late(_ e: Event) -> Int { if case .fundingSettled = e { 1 } else { 0 } }
+            return (a.element.0, late(a.element.1), a.offset) < (b.element.0, late(b.element.1), b.offset)
+        }.map(\.element)
+        #expect(barsFirst.map(\.1) != market.map(\.1))
+        for inputs in [market, barsFirst] {
+            var run = PipelineRun(config: config, from: hours(7), to: hours(20))
+            run.run(inputs, tradingFrom: hours(7))
+            let fills = run.events { if case .orderFilled(let x) = $0 { x } else { nil } }
+            #expect(fills.map(\.time) == [hours(8), hours(8), hours(16), hours(16)])
+            let paid = run.events { if case .fundingPaid(let x) = $0 { x } else { nil } }
+            #expect(paid.count == 1)
+            #expect(paid.first?.time == hours(8))
+            // −(−200) × 100 × 0.0003 = +6.
+            #expect(paid.first?.value.amount == f("6"))
+            #expect(run.pipeline.reducer.portfolio.totalFunding == f("6"))
+            #expect(run.pipeline.reducer.pairs[0].phase == .flat)
+        }
     }
 
     @Test("a settlement without a mark price uses the perp's last close at or before it")

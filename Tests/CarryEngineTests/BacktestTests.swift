@@ -77,18 +77,56 @@ struct BacktestTests {
         #expect(rebuilt.config.canonicalText == config.canonicalText)
     }
 
-    @Test("P&L identity to the unit: final equity = initial + funding + price P&L − fees − slippage; symbols sum to the total")
+    @Test("the summary equals an independent fold of the run journal valued at the source's closes: final equity = initial + funding + price P&L − fees − slippage to the unit; symbols sum to the total")
     func identity() throws {
         let dir = ScratchDirectory("identity")
         let r = try runBacktest(try backtestConfig(Self.twoMonths), dir, "run")
-        let p = r.portfolio
-        let marks: (InstrumentId) -> Fixed? = { r.finalMarks[$0] }
-        let equity = p.equity(marks: marks)
-        #expect(equity == p.initialCash + p.totalFunding + p.totalPricePnL(marks: marks) - p.totalFees - p.totalSlippage)
-        #expect(r.summary.finalEquity == equity && r.summary.netPnL == equity - p.initialCash)
+        // The summary's figures against an independent fold of the run journal's fills and
+        // payments, valued at the last source bar of each leg at or before `to`.
+        var cash = r.portfolio.initialCash, fees = Fixed.zero, funding = Fixed.zero, slippage = Fixed.zero
+        var qty: [InstrumentId: Fixed] = [:], refCost: [InstrumentId: Fixed] = [:]
+        let run = try Journal.open(r.runJournalPath, readOnly: true)
+        try run.withSnapshot { snap in
+            _ = try snap.scan { v in
+                switch try v.decode() {
+                case .orderFilled(let x):
+                    let dq = x.side == .buy ? x.qty : -x.qty
+                    let paid = dq.multiplied(by: x.price, scale: 8, .toNearestOrEven), atRef = dq.multiplied(by: x.referencePrice, scale: 8, .toNearestOrEven)
+                    cash = cash - paid - x.fee
+                    qty[x.instrumentId, default: .zero] += dq
+                    refCost[x.instrumentId, default: .zero] += atRef
+                    fees += x.fee
+                    slippage += paid - atRef
+                case .fundingPaid(let x):
+                    cash += x.amount
+                    funding += x.amount
+                default:
+                    break
+                }
+                return true
+            }
+        }
+        var marks: [InstrumentId: Fixed] = [:]
+        let source = try Journal.open(BundledMarket.path, readOnly: true)
+        try source.withSnapshot { snap in
+            _ = try snap.scanByTime(from: r.to.adding(ms: -Millis.day), through: r.to) { v in
+                if let id = try v.instrument(), qty[id] != nil, case .barClosed(let b) = try v.decode(), b.intervalSeconds == 3600 { marks[id] = b.close }
+                return true
+            }
+        }
+        var equity = cash, pricePnL = Fixed.zero
+        for (id, q) in qty {
+            let value = q.isZero ? Fixed.zero : q.multiplied(by: marks[id]!, scale: 8, .toNearestOrEven)
+            equity += value
+            pricePnL += value - refCost[id]!
+        }
+        #expect(r.summary.fees == fees && r.summary.funding == funding && r.summary.slippage == slippage && r.summary.pricePnL == pricePnL)
+        #expect(r.summary.finalEquity == equity)
+        #expect(equity == r.portfolio.initialCash + pricePnL + funding - fees - slippage)
+        #expect(r.summary.netPnL == equity - r.portfolio.initialCash)
         #expect(r.summary.perSymbol.reduce(Fixed.zero) { $0 + $1.net } == r.summary.netPnL)
-        #expect(r.summary.perSymbol.reduce(Fixed.zero) { $0 + $1.funding } == r.summary.funding)
-        #expect(p.totalFees.isPositive && p.totalSlippage.isPositive && !p.totalFunding.isZero)
+        #expect(r.summary.perSymbol.reduce(Fixed.zero) { $0 + $1.funding } == funding)
+        #expect(fees.isPositive && slippage.isPositive && !funding.isZero && qty.count == 6)
     }
 
     @Test("an always-hedged BTC pair earns exactly the funding the CSVs imply: Σ round8(size × mark × rate) over the settlements it held")
@@ -173,23 +211,26 @@ struct BacktestTests {
         """)
         let ra = try runBacktest(config, dir, "run-a", source: a)
         let rb = try runBacktest(config, dir, "run-b", source: b)
-        // run.started names the source journal; every other record up to T must match byte for byte.
-        func upToCut(_ path: String) throws -> [(UInt16, [UInt8])] {
+        // run.started names the source journal (each market journal has its own id); every other
+        // record must match byte for byte up to T — and the fills after T must differ.
+        func records(_ path: String, _ keep: (Timestamp) -> Bool) throws -> [(UInt16, [UInt8])] {
             let j = try Journal.open(path, readOnly: true)
             var out: [(UInt16, [UInt8])] = []
             try j.withSnapshot { snap in
                 _ = try snap.scan { v in
-                    if v.header.eventTime <= cut && v.header.kindCode != EventKind.runStarted.rawValue { out.append((v.header.kindCode, Array(v.bytes))) }
-                    return v.header.eventTime <= cut
+                    if keep(v.header.eventTime) && v.header.kindCode != EventKind.runStarted.rawValue { out.append((v.header.kindCode, Array(v.bytes))) }
+                    return true
                 }
             }
             return out
         }
-        let before = try upToCut(ra.runJournalPath)
+        let before = try records(ra.runJournalPath) { $0 <= cut }
         #expect(before.count > 200)
         #expect(before.contains { $0.0 == EventKind.orderFilled.rawValue })
-        #expect(before.map(\.1) == (try upToCut(rb.runJournalPath)).map(\.1))
-        #expect(ra.contentHash != rb.contentHash, "the perturbation must reach the run after T")
+        #expect(before.map(\.1) == (try records(rb.runJournalPath) { $0 <= cut }).map(\.1))
+        let fillsAfter = { (path: String) in try records(path) { $0 > cut }.filter { $0.0 == EventKind.orderFilled.rawValue }.map(\.1) }
+        #expect(try !fillsAfter(ra.runJournalPath).isEmpty)
+        #expect(try fillsAfter(ra.runJournalPath) != fillsAfter(rb.runJournalPath), "the perturbation must reach the run after T")
     }
 
     @Test("a gap is warned about (stream and span) and treated as no data: no fill, mark or funding comes from inside it")

@@ -42,10 +42,16 @@ struct CatalogueCacheTests {
         try m.close()
         let full = catalogue(m)
         #expect(FileManager.default.fileExists(atPath: path + "/catalogue.cache"))
-        #expect(catalogue(try MarketJournal(readOnlyPath: path)) == full)
+        let reopened = try MarketJournal(readOnlyPath: path)
+        #expect(catalogue(reopened) == full && reopened.recordsScannedOnOpen == 0)
+        // The same as a full scan: without the cache, every record is read.
+        let cacheBytes = try Data(contentsOf: URL(fileURLWithPath: path + "/catalogue.cache"))
+        try FileManager.default.removeItem(atPath: path + "/catalogue.cache")
+        let scanned = try MarketJournal(readOnlyPath: path)
+        #expect(catalogue(scanned) == full && scanned.recordsScannedOnOpen == 104)   // 2 definitions, 100 bars, an interval change, 1 settlement
+        try cacheBytes.write(to: URL(fileURLWithPath: path + "/catalogue.cache"))
 
         // Grown by a writer that died before saving: the old cache plus the tail.
-        let cacheBytes = try Data(contentsOf: URL(fileURLWithPath: path + "/catalogue.cache"))
         m = try MarketJournal(path: path, purpose: .importer, recordClock: clock)
         _ = try m.append(bars(101...150, ids[0]) + bars(1...10, ids[1]))
         try m.close()
@@ -53,13 +59,15 @@ struct CatalogueCacheTests {
         #expect(grown != full)
         #expect(m.extents[.bars(ids[0], intervalSeconds: 3600)]?.count == 150 && m.extents[.bars(ids[1], intervalSeconds: 3600)]?.count == 10)
         try cacheBytes.write(to: URL(fileURLWithPath: path + "/catalogue.cache"))
-        #expect(catalogue(try MarketJournal(readOnlyPath: path)) == grown)
+        let caughtUp = try MarketJournal(readOnlyPath: path)
+        #expect(catalogue(caughtUp) == grown && caughtUp.recordsScannedOnOpen == 60)   // only the tail
 
         // Corrupt: ignored.
         var bad = cacheBytes
         bad[bad.count / 2] ^= 0x40
         try bad.write(to: URL(fileURLWithPath: path + "/catalogue.cache"))
-        #expect(catalogue(try MarketJournal(readOnlyPath: path)) == grown)
+        let corrupt = try MarketJournal(readOnlyPath: path)
+        #expect(catalogue(corrupt) == grown && corrupt.recordsScannedOnOpen == 164)
 
         // Another journal's cache: ignored.
         let other = dir.sub("other")
@@ -69,6 +77,7 @@ struct CatalogueCacheTests {
         try o.close()
         try FileManager.default.removeItem(atPath: path + "/catalogue.cache")
         try FileManager.default.copyItem(atPath: other + "/catalogue.cache", toPath: path + "/catalogue.cache")
-        #expect(catalogue(try MarketJournal(readOnlyPath: path)) == grown)
+        let foreign = try MarketJournal(readOnlyPath: path)
+        #expect(catalogue(foreign) == grown && foreign.recordsScannedOnOpen == 164)
     }
 }

@@ -110,6 +110,8 @@ public final class MarketJournal {
     private let recordClock: () -> Timestamp
     /// The catalogue reflects every record through this seq.
     private var cataloguedThrough: UInt64 = 0
+    /// Records read to build the catalogue on open: 0 when the saved catalogue was current.
+    public private(set) var recordsScannedOnOpen = 0
 
     /// Opens (creating when missing) the market journal at `path` and reads its catalogue.
     /// `recordClock` stamps record times (the wall clock for imports and fetches).
@@ -138,6 +140,7 @@ public final class MarketJournal {
         }
         cataloguedThrough = last
         guard from <= last else { return }
+        recordsScannedOnOpen = Int(last - from + 1)
         try journal.withSnapshot { snap in
             try snap.scan(from: from) { view in
                 switch view.header.kindCode {
