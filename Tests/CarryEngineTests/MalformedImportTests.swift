@@ -156,7 +156,11 @@ struct MalformedImportTests {
         #expect(again.status == 0)
         #expect(again.stdout.hasPrefix("imported 0 records and 0 instrument definitions into \(path)"))
         let before = try lastSeq(path)
-        try data.write("klines/binance-spot/BTCUSDT_1h.csv", MiniDataSet.spotHeader + MiniDataSet.spotRows[0] + "\n1640998800000,oops\n")
+        // A new, valid hour before the bad line: an import that is not all-or-nothing would add it.
+        let fourthHour = MiniDataSet.spotRows[2].replacingOccurrences(of: "1641002400000", with: "1641006000000")
+            .replacingOccurrences(of: "1641005999999", with: "1641009599999")
+        #expect(fourthHour != MiniDataSet.spotRows[2])
+        try data.write("klines/binance-spot/BTCUSDT_1h.csv", MiniDataSet.spotHeader + fourthHour + "\n1641009600000,oops\n")
         let bad = try runProcess(carry, ["import", "--data", data.root, "--journal", path])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("carry: error: klines/binance-spot/BTCUSDT_1h.csv:3: 2 columns, but the header has 11 (nothing was imported)"))

@@ -15,12 +15,13 @@ struct CrashSafetyTests {
         let path = dir.sub("j")
         var rng = SplitMix64(seed: 0xDEAD_BEEF)
         var acknowledged: UInt64 = 0
-        var killsAfterAck = 0
+        var smallMapRounds = 0
         let rounds = 60
         for round in 0..<rounds {
             let batch = [1, 7, 50, 200, 1000][rng.below(5)]
             // A small initial map on some rounds, so kills also land during map growth.
             let mapKiB = rng.chance(0.3) ? 256 : 65_536
+            if mapKiB == 256 { smallMapRounds += 1 }
             let child = try ChildProcess(Fixtures.executable("carry"),
                                          ["debug-append", "--journal", path, "--batch", String(batch), "--map-kib", String(mapKiB)])
             // Let it acknowledge a few batches, then kill it at a random moment.
@@ -41,13 +42,13 @@ struct CrashSafetyTests {
             while let line = child.readLine(timeoutSeconds: 0.2) {
                 if line.hasPrefix("ack "), let seq = UInt64(line.dropFirst(4)) { acknowledged = max(acknowledged, seq) }
             }
-            killsAfterAck += 1
 
             let journal = try Journal.open(path)
             let last = try journal.lastSeq()
             #expect(last >= acknowledged, "round \(round): journal ends at \(last) but \(acknowledged) was acknowledged")
         }
-        #expect(killsAfterAck == rounds)
+        // Some rounds started on a map too small for their writes, so they grew it while killable.
+        #expect(smallMapRounds >= 5)
 
         // Everything is intact: checksums, contiguity, chain, time index.
         let report = JournalVerifier.verify(path: path)

@@ -165,15 +165,21 @@ struct ProcessTests {
             #expect(r.stderr.contains("schema v9") && r.stderr.contains("Upgrade Carry"), "\(args): \(r.stderr)")
         }
         let diff = try runProcess(Self.tool, ["diff", dir.sub("j"), dir.sub("j")])
-        #expect(diff.status == 2)
+        #expect(diff.status == 2 && diff.stderr.contains("schema v9") && diff.stderr.contains("Upgrade Carry"), "\(diff.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.sub("j/data.mdb"))) == before)
     }
 
-    @Test("truncated, foreign and randomly damaged files: a message and exit 1 or 2, never a crash, never a write")
+    @Test("truncated, foreign and burst-damaged files: every command ends 0, 1 or 2 with a message, never a crash or a write; verify exits 1 on each file whose contents the damage changed")
     func damagedFiles() throws {
         let dir = ScratchDirectory("fuzz")
         try ToolFixtures.mixedJournal(dir.sub("orig"), seed: 5)
         let pristine = try Data(contentsOf: URL(fileURLWithPath: dir.sub("orig/data.mdb")))
+        // LMDB's own dump of an undamaged copy: the oracle for "the damage changed the contents".
+        try FileManager.default.createDirectory(atPath: dir.sub("base"), withIntermediateDirectories: true)
+        try pristine.write(to: URL(fileURLWithPath: dir.sub("base/data.mdb")))
+        let baseline = try runProcess(CorruptionTests.mdbDump, ["-a", dir.sub("base")])
+        try #require(baseline.status == 0, "mdb_dump refused the pristine journal: \(baseline.stderr)")
+        var mattered = 0
         var rng = SplitMix64(seed: 77)
         var cases: [(String, Data)] = []
         for length in [0, 1, 100, 4095, 4096, 8191, 8192, 12_288, pristine.count / 2, pristine.count - 4096, pristine.count - 1] {
@@ -216,8 +222,23 @@ struct ProcessTests {
             }
             let after = try Data(contentsOf: URL(fileURLWithPath: copy + "/data.mdb"))
             if after != bytes { failures.append("\(what): a command modified data.mdb") }
+            if what.hasPrefix("burst") {
+                // Dumped from a fresh directory like the baseline (the commands left a lock file
+                // whose reader count would show in the dump's header).
+                let fresh = dir.sub("dump")
+                try? FileManager.default.removeItem(atPath: fresh)
+                try FileManager.default.createDirectory(atPath: fresh, withIntermediateDirectories: true)
+                try bytes.write(to: URL(fileURLWithPath: fresh + "/data.mdb"))
+                let dump = try runProcess(CorruptionTests.mdbDump, ["-a", fresh])
+                if dump.signalled || dump.status != 0 || dump.stdout != baseline.stdout {
+                    mattered += 1
+                    let v = try runProcess(Self.tool, ["verify", copy], timeoutSeconds: 60)
+                    if v.status != 1 { failures.append("\(what): the contents changed but verify exited \(v.status)") }
+                }
+            }
         }
         #expect(failures.isEmpty, "\(failures.count) failures:\n\(failures.prefix(20).joined(separator: "\n"))")
-        #expect(nonzero >= cases.count)  // at least every verify of a broken file, in practice many more
+        #expect(nonzero >= cases.count)
+        #expect(mattered >= 5, "the bursts should damage the contents of some copies")
     }
 }

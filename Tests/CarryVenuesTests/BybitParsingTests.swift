@@ -4,7 +4,7 @@ import CarryTesting
 import Foundation
 import Testing
 
-/// The parsers against Bybit's own published samples (../shared/data/api-samples/bybit):
+/// The parsers against Bybit's own published samples (copied into Tests/Fixtures/api-samples/bybit):
 /// every number is read exactly, as the string the venue sent.
 @Suite("Bybit v5 parsing: the venue's sample responses")
 struct BybitParsingTests {
@@ -13,7 +13,7 @@ struct BybitParsingTests {
     func sample(_ name: String) throws -> [UInt8] {
         let path = Self.samples + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
-            Issue.record("missing sample \(path) (set CARRY_SHARED_DATA to the shared data directory)")
+            Issue.record("missing sample \(path) (Tests/Fixtures/api-samples/bybit ships with the repository)")
             throw BybitError(.malformed, "missing sample")
         }
         return Array(data)
