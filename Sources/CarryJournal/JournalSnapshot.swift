@@ -243,7 +243,7 @@ public final class JournalSnapshot {
 
     /// The first seq in [lower, upper] whose event time is ≥ `time`, assuming that range is
     /// in time order; `upper + 1` when none is.
-    func firstSeq(atOrAfter time: Timestamp, lower: UInt64, upper: UInt64) throws -> UInt64 {
+    public func firstSeq(atOrAfter time: Timestamp, lower: UInt64, upper: UInt64) throws -> UInt64 {
         var lo = lower
         var hi = upper &+ 1
         while lo < hi {

@@ -64,8 +64,13 @@ public struct VerifyReport: Sendable {
     }
 
     mutating func add(_ seq: UInt64?, _ what: String) {
+        insert(VerifyProblem(seq: seq, what: what), at: problems.count)
+    }
+
+    /// Lists `problem` at `index` (or counts it, past the cap).
+    mutating func insert(_ problem: VerifyProblem, at index: Int) {
         if problems.count < VerifyReport.maxProblems {
-            problems.append(VerifyProblem(seq: seq, what: what))
+            problems.insert(problem, at: index)
         } else {
             problemsNotListed += 1
         }
@@ -131,11 +136,14 @@ public enum JournalVerifier {
             report.openError = JournalError(.notAJournal, "not a journal directory (no data.mdb). Pass the directory of a Carry journal.", path: path)
             return report
         }
+        // Read once and kept for the map-size check (a sealed journal's meta pages do not change).
+        var metaPages: MetaPages? = nil
         if !options.live {
             trace?.pointee.phase = VerifyPhase.metaPages.rawValue
-            let fileProblems = checkMetaPages(path + "/data.mdb")
+            let (fileProblems, pages) = checkMetaPages(path + "/data.mdb")
             for p in fileProblems { report.add(nil, p) }
             if !fileProblems.isEmpty { return report }
+            metaPages = pages
         }
         trace?.pointee.phase = VerifyPhase.opening.rawValue
 
@@ -158,7 +166,7 @@ public enum JournalVerifier {
             try journal.withSnapshot { snap in
                 trace?.pointee.phase = VerifyPhase.metaEntries.rawValue
                 checkMeta(snap, &report)
-                if !options.live { checkMapSize(snap, path: path + "/data.mdb", &report) }
+                if let metaPages { checkMapSize(snap, active: metaPages.active, &report) }
                 trace?.pointee.phase = VerifyPhase.records.rawValue
                 try checkEvents(snap, progress: progress, trace: trace, &report)
                 trace?.pointee.phase = VerifyPhase.timeIndex.rawValue
@@ -204,31 +212,75 @@ public enum JournalVerifier {
         }
     }
 
-    /// The active meta page's map size, or nil.
-    static func activeMetaMapSize(_ file: String) -> UInt64? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard let m0 = readMetaPage(fd, offset: 0), m0.pageSize >= 512, let m1 = readMetaPage(fd, offset: Int(m0.pageSize)) else { return nil }
-        return m0.txnId > m1.txnId ? m0.mapSize : m1.mapSize
+    static let lmdbMagic: UInt32 = 0xBEEF_C0DE
+
+    /// LMDB's two meta pages as read from data.mdb, and the file's length (taken after them,
+    /// so a writer appending meanwhile — the file only grows — cannot make it look short).
+    struct MetaPages {
+        var m0: MetaPage
+        var m1: MetaPage
+        var fileSize: Int64
+
+        var pageSize: Int { Int(m0.pageSize) }
+
+        /// The page LMDB reads as current: the higher transaction id, page 0 on a tie; a page
+        /// without LMDB's magic never is. The one rule for "the active meta page".
+        var active: MetaPage { m1.magic == JournalVerifier.lmdbMagic && m1.txnId > m0.txnId ? m1 : m0 }
+
+        /// Where the active meta page's last page ends (Int64.max when its page number is absurd).
+        var neededBytes: Int64 {
+            active.lastPage > UInt64(Int64.max / 65_536) ? Int64.max : Int64(active.lastPage &+ 1) &* Int64(pageSize)
+        }
+
+        /// The truncation message when the file is shorter than the active meta page says.
+        var truncation: String? {
+            let needed = neededBytes
+            return needed > fileSize ? "data.mdb is truncated: LMDB's last page ends at byte \(needed) but the file has \(fileSize)" : nil
+        }
     }
 
-    static func checkMetaPages(_ file: String) -> [String] {
+    /// Why the meta pages could not be read as a pair.
+    enum MetaPagesFailure: Error {
+        case cannotOpen(errno: Int32)
+        /// Not even one page (`fileSize` bytes).
+        case noFirstPage(fileSize: Int64)
+        /// Page 0 records an impossible page size.
+        case badPageSize(MetaPage)
+        case noSecondPage(MetaPage, fileSize: Int64)
+    }
+
+    /// Reads `file`'s two LMDB meta pages once (every check of them uses this).
+    static func readMetaPages(_ file: String) -> Result<MetaPages, MetaPagesFailure> {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return ["cannot read data.mdb: \(String(cString: strerror(errno)))"] }
+        guard fd >= 0 else { return .failure(.cannotOpen(errno: errno)) }
         defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        let fileSize = Int64(st.st_size)
-        guard let m0 = readMetaPage(fd, offset: 0) else { return ["data.mdb is truncated (\(fileSize) bytes): not even one LMDB meta page"] }
-        let psize = Int(m0.pageSize)
-        guard psize >= 512, psize <= 65_536, psize & (psize - 1) == 0 else {
-            return ["LMDB meta page 0 records an impossible page size (\(m0.pageSize))"]
+        func size() -> Int64 {
+            var st = stat()
+            // Unknown length: assume no truncation (LMDB will report what it finds).
+            return fstat(fd, &st) == 0 ? Int64(st.st_size) : Int64.max
         }
-        guard let m1 = readMetaPage(fd, offset: psize) else { return ["data.mdb is truncated (\(fileSize) bytes): the second LMDB meta page is missing"] }
+        guard let m0 = readMetaPage(fd, offset: 0) else { return .failure(.noFirstPage(fileSize: size())) }
+        let psize = Int(m0.pageSize)
+        guard psize >= 512, psize <= 65_536, psize & (psize - 1) == 0 else { return .failure(.badPageSize(m0)) }
+        guard let m1 = readMetaPage(fd, offset: psize) else { return .failure(.noSecondPage(m0, fileSize: size())) }
+        return .success(MetaPages(m0: m0, m1: m1, fileSize: size()))
+    }
+
+    /// The problems with data.mdb's meta pages (empty when sane), and the pages when they
+    /// could be read.
+    static func checkMetaPages(_ file: String) -> (problems: [String], pages: MetaPages?) {
+        let pages: MetaPages
+        switch readMetaPages(file) {
+        case .failure(.cannotOpen(let e)): return (["cannot read data.mdb: \(String(cString: strerror(e)))"], nil)
+        case .failure(.noFirstPage(let fileSize)): return (["data.mdb is truncated (\(fileSize) bytes): not even one LMDB meta page"], nil)
+        case .failure(.badPageSize(let m0)): return (["LMDB meta page 0 records an impossible page size (\(m0.pageSize))"], nil)
+        case .failure(.noSecondPage(_, let fileSize)): return (["data.mdb is truncated (\(fileSize) bytes): the second LMDB meta page is missing"], nil)
+        case .success(let p): pages = p
+        }
+        let m0 = pages.m0, m1 = pages.m1
         var problems: [String] = []
         for (i, m) in [m0, m1].enumerated() {
-            if m.magic != 0xBEEF_C0DE { problems.append("LMDB meta page \(i) has a bad magic number") }
+            if m.magic != lmdbMagic { problems.append("LMDB meta page \(i) has a bad magic number") }
             if m.version != 1 { problems.append("LMDB meta page \(i) has data version \(m.version) (expected 1)") }
             if m.pageNumber != UInt64(i) { problems.append("LMDB meta page \(i) says it is page \(m.pageNumber)") }
             if m.flags & 0x08 == 0 { problems.append("LMDB meta page \(i) is not flagged as a meta page") }
@@ -239,12 +291,8 @@ public enum JournalVerifier {
         if !consistent {
             problems.append("LMDB's meta pages hold transaction ids \(t0) and \(t1), which no sequence of commits produces: a damaged id would make LMDB show an older or wrong state")
         }
-        let active = t0 > t1 ? m0 : m1
-        let needed = Int64(active.lastPage &+ 1) &* Int64(psize)
-        if active.lastPage > UInt64(Int64.max / 65_536) || needed > fileSize {
-            problems.append("data.mdb is truncated: LMDB's last page ends at byte \(needed) but the file has \(fileSize)")
-        }
-        return problems
+        if let truncation = pages.truncation { problems.append(truncation) }
+        return (problems, pages)
     }
 
     /// Why mapping `file` would fault, or nil: LMDB maps the file without comparing its length
@@ -252,27 +300,19 @@ public enum JournalVerifier {
     /// (SIGBUS) at the first page past the end. Reads the meta pages before the length, so a
     /// writer appending meanwhile (the file only grows) cannot cause a false alarm.
     public static func truncationProblem(file: String) -> String? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard let m0 = readMetaPage(fd, offset: 0) else {
+        switch readMetaPages(file) {
+        case .success(let pages):
+            // A damaged first meta page is LMDB's to refuse (it checks magic and version).
+            guard pages.m0.magic == lmdbMagic else { return nil }
+            return pages.truncation
+        case .failure(.noFirstPage(let fileSize)):
             // An empty file is one LMDB has not initialised yet; it handles that itself.
-            var st = stat()
-            return fstat(fd, &st) == 0 && st.st_size == 0 ? nil : "data.mdb is truncated: not even one LMDB meta page"
+            return fileSize == 0 ? nil : "data.mdb is truncated: not even one LMDB meta page"
+        case .failure(.noSecondPage(let m0, _)):
+            return m0.magic == lmdbMagic ? "data.mdb is truncated: the second LMDB meta page is missing" : nil
+        case .failure(.cannotOpen(_)), .failure(.badPageSize(_)):
+            return nil
         }
-        let psize = Int(m0.pageSize)
-        // A damaged first meta page is LMDB's to refuse (it checks magic and version).
-        guard m0.magic == 0xBEEF_C0DE, psize >= 512, psize <= 65_536, psize & (psize - 1) == 0 else { return nil }
-        guard let m1 = readMetaPage(fd, offset: psize) else { return "data.mdb is truncated: the second LMDB meta page is missing" }
-        let active = m1.magic == 0xBEEF_C0DE && m1.txnId > m0.txnId ? m1 : m0
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        let fileSize = Int64(st.st_size)
-        let needed = active.lastPage > UInt64(Int64.max / 65_536) ? Int64.max : Int64(active.lastPage &+ 1) &* Int64(psize)
-        if needed > fileSize {
-            return "data.mdb is truncated: LMDB's last page ends at byte \(needed) but the file has \(fileSize)"
-        }
-        return nil
     }
 
     // MARK: 2. Meta entries
@@ -306,10 +346,11 @@ public enum JournalVerifier {
         }
     }
 
-    static func checkMapSize(_ snap: JournalSnapshot, path: String, _ report: inout VerifyReport) {
+    static func checkMapSize(_ snap: JournalSnapshot, active: MetaPage, _ report: inout VerifyReport) {
         guard let recorded = try? Journal.metaValue(snap.txn, snap.journal.metaDB, MetaKey.mapSize), recorded.count == 8 else { return }
         let expected = fromLE(recorded, UInt64.self)
-        if let actual = activeMetaMapSize(path), actual != expected {
+        let actual = active.mapSize
+        if actual != expected {
             report.add(nil, "LMDB's meta page records a map size of \(actual) bytes but the writer recorded \(expected)")
         }
     }
@@ -338,12 +379,7 @@ public enum JournalVerifier {
             if let bad = hashing.finish() {
                 let problem = VerifyProblem(seq: bad.first, what: "the hash chain breaks at the batch of seqs \(bad.first)–\(bad.last): its digest does not recompute (the batch's bytes were altered)")
                 // Keep the problems in seq order, so the first one named is the first bad seq.
-                let at = report.problems.firstIndex { ($0.seq ?? 0) > bad.last } ?? report.problems.count
-                if report.problems.count < VerifyReport.maxProblems {
-                    report.problems.insert(problem, at: at)
-                } else {
-                    report.problemsNotListed += 1
-                }
+                report.insert(problem, at: report.problems.firstIndex { ($0.seq ?? 0) > bad.last } ?? report.problems.count)
             }
         }
         var chainEntry = try chain.get(.first)

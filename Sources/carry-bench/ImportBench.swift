@@ -43,7 +43,8 @@ struct ImportBench: ParsableCommand {
             events = summary.instruments + summary.appended + summary.intervalChanges
             records = parsed.records.count
             precondition(summary.appended == parsed.records.count, "the fresh journal skipped records")
-            let written = try Journal.open(dir.sub("j")).withSnapshot { $0.count() }
+            let imported = try Journal.open(dir.sub("j"))
+            let written = try imported.withSnapshot { $0.count() }
             precondition(written == events, "journal holds \(written) events, expected \(events)")
             best.read = max(best.read, Double(events) / (t1 - t0))
             best.write = max(best.write, Double(events) / (t2 - t1))
@@ -52,7 +53,7 @@ struct ImportBench: ParsableCommand {
             // Baseline: the same events, straight through the journal writer, 10,000 per
             // commit, pipelined (the journal's bulk-append configuration).
             sync()
-            let drafts = try Journal.open(dir.sub("j")).withSnapshot { snap in
+            let drafts = try imported.withSnapshot { snap in
                 var out: [EventDraft] = []
                 out.reserveCapacity(events)
                 _ = try snap.scan { view in
@@ -66,14 +67,7 @@ struct ImportBench: ParsableCommand {
                                                    options: JournalOpenOptions(initialMapSizeBytes: 1 << 30))
             let writer = try journal.makeWriter(options: JournalWriterOptions(maxBatchEvents: 10_000))
             let b0 = now()
-            var tickets: [CommitTicket] = []
-            var i = 0
-            while i < drafts.count {
-                let end = min(i + 10_000, drafts.count)
-                tickets.append(try writer.enqueue(Array(drafts[i..<end])))
-                i = end
-            }
-            for t in tickets { try t.wait() }
+            try appendPipelined(stride(from: 0, to: drafts.count, by: 10_000).lazy.map { Array(drafts[$0..<min($0 + 10_000, drafts.count)]) }, to: writer)
             let b1 = now()
             try writer.close()
             best.bulk = max(best.bulk, Double(drafts.count) / (b1 - b0))

@@ -75,25 +75,11 @@ struct JournalBench: ParsableCommand {
         let dir = ScratchDirectory("bench-journal")
         let journal = try Journal.openOrCreate(dir.sub("j"), create: JournalCreateOptions(purpose: .synthetic),
                                                options: JournalOpenOptions(initialMapSizeBytes: 4 << 30))
-        var gen = EventGenerator(seed: 42)
-        let base = Timestamp(ms: 1_700_000_000_000)
-        var batches: [[EventDraft]] = []
-        var i = 0
-        while i < total {
-            let n = min(perCommit, total - i)
-            batches.append((0..<n).map { k in
-                let t = base.adding(ms: Int64(i + k) * 1000)
-                return EventDraft(.barClosed(gen.bar(instrument: InstrumentId(UInt32((i + k) % 20)), openTime: t)), eventTime: t, recordTime: t)
-            })
-            i += n
-        }
+        let batches = Array(BarBatches(total: total, perCommit: perCommit))
         let writer = try journal.makeWriter(options: JournalWriterOptions(maxBatchEvents: perCommit))
         let start = now()
         if pipelined {
-            var tickets: [CommitTicket] = []
-            tickets.reserveCapacity(batches.count)
-            for b in batches { tickets.append(try writer.enqueue(b)) }
-            for t in tickets { try t.wait() }
+            try appendPipelined(batches, to: writer)
         } else {
             for b in batches { try writer.append(b) }
         }
@@ -113,32 +99,13 @@ struct JournalBench: ParsableCommand {
         var best = 0.0
         var allocs = 0.0
         for _ in 0..<2 {
-            var count = 0
-            var checksum: Int64 = 0
-            let a0 = allocations()
-            let start = now()
-            try journal.withSnapshot { snap in
-                try snap.scan { view in
-                    if case .barClosed(let bar) = try view.decode() {
-                        checksum &+= bar.close.mantissa
-                    }
-                    count += 1
-                    return true
-                }
-            }
-            let elapsed = now() - start
-            let a1 = allocations()
-            precondition(count == expected && checksum != 0, "scan saw \(count) of \(expected) events")
-            if Double(count) / elapsed > best {
-                best = Double(count) / elapsed
-                allocs = Double(a1 - a0) / Double(count)
+            let pass = try scanAndDecode(journal)
+            precondition(pass.events == expected && pass.checksum != 0, "scan saw \(pass.events) of \(expected) events")
+            if pass.rate > best {
+                best = pass.rate
+                allocs = Double(pass.allocations) / Double(pass.events)
             }
         }
         return (best, allocs)
     }
-}
-
-/// Left-aligns `s` in `width` columns.
-func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
 }

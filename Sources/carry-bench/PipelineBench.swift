@@ -44,18 +44,9 @@ struct PipelineBench: ParsableCommand {
         var bestScan = 0.0
         let journal = try Journal.open(scratch.sub("large"), readOnly: true)
         for _ in 0..<repeats {
-            var n = 0
-            var checksum: UInt64 = 0
-            let t0 = now()
-            try journal.withSnapshot { snap in
-                _ = try snap.scan { view in
-                    if case .barClosed(let b) = try view.decode() { checksum &+= UInt64(truncatingIfNeeded: b.close.mantissa) }
-                    n += 1
-                    return true
-                }
-            }
-            bestScan = max(bestScan, Double(n) / (now() - t0))
-            if checksum == 42 { print("") }   // keep the decode
+            let pass = try scanAndDecode(journal)
+            bestScan = max(bestScan, pass.rate)
+            if pass.checksum == 42 { print("") }   // keep the decode
         }
 
         // The pipeline: the real backtest driver, run journal and all.
@@ -111,34 +102,35 @@ struct PipelineBench: ParsableCommand {
     func buildLargeJournal(from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {
         let t0 = now()
         let source = try MarketJournal(readOnlyPath: sourcePath)
-        let bases = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-        var spotBars: [[BarClosed]] = []
-        for s in bases {
+        // The five series (three spot 1h bar series, two funding series), in one scan: a
+        // record of another instrument is skipped before it is decoded.
+        var spotSeries: [InstrumentId: Int] = [:]
+        for (k, s) in ["BTCUSDT", "ETHUSDT", "SOLUSDT"].enumerated() {
             guard let spot = source.instrument(venue: .binance, kind: .spot, symbol: s) else { throw BenchError("no binance \(s) spot in \(sourcePath)") }
-            var bars: [BarClosed] = []
-            try source.journal.withSnapshot { snap in
-                _ = try snap.scan { v in
-                    if v.header.kindCode == EventKind.barClosed.rawValue, case .barClosed(let b) = try v.decode(), b.instrumentId == spot.id, b.intervalSeconds == 3600 {
-                        bars.append(b)
-                    }
-                    return true
-                }
-            }
-            spotBars.append(bars)
+            spotSeries[spot.id] = k
         }
-        var rates: [[Fixed]] = []
-        for s in ["BTCUSDT", "ETHUSDT"] {
+        var rateSeries: [InstrumentId: Int] = [:]
+        for (k, s) in ["BTCUSDT", "ETHUSDT"].enumerated() {
             guard let perp = source.instrument(venue: .binance, kind: .linearPerpetual, symbol: s) else { throw BenchError("no binance \(s) perp") }
-            var r: [Fixed] = []
-            try source.journal.withSnapshot { snap in
-                _ = try snap.scan { v in
-                    if v.header.kindCode == EventKind.fundingSettled.rawValue, case .fundingSettled(let f) = try v.decode(), f.instrumentId == perp.id {
-                        r.append(f.ratePerInterval)
-                    }
-                    return true
+            rateSeries[perp.id] = k
+        }
+        var spotBars = [[BarClosed]](repeating: [], count: spotSeries.count)
+        var rates = [[Fixed]](repeating: [], count: rateSeries.count)
+        try source.journal.withSnapshot { snap in
+            _ = try snap.scan { v in
+                switch v.header.kindCode {
+                case EventKind.barClosed.rawValue:
+                    guard let id = try v.instrument(), let k = spotSeries[id] else { return true }
+                    let b = try v.decodeBar()
+                    if b.intervalSeconds == 3600 { spotBars[k].append(b) }
+                case EventKind.fundingSettled.rawValue:
+                    guard let id = try v.instrument(), let k = rateSeries[id] else { return true }
+                    if case .fundingSettled(let f) = try v.decode() { rates[k].append(f.ratePerInterval) }
+                default:
+                    break
                 }
+                return true
             }
-            rates.append(r)
         }
         let start = spotBars.map { $0.first!.closeTime }.max()!
         let end = spotBars.map { $0.last!.closeTime }.min()!

@@ -169,8 +169,7 @@ public struct ByteWriter: @unchecked Sendable {
 
     /// Writes raw bytes with no length prefix.
     public mutating func writeRaw(_ raw: [UInt8]) {
-        let at = claim(raw.count)
-        raw.withUnsafeBytes { base.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        raw.withUnsafeBytes { writeRaw($0) }
     }
 
     /// Writes raw bytes with no length prefix.

@@ -45,6 +45,14 @@ public enum Millis {
     public static let day: Int64 = 86_400_000
     /// A 365-day year, the convention for annualising funding.
     public static let year: Int64 = 365 * 86_400_000
+
+    /// `1h`, `8h`, `1d`: an interval in seconds in the largest whole unit.
+    public static func intervalName(seconds: UInt32) -> String {
+        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
+    }
 }
 
 /// A calendar date and time of day in UTC.

@@ -1,6 +1,9 @@
-// Shared benchmark plumbing: timing, the C LMDB baseline, allocation counts, output.
+// Shared benchmark plumbing: timing, the C LMDB baseline, allocation counts, output, the
+// bar workload the append benches write and the scan+decode baseline.
 
 import CMallocCounter
+import CarryCore
+import CarryJournal
 import CarryTesting
 import Foundation
 
@@ -71,4 +74,76 @@ struct CBaseline {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// Left-aligns `s` in `width` columns.
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+}
+
+/// The append workload of the journal and verify benches: `total` bar.closed events from
+/// `EventGenerator(seed: 42)`, instruments 0–19 in turn, one second apart, in batches of
+/// `perCommit`. Made one batch at a time, so a large journal can be written without holding
+/// every event in memory.
+struct BarBatches: Sequence, IteratorProtocol {
+    let total: Int
+    let perCommit: Int
+    private var gen = EventGenerator(seed: 42)
+    private var i = 0
+    private let base = Timestamp(ms: 1_700_000_000_000)
+
+    init(total: Int, perCommit: Int) {
+        self.total = total
+        self.perCommit = perCommit
+    }
+
+    mutating func next() -> [EventDraft]? {
+        guard i < total else { return nil }
+        let n = Swift.min(perCommit, total - i)
+        let batch = (0..<n).map { k in
+            let t = base.adding(ms: Int64(i + k) * 1000)
+            return EventDraft(.barClosed(gen.bar(instrument: InstrumentId(UInt32((i + k) % 20)), openTime: t)), eventTime: t, recordTime: t)
+        }
+        i += n
+        return batch
+    }
+}
+
+/// Pipelined append: enqueues every batch (the next while the previous commits), then waits
+/// for each batch's own durable commit.
+func appendPipelined<S: Sequence>(_ batches: S, to writer: JournalWriter) throws where S.Element == [EventDraft] {
+    var tickets: [CommitTicket] = []
+    tickets.reserveCapacity(batches.underestimatedCount)
+    for b in batches { tickets.append(try writer.enqueue(b)) }
+    for t in tickets { try t.wait() }
+}
+
+/// One pass of scan + decode over every record of `journal`, in one snapshot.
+struct ScanPass {
+    var events = 0
+    var seconds = 0.0
+    var allocations: UInt64 = 0
+    /// Sums the bars' close mantissas, so the decode cannot be optimised away.
+    var checksum: Int64 = 0
+
+    var rate: Double { Double(events) / seconds }
+}
+
+/// Scans and decodes every record once; the figure of the raw-read baselines.
+func scanAndDecode(_ journal: Journal) throws -> ScanPass {
+    var pass = ScanPass()
+    let a0 = allocations()
+    let start = now()
+    try journal.withSnapshot { snap in
+        try snap.scan { view in
+            if case .barClosed(let bar) = try view.decode() {
+                pass.checksum &+= bar.close.mantissa
+            }
+            pass.events += 1
+            return true
+        }
+    }
+    pass.seconds = now() - start
+    pass.allocations = allocations() - a0
+    return pass
 }

@@ -163,13 +163,18 @@ public struct EventFilter: Sendable {
         return EventFilter.instrumentIds(of: event).contains { instruments.contains($0) }
     }
 
+    /// True for the kinds whose only instrument is the one `RecordView.instrument()` reads
+    /// without decoding (the market kinds); others (a signal names a perp and a spot) are
+    /// matched on their decoded fields.
+    @inline(__always)
+    static func namesOneInstrument(_ kindCode: UInt16) -> Bool {
+        kindCode >= EventKind.instrumentDefined.rawValue && kindCode <= EventKind.fundingIntervalChanged.rawValue
+    }
+
     /// Every instrument an event names in its top-level fields (a signal names its perp and its spot).
     public static func instrumentIds(of event: Event) -> [InstrumentId] {
         event.fields.compactMap { if case .instrument(let i) = $0.value { return i } else { return nil } }
     }
-
-    /// True when the filter looks at payloads.
-    public var needsPayload: Bool { instruments != nil }
 }
 
 /// How to walk the selected events.
@@ -203,6 +208,12 @@ extension ToolJournal {
         try read { snap in
             func visit(_ view: RecordView) throws -> Bool {
                 guard filter.matches(view.header) else { return true }
+                // A market record about another instrument is skipped without being decoded.
+                if let instruments = filter.instruments, EventFilter.namesOneInstrument(view.header.kindCode) {
+                    let id: InstrumentId?
+                    do { id = try view.instrument() } catch { throw ToolJournal.damaged(view.header.seq, error, path: path) }
+                    if let id, !instruments.contains(id) { return true }
+                }
                 let recorded = try ToolJournal.decodeRecorded(view, path: path)
                 guard filter.matches(recorded.event) else { return true }
                 count += 1
@@ -220,29 +231,14 @@ extension ToolJournal {
             if filter.from != nil || filter.to != nil, try snap.disorderFromSeq() == 0 {
                 let last = try snap.lastSeq()
                 guard last > 0 else { return }
-                let lo = try filter.from.map { try Self.firstSeq(snap, atOrAfter: $0, last: last) } ?? 1
-                let hi = try filter.to.map { try Self.firstSeq(snap, atOrAfter: $0, last: last) &- 1 } ?? last
+                let lo = try filter.from.map { try snap.firstSeq(atOrAfter: $0, lower: 1, upper: last) } ?? 1
+                let hi = try filter.to.map { try snap.firstSeq(atOrAfter: $0, lower: 1, upper: last) &- 1 } ?? last
                 guard lo <= hi, max(lo, seqs.lowerBound) <= min(hi, seqs.upperBound) else { return }
                 seqs = max(lo, seqs.lowerBound)...min(hi, seqs.upperBound)
             }
             try snap.scan(from: seqs.lowerBound, through: seqs.upperBound, reverse: order.reverse, visit)
         }
         return count
-    }
-
-    /// The first seq in 1…last whose event time is ≥ `time`, in a time-ordered journal;
-    /// last + 1 when none.
-    static func firstSeq(_ snap: JournalSnapshot, atOrAfter time: Timestamp, last: UInt64) throws -> UInt64 {
-        var lo: UInt64 = 1
-        var hi = last + 1
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2
-            guard let t = try snap.withRecord(at: mid, { $0.header.eventTime }) else {
-                throw JournalError(.corrupt, "seq \(mid) is missing. Run `carry-journal verify`.", path: "")
-            }
-            if t < time { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 }
 

@@ -16,10 +16,13 @@ public final class ToolJournal {
     public let journal: Journal
     private var instrumentCache: InstrumentTable?
     private var runCache: RunContext??
+    /// Who was appending when the journal was opened (read from /proc/locks once).
+    public let writer: WriterActivity
 
     init(path: String, journal: Journal) {
         self.path = path
         self.journal = journal
+        writer = Journal.writerActivity(path: path)
     }
 
     /// Opens `path` read-only. A missing directory, a directory without a journal, a newer
@@ -34,9 +37,6 @@ public final class ToolJournal {
 
     /// Identity and schema.
     public var meta: JournalMeta { journal.meta }
-
-    /// Who is appending, if anyone.
-    public var writer: WriterActivity { Journal.writerActivity(path: path) }
 
     /// Runs `body` in one read snapshot, mapping journal errors to tool errors.
     @discardableResult
@@ -66,11 +66,6 @@ public final class ToolJournal {
         }
         instrumentCache = table
         return table
-    }
-
-    /// Adds a definition seen while following a live journal.
-    public func learn(_ definition: InstrumentDefined) {
-        if instrumentCache != nil { instrumentCache!.add(definition) }
     }
 
     // MARK: Run context

@@ -33,6 +33,12 @@ struct FilterArguments: ParsableArguments {
     }
 }
 
+/// `--limit` as ls and export take it: 0 or more.
+func checkedLimit(_ limit: Int?) throws(ToolError) -> Int? {
+    if let limit, limit < 0 { throw ToolError.badInput("--limit must be 0 or more.") }
+    return limit
+}
+
 struct InfoCLI: ToolCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
@@ -66,9 +72,8 @@ struct ListCLI: ToolCommand {
     @Flag(help: "JSON Lines: one object per event with seq, event, eventTime, recordTime, causation and fields (decimals as exact strings).") var json = false
 
     mutating func execute(_ io: ToolIO) throws -> ExitStatus {
-        if let limit, limit < 0 { throw ToolError.badInput("--limit must be 0 or more.") }
-        return try ListCommand(path: journal, filter: filter.options, order: ScanOrder(reverse: reverse, byTime: byTime, limit: limit),
-                               format: json ? .jsonl : .table).run(io)
+        try ListCommand(path: journal, filter: filter.options, order: ScanOrder(reverse: reverse, byTime: byTime, limit: try checkedLimit(limit)),
+                         format: json ? .jsonl : .table).run(io)
     }
 }
 
@@ -92,7 +97,7 @@ struct ExportCLI: ToolCommand {
 
     mutating func execute(_ io: ToolIO) throws -> ExitStatus {
         guard let f = ListFormat(rawValue: format), f != .table else { throw ToolError.badInput("--format '\(format)': use csv or jsonl.") }
-        return try ListCommand(path: journal, filter: filter.options, order: ScanOrder(byTime: byTime, limit: limit), format: f).run(io)
+        return try ListCommand(path: journal, filter: filter.options, order: ScanOrder(byTime: byTime, limit: try checkedLimit(limit)), format: f).run(io)
     }
 }
 

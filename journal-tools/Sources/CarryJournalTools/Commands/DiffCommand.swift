@@ -39,25 +39,20 @@ public struct DiffCommand {
         let lastB = try b.read { try $0.lastSeq() }
         // Walk A in one snapshot and B in another, side by side, record by record.
         var firstDiff: UInt64? = nil
-        var compared: UInt64 = 0
         let ignore = ignoreRecordTime
+        // The compared records of A, hashed as `JournalSnapshot.contentHash` does (SHA-256
+        // over every record's bytes in seq order), so "identical" needs no second read of A.
+        var hasher = SHA256Hasher()
         try a.read { snapA in
             try b.read { snapB in
-                var seq: UInt64 = 1
-                let common = min(lastA, lastB)
-                // Chunks: scan A for up to 4096 records, comparing each with B's record.
-                while seq <= common, firstDiff == nil {
-                    let end = min(common, seq + 4095)
-                    try snapA.scan(from: seq, through: end) { va in
-                        let same = try snapB.withRecord(at: va.header.seq) { vb in Self.same(va.bytes, vb.bytes, ignoreRecordTime: ignore) } ?? false
-                        compared += 1
-                        if !same {
-                            firstDiff = va.header.seq
-                            return false
-                        }
-                        return true
+                try snapA.scan(from: 1, through: min(lastA, lastB)) { va in
+                    let same = try snapB.withRecord(at: va.header.seq) { vb in Self.same(va.bytes, vb.bytes, ignoreRecordTime: ignore) } ?? false
+                    if !same {
+                        firstDiff = va.header.seq
+                        return false
                     }
-                    seq = end + 1
+                    if !ignore { hasher.update(va.bytes) }
+                    return true
                 }
             }
         }
@@ -67,7 +62,7 @@ public struct DiffCommand {
             if ignore {
                 try io.out.line("identical except record times: \(lastA) records")
             } else {
-                let hash = try a.read { try $0.contentHash() }
+                let hash = hasher.finish()
                 try io.out.line("identical: \(lastA) records, content hash \(hash)")
             }
             return .success

@@ -12,15 +12,14 @@ import CarryCore
 import CarryJournal
 
 /// Resolves links into the source journal of a run.
-struct SourceResolver {
+final class SourceResolver {
     let source: ToolJournal?
-    let renderer: EventRenderer?
+    private var names: EventRenderer?
 
     /// Opens `--source` and checks it is the journal `run` replayed.
-    init(path: String?, run: RunContext?, io: ToolIO) throws {
+    init(path: String?, run: RunContext?) throws {
         guard let path else {
             source = nil
-            renderer = nil
             return
         }
         let tj = try ToolJournal.open(path)
@@ -28,7 +27,16 @@ struct SourceResolver {
             throw ToolError.badInput("--source \(path) is journal \(tj.meta.journalId), but this run replayed journal \(run.started.sourceJournal). Pass the market journal the run was made from.")
         }
         source = tj
-        renderer = EventRenderer(instruments: try tj.instruments())
+    }
+
+    /// The source journal's renderer, or nil without --source. Its instrument names are read
+    /// on first use: a command that reaches no `src:` link never scans the source journal.
+    func renderer() throws -> EventRenderer? {
+        guard let source else { return nil }
+        if let names { return names }
+        let r = EventRenderer(instruments: try source.instruments())
+        names = r
+        return r
     }
 
     /// The source event a link names, or nil without --source.
@@ -67,7 +75,7 @@ public struct ShowCommand {
             try io.out.line(r.jsonLine(e))
             return .success
         }
-        let source = try SourceResolver(path: sourcePath, run: try tj.run(), io: io)
+        let source = try SourceResolver(path: sourcePath, run: try tj.run())
         try io.out.line("seq          \(e.seq)")
         try io.out.line("kind         \(e.event.kind.name) (code \(e.event.kind.rawValue), layout v\(e.event.layoutVersion))")
         try io.out.line("event time   \(Text.time(e.eventTime))")
@@ -81,7 +89,7 @@ public struct ShowCommand {
         var seen = Set<UInt64>()
         while link.isSet {
             if link.isExternal {
-                if let s = try source.event(link.seq), let sr = source.renderer {
+                if let s = try source.event(link.seq), let sr = try source.renderer() {
                     chain.append("src:" + sr.oneLine(s))
                     // A source journal's links are its own (a market journal's inputs have none).
                 } else {
@@ -89,7 +97,7 @@ public struct ShowCommand {
                 }
                 break
             }
-            guard seen.insert(link.seq).inserted, link.seq < e.seq || link.seq != e.seq else {
+            guard seen.insert(link.seq).inserted, link.seq != e.seq else {
                 chain.append("\(link.seq)  (a causation cycle: the journal is inconsistent)")
                 break
             }
@@ -125,7 +133,7 @@ public struct ExplainCommand {
         try tj.noteWriter(io)
         let r = EventRenderer(instruments: try tj.instruments())
         let run = try tj.run()
-        let source = try SourceResolver(path: sourcePath, run: run, io: io)
+        let source = try SourceResolver(path: sourcePath, run: run)
         let target = try tj.event(at: seq)
         var unresolved = 0
         var visited = Set<UInt64>()
@@ -146,7 +154,7 @@ public struct ExplainCommand {
             for (label, ref) in links(e) {
                 let indent = String(repeating: "  ", count: depth + 1)
                 if ref.isExternal {
-                    if let s = try source.event(ref.seq), let sr = source.renderer {
+                    if let s = try source.event(ref.seq), let sr = try source.renderer() {
                         try io.out.line(indent + "\(label) → src:" + sr.oneLine(s))
                     } else {
                         unresolved += 1
@@ -184,7 +192,7 @@ public struct ExplainCommand {
                 if c.sourceSeq != 0 {
                     let ref = CausationRef(raw: c.sourceSeq)
                     src = ref.description
-                    if ref.isExternal, let e = try source.event(ref.seq), let sr = source.renderer {
+                    if ref.isExternal, let e = try source.event(ref.seq), let sr = try source.renderer() {
                         src += "  " + Text.pad(e.event.kind.name, 16) + " " + Text.time(e.eventTime) + (e.event.instrument.map { " " + sr.instruments.name($0) } ?? "")
                     } else if !ref.isExternal, let e = try? tj.event(at: ref.seq) {
                         src += "  " + Text.pad(e.event.kind.name, 16) + " " + Text.time(e.eventTime)

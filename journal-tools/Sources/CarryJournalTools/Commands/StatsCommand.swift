@@ -34,22 +34,42 @@ public struct StatsCommand {
         }
     }
 
+    /// A row of the per-day table: a UTC day, or (outside years 1–9999, which print as
+    /// `<ms>ms`) the instant itself, as `Text.day` labels it.
+    enum DayKey: Hashable {
+        case day(Int64)
+        case instant(Int64)
+
+        init(_ t: Timestamp) {
+            self = Text.printableTimes.contains(t.ms) ? .day(t.floored(toMultipleOf: Millis.day).ms / Millis.day) : .instant(t.ms)
+        }
+
+        var label: String {
+            switch self {
+            case .day(let d): return Text.day(Timestamp(ms: d * Millis.day))
+            case .instant(let ms): return Text.day(Timestamp(ms: ms))
+            }
+        }
+    }
+
     /// Prints the tables.
     public func run(_ io: ToolIO) throws -> ExitStatus {
         let tj = try ToolJournal.open(path)
         try tj.noteWriter(io)
         let f = try filter.resolve(in: tj)
         let names = try tj.instruments()
-        var days: [String: [Int]] = [:]
+        var days: [DayKey: [Int]] = [:]
+        // Each kind's column in a row, by kind code.
+        var column = [Int](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max()!) + 1)
+        for (i, k) in EventKind.allCases.enumerated() { column[Int(k.rawValue)] = i }
         var kindsSeen = Set<EventKind>()
         // Stream observations: (time, interval in force for funding).
         var streams: [StreamKey: [(Timestamp, Int64)]] = [:]
         var intervalChanges: [UInt32: [(Timestamp, Int64)]] = [:]
         try tj.select(f) { e, _ in
-            let day = Text.day(e.eventTime)
             let k = e.event.kind
             kindsSeen.insert(k)
-            days[day, default: [Int](repeating: 0, count: EventKind.allCases.count)][EventKind.allCases.firstIndex(of: k)!] += 1
+            days[DayKey(e.eventTime), default: [Int](repeating: 0, count: EventKind.allCases.count)][column[Int(k.rawValue)]] += 1
             switch e.event {
             case .barClosed(let b):
                 streams[StreamKey(instrument: b.instrumentId.rawValue, isFunding: false, intervalSeconds: b.intervalSeconds), default: []]
@@ -71,8 +91,8 @@ public struct StatsCommand {
         try io.out.line("EVENTS PER DAY (UTC, by event time)")
         try io.out.line(Text.pad("DAY", 10) + zip(kinds, widths).map { "  " + Text.padLeft($0.name, $1) }.joined() + "  " + Text.padLeft("TOTAL", 7))
         var totals = [Int](repeating: 0, count: EventKind.allCases.count)
-        for day in days.keys.sorted() {
-            let row = days[day]!
+        // In label order, as the table always printed.
+        for (day, row) in days.map({ ($0.key.label, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             var line = Text.pad(day, 10)
             for (k, w) in zip(kinds, widths) {
                 let n = row[EventKind.allCases.firstIndex(of: k)!]
@@ -118,7 +138,7 @@ public struct StatsCommand {
                     census.observe(t)
                 }
             } else {
-                label = "\(name) bar.closed \(Self.interval(key.intervalSeconds))"
+                label = "\(name) bar.closed \(Millis.intervalName(seconds: key.intervalSeconds))"
                 census = GapCensus(cadenceMs: max(Int64(key.intervalSeconds) * 1000, 1))
                 for (t, _) in obs { census.observe(t) }
             }
@@ -138,12 +158,5 @@ public struct StatsCommand {
             for l in gapLines { try io.out.line(l) }
         }
         return .success
-    }
-
-    static func interval(_ seconds: UInt32) -> String {
-        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
-        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
-        if seconds % 60 == 0 { return "\(seconds / 60)m" }
-        return "\(seconds)s"
     }
 }

@@ -54,7 +54,7 @@ public struct TailCommand {
         let f = try filter.resolve(in: tj)
         var renderer = EventRenderer(instruments: try tj.instruments())
         var last = try tj.read { try $0.lastSeq() }
-        let table = EventTable(renderer: renderer, lastSeq: max(last, 999_999))
+        var table = EventTable(renderer: renderer, lastSeq: max(last, 999_999))
         if !json { try io.out.line(table.header) }
 
         // The last `count` matches, newest first from a reverse scan, printed oldest first.
@@ -77,15 +77,19 @@ public struct TailCommand {
             usleep(UInt32(pollMs) * 1000)
             let now = try tj.read { try $0.lastSeq() }
             guard now > last else { continue }
+            // The table depends only on the names and the seq width: rebuilt when they change.
+            if String(max(now, 999_999)).count != String(max(last, 999_999)).count {
+                table = EventTable(renderer: renderer, lastSeq: max(now, 999_999))
+            }
             var next = f
             next.seqs = max(last + 1, f.seqs.lowerBound)...min(now, f.seqs.upperBound)
             if next.seqs.lowerBound <= next.seqs.upperBound {
                 try tj.select(next) { e, _ in
                     if case .instrumentDefined(let d) = e.event {
-                        tj.learn(d)
                         renderer.instruments.add(d)
+                        table = EventTable(renderer: renderer, lastSeq: max(now, 999_999))
                     }
-                    try emit(e, renderer: renderer, table: EventTable(renderer: renderer, lastSeq: max(now, 999_999)), io)
+                    try emit(e, renderer: renderer, table: table, io)
                     return true
                 }
             }
