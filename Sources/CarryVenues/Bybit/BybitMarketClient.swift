@@ -42,7 +42,7 @@ public struct BybitClientOptions: Sendable {
 
     /// Options for `baseURL` with the defaults above.
     public init(baseURL: String) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = Bybit.normalizedBaseURL(baseURL) ?? baseURL
     }
 }
 
