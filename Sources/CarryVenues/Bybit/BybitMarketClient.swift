@@ -89,9 +89,6 @@ public final class BybitMarketClient {
         rng = SplitMix64(seed: options.jitterSeed)
     }
 
-    /// The current bucket of a group (tests, diagnostics).
-    public func bucket(_ group: EndpointGroup) -> TokenBucket { limiter.bucket(group) }
-
     // MARK: Endpoints
 
     /// One page of settled funding, newest first: at most `limit` (≤ 200) settlements with

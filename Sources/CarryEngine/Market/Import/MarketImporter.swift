@@ -192,7 +192,7 @@ public struct MarketImporter {
                     funding[.funding(InstrumentId(UInt32(inst))), default: []].append(FundingRow(instrument: inst, time: time, rate: rate, mark: mark, minutes: 480, file: fileIndex, line: row.line))
                 case .binanceAllSymbolsFunding, .bybitAllSymbolsFunding:
                     let symbol = row.text(0)
-                    guard !symbol.isEmpty, symbol.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
+                    guard InstrumentKey.isSymbol(symbol) else {
                         throw row.error("symbol '\(symbol)' is not a venue symbol (upper-case letters and digits)")
                     }
                     let time = try row.epochMs(1, file.format == .binanceAllSymbolsFunding ? "fundingTime" : "fundingRateTimestamp")

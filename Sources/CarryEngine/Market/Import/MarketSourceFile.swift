@@ -135,7 +135,7 @@ public struct BundledDataSet: Sendable {
                     format = entry.venue == .binance ? .binanceAllSymbolsFunding : .bybitAllSymbolsFunding
                     symbol = nil
                 }
-                if let s = symbol, s.isEmpty || !s.allSatisfy({ $0.isUppercase || $0.isNumber }) {
+                if let s = symbol, !InstrumentKey.isSymbol(s) {
                     throw ImportError(.unknown, file: rel, "'\(s)' is not a venue symbol (upper-case letters and digits)")
                 }
                 files.append(MarketSourceFile(path: root + "/" + rel, name: rel, format: format, venue: entry.venue, kind: entry.kind,
