@@ -156,8 +156,12 @@ public final class MarketJournal {
         try journal.withSnapshot { snap in
             try snap.scan(from: from) { view in
                 switch view.header.kindCode {
-                case EventKind.instrumentDefined.rawValue, EventKind.barClosed.rawValue,
-                     EventKind.fundingSettled.rawValue, EventKind.fundingIntervalChanged.rawValue:
+                case EventKind.barClosed.rawValue:
+                    // Bars are most of the journal: their stream without decoding them.
+                    if let id = try view.instrument(), let seconds = try view.barIntervalSeconds() {
+                        extend(.bars(id, intervalSeconds: seconds), view.header.eventTime)
+                    }
+                case EventKind.instrumentDefined.rawValue, EventKind.fundingSettled.rawValue, EventKind.fundingIntervalChanged.rawValue:
                     let event = try view.decode()
                     absorb(event, at: view.header.eventTime)
                 default:
@@ -181,8 +185,6 @@ public final class MarketJournal {
             if d.kind.isPerpetual, fundingIntervals[d.id] == nil, d.fundingIntervalMinutes > 0 {
                 fundingIntervals[d.id] = d.fundingIntervalMinutes
             }
-        case .barClosed(let b):
-            extend(.bars(b.instrumentId, intervalSeconds: b.intervalSeconds), time)
         case .fundingSettled(let f):
             extend(.funding(f.instrumentId), time)
             fundingIntervals[f.instrumentId] = f.intervalMinutes
@@ -334,13 +336,12 @@ public final class MarketJournal {
         var census: [MarketStream: GapCensus] = [:]
         try journal.withSnapshot { snap in
             try snap.scanByTime { view in
-                let kind = view.header.kindCode
-                guard kind == EventKind.barClosed.rawValue || kind == EventKind.fundingSettled.rawValue else { return true }
-                switch try view.decode() {
-                case .barClosed(let b):
-                    let s = MarketStream.bars(b.instrumentId, intervalSeconds: b.intervalSeconds)
-                    census[s, default: GapCensus(cadenceMs: Int64(b.intervalSeconds) * 1000)].observe(view.header.eventTime)
-                case .fundingSettled(let f):
+                switch view.header.kindCode {
+                case EventKind.barClosed.rawValue:
+                    guard let id = try view.instrument(), let seconds = try view.barIntervalSeconds() else { break }
+                    census[.bars(id, intervalSeconds: seconds), default: GapCensus(cadenceMs: Int64(seconds) * 1000)].observe(view.header.eventTime)
+                case EventKind.fundingSettled.rawValue:
+                    guard case .fundingSettled(let f) = try view.decode() else { break }
                     let s = MarketStream.funding(f.instrumentId)
                     let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
                     census[s, default: GapCensus(cadenceMs: cadence)].setCadence(cadence)
