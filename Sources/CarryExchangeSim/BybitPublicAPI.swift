@@ -66,11 +66,11 @@ public struct BybitPublicAPI: Sendable {
     }
 
     func fundingHistory(_ q: [String: String]) -> SimResponse {
-        guard let category = q["category"], category == "linear" || category == "inverse" else {
+        guard let category = q["category"], let kind = InstrumentKind(name: category), kind.isPerpetual else {
             return paramsError(q["category"] == nil ? "params error: category is required" : "Illegal category")
         }
         guard let symbol = q["symbol"], !symbol.isEmpty else { return paramsError("params error: symbol is required") }
-        guard let inst = data.instrument(category == "linear" ? .linearPerpetual : .inversePerpetual, symbol) else { return paramsError("Not supported symbols") }
+        guard let inst = data.instrument(kind, symbol) else { return paramsError("Not supported symbols") }
         let start = q["startTime"].flatMap(Int64.init)
         let end = q["endTime"].flatMap(Int64.init)
         if start != nil && end == nil { return paramsError("params error: startTime requires endTime") }
@@ -84,7 +84,7 @@ public struct BybitPublicAPI: Sendable {
 
     func kline(_ q: [String: String]) -> SimResponse {
         let category = q["category"] ?? "linear"   // Bybit's default
-        guard let kind = Self.kind(category) else { return paramsError("Illegal category") }
+        guard let kind = InstrumentKind(name: category) else { return paramsError("Illegal category") }
         guard let symbol = q["symbol"], !symbol.isEmpty else { return paramsError("params error: symbol is required") }
         guard let intervalText = q["interval"], let seconds = Bybit.klineSeconds(intervalText) else { return paramsError("params error: invalid interval") }
         guard let inst = data.instrument(kind, symbol) else { return paramsError("Not supported symbols") }
@@ -100,7 +100,7 @@ public struct BybitPublicAPI: Sendable {
     }
 
     func instruments(_ q: [String: String]) -> SimResponse {
-        guard let categoryText = q["category"], let kind = Self.kind(categoryText) else {
+        guard let categoryText = q["category"], let kind = InstrumentKind(name: categoryText) else {
             return paramsError(q["category"] == nil ? "params error: category is required" : "Illegal category")
         }
         var list: [SimInstrument]
@@ -141,7 +141,7 @@ public struct BybitPublicAPI: Sendable {
     }
 
     func tickers(_ q: [String: String]) -> SimResponse {
-        guard let categoryText = q["category"], let kind = Self.kind(categoryText) else {
+        guard let categoryText = q["category"], let kind = InstrumentKind(name: categoryText) else {
             return paramsError(q["category"] == nil ? "params error: category is required" : "Illegal category")
         }
         var list: [SimInstrument]
@@ -182,15 +182,6 @@ public struct BybitPublicAPI: Sendable {
     }
 
     // MARK: Parameters
-
-    static func kind(_ category: String) -> InstrumentKind? {
-        switch category {
-        case "linear": return .linearPerpetual
-        case "spot": return .spot
-        case "inverse": return .inversePerpetual
-        default: return nil
-        }
-    }
 
     static func limit(_ text: String?, default value: Int, max: Int) -> Int? {
         guard let text else { return value }

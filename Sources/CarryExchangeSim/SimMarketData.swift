@@ -53,7 +53,10 @@ public final class SimMarketData: Sendable {
         try journal.withSnapshot { snap in
             _ = try snap.scan { view in
                 switch view.header.kindCode {
-                case EventKind.instrumentDefined.rawValue, EventKind.barClosed.rawValue, EventKind.fundingSettled.rawValue:
+                case EventKind.barClosed.rawValue:
+                    let b = try view.decodeBar()
+                    bars[b.instrumentId.index][b.intervalSeconds, default: []].append(b)
+                case EventKind.instrumentDefined.rawValue, EventKind.fundingSettled.rawValue:
                     switch try view.decode() {
                     case .instrumentDefined(let d):
                         if d.id.index < definitions.count {
@@ -64,8 +67,6 @@ public final class SimMarketData: Sendable {
                             bars.append([:])
                             funding.append([])
                         }
-                    case .barClosed(let b):
-                        bars[b.instrumentId.index][b.intervalSeconds, default: []].append(b)
                     case .fundingSettled(let f):
                         funding[f.instrumentId.index].append((view.header.eventTime, f))
                     default:

@@ -7,6 +7,13 @@ public enum Bybit {
     /// Testnet REST host.
     public static let testnetBaseURL = "https://api-testnet.bybit.com"
 
+    /// `url` without a trailing slash, or nil unless it starts with http:// or https://
+    /// (the one check of a configured or `--base-url` host).
+    public static func normalizedBaseURL(_ url: String) -> String? {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { return nil }
+        return url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+
     /// Public market endpoints (no signature).
     public enum Path {
         public static let fundingHistory = "/v5/market/funding/history"

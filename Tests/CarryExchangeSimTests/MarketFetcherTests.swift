@@ -62,7 +62,7 @@ struct MarketFetcherTests {
         #expect(transport.requests < 12)
     }
 
-    @Test("suggestions: close symbols first, by edit distance then name")
+    @Test("suggestions: close symbols first, by edit distance then the order given")
     func suggestions() {
         let all = ["BTCUSDT", "ETHUSDT", "ETHBTC", "ETHPERP", "SOLUSDT", "1000PEPEUSDT"]
         #expect(SymbolSuggestions.closest(to: "ETHUSDC", in: all, limit: 3) == ["ETHUSDT", "ETHBTC"])

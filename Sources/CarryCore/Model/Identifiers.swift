@@ -88,6 +88,12 @@ public enum InstrumentKind: UInt8, Sendable, CaseIterable, CustomStringConvertib
 
     /// True for the contracts that settle funding.
     public var isPerpetual: Bool { self != .spot }
+
+    /// Parses the name exactly as `description` spells it (`spot`, `linear`, `inverse`).
+    public init?(name: String) {
+        guard let k = InstrumentKind.allCases.first(where: { $0.description == name }) else { return nil }
+        self = k
+    }
 }
 
 /// Buy or sell.

@@ -100,7 +100,7 @@ extension BacktestConfig {
         for key in o.keys {
             // e.g. "binance:linear:BTCUSDT": { taker: 0.0004, maker: 0.0002 }
             let parts = key.split(separator: ":")
-            guard parts.count == 3, Venue(name: String(parts[0])) != nil, ["spot", "linear", "inverse"].contains(String(parts[1])) else {
+            guard parts.count == 3, Venue(name: String(parts[0])) != nil, InstrumentKind(name: String(parts[1])) != nil else {
                 throw o.error(key, nil, "override keys are venue:kind:SYMBOL, e.g. binance:linear:BTCUSDT")
             }
             let e = try o.section(key)

@@ -63,7 +63,7 @@ public enum BacktestDriver {
             let spot = market.instrument(venue: config.venue, kind: .spot, symbol: symbol)
             guard let perp, let spot else {
                 let known = Set(market.symbols(venue: config.venue, kind: .linearPerpetual)).intersection(market.symbols(venue: config.venue, kind: .spot)).sorted()
-                let close = known.filter { ConfigReader.editDistance($0, symbol) <= 3 || $0.hasPrefix(String(symbol.prefix(3))) }
+                let close = SymbolSuggestions.closest(to: symbol, in: known, limit: 5)
                 let hint = close.isEmpty ? "" : " Close matches: \(close.joined(separator: ", "))."
                 let missing = perp == nil && spot == nil ? "spot or perpetual" : (perp == nil ? "perpetual" : "spot")
                 throw BacktestError("\(config.venue) \(symbol) has no \(missing) instrument in \(market.journal.path).\(hint) Symbols with both legs there: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Import or fetch the data first (carry import, carry fetch).")

@@ -162,9 +162,6 @@ public final class ConfigReader {
         return s
     }
 
-    /// An optional string.
-    public func optionalString(_ key: String) throws(ConfigError) -> String? { try scalar(key) }
-
     /// A duration such as `8h`, `30m`, `45s`, `250ms`, `90d`, in milliseconds.
     public func durationMs(_ key: String, default value: Int64, min: Int64 = 0, max: Int64 = Int64.max) throws(ConfigError) -> Int64 {
         guard let s = try scalar(key) else { return value }
@@ -222,9 +219,9 @@ public final class ConfigReader {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000)]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             let number = s.dropLast(suffix.count)
-            if suffix == "s" && number.hasSuffix("m") { continue }
             guard let n = Int64(number), n >= 0 else { return nil }
-            return n * factor
+            let (ms, overflow) = n.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : ms
         }
         return nil
     }

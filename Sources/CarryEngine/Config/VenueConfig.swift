@@ -17,10 +17,10 @@ public enum VenueConfig {
         let b = try root.section("bybit")
         b.expect(["baseUrl", "requestTimeout", "connectTimeout", "maxAttempts", "backoffBase", "backoffMax", "safety", "rateLimits"])
         let base = try b.string("baseUrl", default: Bybit.mainnetBaseURL)
-        guard base.hasPrefix("http://") || base.hasPrefix("https://") else {
+        guard let url = Bybit.normalizedBaseURL(base) else {
             throw ConfigError(source: file, key: "bybit.baseUrl", value: base, message: "must start with http:// or https://")
         }
-        o = BybitClientOptions(baseURL: base)
+        o = BybitClientOptions(baseURL: url)
         o.requestTimeoutMs = Int(try b.durationMs("requestTimeout", default: 10_000, min: 100, max: 300_000))
         o.connectTimeoutMs = Int(try b.durationMs("connectTimeout", default: 5_000, min: 100, max: 120_000))
         o.maxAttempts = try b.int("maxAttempts", default: 6, range: 1...50)
@@ -29,21 +29,18 @@ public enum VenueConfig {
         o.safety = try b.fixed("safety", default: Fixed(mantissa: 8, scale: 1), min: Fixed(mantissa: 1, scale: 1), max: Fixed(1)).doubleValue
         let limits = try b.section("rateLimits")
         limits.expect(["default"] + EndpointGroup.allCases.map(\.rawValue))
-        for key in limits.keys {
-            guard key == "default" || EndpointGroup(rawValue: key) != nil else {
-                throw ConfigError(source: file, key: "bybit.rateLimits.\(key)", value: nil,
-                                  message: "unknown endpoint group. Allowed: default, \(EndpointGroup.allCases.map(\.rawValue).joined(separator: ", ")).")
-            }
+        /// The pace of one group, when the file sets it.
+        func rateLimit(_ key: String) throws(ConfigError) -> RateLimitConfig? {
+            guard limits.has(key) else { return nil }
             let s = try limits.section(key)
             s.expect(["requestsPerSecond", "burst"])
-            let config = RateLimitConfig(
+            return RateLimitConfig(
                 requestsPerSecond: try s.fixed("requestsPerSecond", default: Fixed(10), min: Fixed(mantissa: 1, scale: 1), max: Fixed(1000)).doubleValue,
                 burst: Double(try s.int("burst", default: 5, range: 1...1000)))
-            if key == "default" {
-                o.defaultRateLimit = config
-            } else if let g = EndpointGroup(rawValue: key) {
-                o.rateLimits[g] = config
-            }
+        }
+        if let config = try rateLimit("default") { o.defaultRateLimit = config }
+        for group in EndpointGroup.allCases {
+            if let config = try rateLimit(group.rawValue) { o.rateLimits[group] = config }
         }
         try root.finish()
         return o

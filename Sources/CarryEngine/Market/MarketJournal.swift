@@ -37,11 +37,13 @@ public enum MarketStream: Hashable, Sendable, Comparable, CustomStringConvertibl
     }
 
     /// `1h`, `8h`, `1d` for an interval in seconds.
-    public static func intervalName(_ seconds: UInt32) -> String {
-        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
-        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
-        if seconds % 60 == 0 { return "\(seconds / 60)m" }
-        return "\(seconds)s"
+    public static func intervalName(_ seconds: UInt32) -> String { ConfigReader.formatDuration(Int64(seconds) * 1000) }
+
+    /// The interval a name such as `1h`, `4h`, `15m`, `1d` spells, in seconds: a positive
+    /// whole number of minutes, or nil.
+    public static func intervalSeconds(named name: String) -> UInt32? {
+        guard let ms = ConfigReader.parseDuration(name), ms > 0, ms % 60_000 == 0 else { return nil }
+        return UInt32(exactly: ms / 1000)
     }
 
     public static func < (a: MarketStream, b: MarketStream) -> Bool {
@@ -92,8 +94,21 @@ public struct MarketAppendOutcome: Sendable, Equatable {
     public var appended = 0
     /// Records skipped because their stream already covers their time.
     public var alreadyPresent = 0
-    /// The seqs written (nil when nothing was).
-    public var seqs: ClosedRange<UInt64>?
+    /// `funding.interval` events journaled before the settlements that changed the interval.
+    public var intervalChanges = 0
+}
+
+/// What `define` did: the dense ids of the definitions in the order given (indexable like
+/// an array of ids), and how many it journaled.
+public struct MarketDefinitions: RandomAccessCollection, Sendable, Equatable {
+    /// Dense ids, one per definition given.
+    public var ids: [InstrumentId]
+    /// Definitions journaled (new instruments or changed rules); the others were current.
+    public var journaled: Int
+
+    public var startIndex: Int { ids.startIndex }
+    public var endIndex: Int { ids.endIndex }
+    public subscript(position: Int) -> InstrumentId { ids[position] }
 }
 
 /// A market journal open for reading its catalogue and appending market data.
@@ -144,8 +159,12 @@ public final class MarketJournal {
         try journal.withSnapshot { snap in
             try snap.scan(from: from) { view in
                 switch view.header.kindCode {
-                case EventKind.instrumentDefined.rawValue, EventKind.barClosed.rawValue,
-                     EventKind.fundingSettled.rawValue, EventKind.fundingIntervalChanged.rawValue:
+                case EventKind.barClosed.rawValue:
+                    // Bars are most of the journal: their stream without decoding them.
+                    if let id = try view.instrument(), let seconds = try view.barIntervalSeconds() {
+                        extend(.bars(id, intervalSeconds: seconds), view.header.eventTime)
+                    }
+                case EventKind.instrumentDefined.rawValue, EventKind.fundingSettled.rawValue, EventKind.fundingIntervalChanged.rawValue:
                     let event = try view.decode()
                     absorb(event, at: view.header.eventTime)
                 default:
@@ -169,8 +188,6 @@ public final class MarketJournal {
             if d.kind.isPerpetual, fundingIntervals[d.id] == nil, d.fundingIntervalMinutes > 0 {
                 fundingIntervals[d.id] = d.fundingIntervalMinutes
             }
-        case .barClosed(let b):
-            extend(.bars(b.instrumentId, intervalSeconds: b.intervalSeconds), time)
         case .fundingSettled(let f):
             extend(.funding(f.instrumentId), time)
             fundingIntervals[f.instrumentId] = f.intervalMinutes
@@ -209,27 +226,11 @@ public final class MarketJournal {
         instruments.filter { (venue == nil || $0.venue == venue) && (kind == nil || $0.kind == kind) }.map(\.symbol)
     }
 
-    /// Journals a definition unless an identical one is current; returns the dense id.
-    /// `definition.id` is ignored: the journal assigns it.
+    /// Journals definitions in one commit, skipping those identical to the current ones;
+    /// returns their dense ids in order and how many were journaled. `id` fields are
+    /// ignored: the journal assigns them.
     @discardableResult
-    public func define(_ definition: InstrumentDefined, at time: Timestamp) throws -> InstrumentId {
-        var d = definition
-        if let existing = instrument(venue: d.venue, kind: d.kind, symbol: d.symbol) {
-            d.id = existing.id
-            if existing == d { return existing.id }
-        } else {
-            d.id = InstrumentId(UInt32(instruments.count))
-        }
-        let w = try ensureWriter()
-        try w.append(EventDraft(.instrumentDefined(d), eventTime: time, recordTime: recordClock()))
-        absorb(.instrumentDefined(d), at: time)
-        return d.id
-    }
-
-    /// Journals several definitions in one commit, skipping those identical to the current
-    /// ones; returns their dense ids in order. `id` fields are ignored, as in `define`.
-    @discardableResult
-    public func define(_ definitions: [InstrumentDefined], at time: Timestamp) throws -> [InstrumentId] {
+    public func define(_ definitions: [InstrumentDefined], at time: Timestamp) throws -> MarketDefinitions {
         var ids: [InstrumentId] = []
         var drafts: [EventDraft] = []
         var staged: [InstrumentDefined] = []
@@ -255,16 +256,10 @@ public final class MarketJournal {
             try ensureWriter().append(drafts)
             for d in staged { absorb(.instrumentDefined(d), at: time) }
         }
-        return ids
+        return MarketDefinitions(ids: ids, journaled: drafts.count)
     }
 
     // MARK: Market data
-
-    /// True when the stream already covers `time`.
-    public func covers(_ stream: MarketStream, _ time: Timestamp) -> Bool {
-        guard let e = extents[stream] else { return false }
-        return time >= e.first && time <= e.last
-    }
 
     /// Journals the records not yet covered by their streams, in the order given, committing
     /// every `commitEvery` events; returns once everything written is durable. A funding
@@ -277,12 +272,9 @@ public final class MarketJournal {
         var tickets: [CommitTicket] = []
         let w = try ensureWriter()
         let now = recordClock()
-        var firstSeq: UInt64? = nil
         func flush() throws {
             guard !pending.isEmpty else { return }
-            let t = try w.enqueue(pending)
-            if firstSeq == nil { firstSeq = t.seqs.lowerBound }
-            tickets.append(t)
+            tickets.append(try w.enqueue(pending))
             pending.removeAll(keepingCapacity: true)
         }
         // Streams are checked against the extent as it was before this call, so a batch
@@ -302,6 +294,7 @@ public final class MarketJournal {
                 if let current = fundingIntervals[f.instrumentId], current != f.intervalMinutes, t > (extents[stream]?.last ?? .distantPast) {
                     pending.append(EventDraft(.fundingIntervalChanged(FundingIntervalChanged(instrumentId: f.instrumentId, previousMinutes: current, newMinutes: f.intervalMinutes)),
                                               eventTime: t, recordTime: now))
+                    outcome.intervalChanges += 1
                 }
                 if t > (extents[stream]?.last ?? .distantPast) { fundingIntervals[f.instrumentId] = f.intervalMinutes }
                 pending.append(EventDraft(.fundingSettled(f), eventTime: t, recordTime: now))
@@ -312,7 +305,6 @@ public final class MarketJournal {
         }
         try flush()
         for t in tickets { try t.wait() }
-        if let firstSeq, let last = tickets.last?.seqs.upperBound { outcome.seqs = firstSeq...last }
         return outcome
     }
 
@@ -347,13 +339,12 @@ public final class MarketJournal {
         var census: [MarketStream: GapCensus] = [:]
         try journal.withSnapshot { snap in
             try snap.scanByTime { view in
-                let kind = view.header.kindCode
-                guard kind == EventKind.barClosed.rawValue || kind == EventKind.fundingSettled.rawValue else { return true }
-                switch try view.decode() {
-                case .barClosed(let b):
-                    let s = MarketStream.bars(b.instrumentId, intervalSeconds: b.intervalSeconds)
-                    census[s, default: GapCensus(cadenceMs: Int64(b.intervalSeconds) * 1000)].observe(view.header.eventTime)
-                case .fundingSettled(let f):
+                switch view.header.kindCode {
+                case EventKind.barClosed.rawValue:
+                    guard let id = try view.instrument(), let seconds = try view.barIntervalSeconds() else { break }
+                    census[.bars(id, intervalSeconds: seconds), default: GapCensus(cadenceMs: Int64(seconds) * 1000)].observe(view.header.eventTime)
+                case EventKind.fundingSettled.rawValue:
+                    guard case .fundingSettled(let f) = try view.decode() else { break }
                     let s = MarketStream.funding(f.instrumentId)
                     let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
                     census[s, default: GapCensus(cadenceMs: cadence)].setCadence(cadence)

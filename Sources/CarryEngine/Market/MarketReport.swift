@@ -34,10 +34,10 @@ public enum MarketReportText {
     public static func render(_ reports: [StreamReport], gapsOnly: Bool = false) -> String {
         let shown = gapsOnly ? reports.filter { !$0.gaps.isEmpty } : reports
         let nameWidth = max(6, shown.map(\.name.count).max() ?? 0)
-        var out = pad("stream", nameWidth) + "  " + lpad("count", 7) + "  " + pad("first", 24) + "  " + pad("last", 24) + "  gaps\n"
+        var out = pad("stream", nameWidth) + "  " + "count".leftPadded(7) + "  " + pad("first", 24) + "  " + pad("last", 24) + "  gaps\n"
         for r in shown {
             let gaps = r.gaps.isEmpty ? "none" : "\(r.gaps.count) (\(r.missing) missing)"
-            out += pad(r.name, nameWidth) + "  " + lpad(String(r.count), 7) + "  " + pad(r.first?.iso8601 ?? "-", 24) + "  "
+            out += pad(r.name, nameWidth) + "  " + String(r.count).leftPadded(7) + "  " + pad(r.first?.iso8601 ?? "-", 24) + "  "
                 + pad(r.last?.iso8601 ?? "-", 24) + "  " + gaps + "\n"
             for g in r.gaps {
                 out += "    gap after \(g.after.iso8601), next \(g.before.iso8601): \(g.missing) missing\n"
@@ -50,5 +50,4 @@ public enum MarketReportText {
     }
 
     static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
-    static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
 }

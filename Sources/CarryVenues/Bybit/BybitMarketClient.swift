@@ -42,7 +42,7 @@ public struct BybitClientOptions: Sendable {
 
     /// Options for `baseURL` with the defaults above.
     public init(baseURL: String) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = Bybit.normalizedBaseURL(baseURL) ?? baseURL
     }
 }
 
@@ -88,9 +88,6 @@ public final class BybitMarketClient {
         limiter = RateLimiter(configs: options.rateLimits, fallback: options.defaultRateLimit, safety: options.safety, nowMs: clock.nowMs)
         rng = SplitMix64(seed: options.jitterSeed)
     }
-
-    /// The current bucket of a group (tests, diagnostics).
-    public func bucket(_ group: EndpointGroup) -> TokenBucket { limiter.bucket(group) }
 
     // MARK: Endpoints
 

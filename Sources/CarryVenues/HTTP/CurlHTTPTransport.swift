@@ -5,6 +5,7 @@
 // Invariants: a transport is used by one thread at a time; it never retries or sleeps.
 
 import CCurl
+import Foundation
 
 /// Collects a response's body and headers from libcurl's callbacks.
 private final class ResponseSink {
@@ -64,7 +65,7 @@ public final class CurlHTTPTransport: HTTPTransport {
             guard let data, let user else { return n }
             let sink = Unmanaged<ResponseSink>.fromOpaque(user).takeUnretainedValue()
             let line = data.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) }
-            let trimmed = line.trimmingSuffix()
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.hasPrefix("HTTP/") {
                 sink.headers.removeAll()   // a new response (after 100-continue or a redirect)
             } else if let colon = trimmed.firstIndex(of: ":") {
@@ -92,13 +93,5 @@ public final class CurlHTTPTransport: HTTPTransport {
         var status = 0
         _ = carry_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
-    }
-}
-
-extension String {
-    fileprivate func trimmingSuffix() -> Substring {
-        var s = Substring(self)
-        while let last = s.last, last == "\r" || last == "\n" || last == " " { s = s.dropLast() }
-        return s
     }
 }

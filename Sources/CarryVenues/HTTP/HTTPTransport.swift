@@ -5,7 +5,7 @@
 // Invariant: a transport never retries and never sleeps; policy lives in the client.
 
 /// One GET request.
-public struct HTTPRequest: Sendable, Equatable {
+public struct HTTPRequest: Sendable {
     /// The full URL, query included.
     public var url: String
     /// Extra request headers.
@@ -21,11 +21,6 @@ public struct HTTPRequest: Sendable, Equatable {
         self.headers = headers
         self.timeoutMs = timeoutMs
         self.connectTimeoutMs = connectTimeoutMs
-    }
-
-    public static func == (a: HTTPRequest, b: HTTPRequest) -> Bool {
-        a.url == b.url && a.timeoutMs == b.timeoutMs && a.connectTimeoutMs == b.connectTimeoutMs
-            && a.headers.map(\.name) == b.headers.map(\.name) && a.headers.map(\.value) == b.headers.map(\.value)
     }
 }
 
@@ -76,9 +71,6 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         self.url = url
         self.detail = detail
     }
-
-    /// Worth retrying: the venue may answer next time.
-    public var isTransient: Bool { kind == .timeout || kind == .dropped }
 
     public var description: String { "GET \(url): \(detail)" }
 }

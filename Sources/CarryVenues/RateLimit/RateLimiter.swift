@@ -12,6 +12,8 @@
 // the burst; a block (after a 10006/429/403 or a status of zero remaining) is only ever
 // extended, never shortened, until it passes.
 
+import Foundation
+
 /// A token bucket on caller-supplied time.
 public struct TokenBucket: Sendable, Equatable {
     /// Maximum tokens (the burst).
@@ -122,9 +124,9 @@ public struct RateLimitStatus: Sendable, Equatable {
 
     /// Reads the three headers; nil when the limit headers are absent or unreadable.
     public init?(headers response: HTTPResponse) {
-        guard let l = response.header("X-Bapi-Limit").flatMap({ Int($0.trimmingCharacters()) }),
-              let r = response.header("X-Bapi-Limit-Status").flatMap({ Int($0.trimmingCharacters()) }) else { return nil }
-        self.init(limit: l, remaining: r, resetMs: response.header("X-Bapi-Limit-Reset-Timestamp").flatMap { Int64($0.trimmingCharacters()) })
+        guard let l = response.header("X-Bapi-Limit").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+              let r = response.header("X-Bapi-Limit-Status").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else { return nil }
+        self.init(limit: l, remaining: r, resetMs: response.header("X-Bapi-Limit-Reset-Timestamp").flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
     }
 }
 
@@ -185,14 +187,5 @@ public struct RateLimiter: Sendable {
     /// No request of `group` for `forMs`.
     public mutating func block(_ group: EndpointGroup, forMs: Int64, nowMs: Int64) {
         buckets[group]!.block(untilMs: nowMs + max(0, forMs), nowMs: nowMs)
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
-        return String(s)
     }
 }

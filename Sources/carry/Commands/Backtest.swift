@@ -62,17 +62,16 @@ struct BacktestCommand: ParsableCommand {
                 throw CLIError.badInput("no market journal at \(source). Run `carry import` (the bundled history) or `carry fetch` first, or pass --journal DIR.")
             }
             let outDirectory = try out ?? defaultOut(config)
-            let started = Date()
+            let progress = ProgressLine("backtest", logger: CLILogging.logger("carry.backtest"))
+            defer { progress.finish() }
             let result: BacktestResult
             do {
                 result = try BacktestDriver.run(config: config, sourcePath: source, outDirectory: outDirectory,
-                                                progress: quiet || !stderrIsTerminal ? nil : { f in
-                                                    FileHandle.standardError.write(Data(String(format: "\rbacktest %5.1f %%", f * 100).utf8))
-                                                })
+                                                progress: quiet ? nil : { progress.update("replay", fraction: $0) })
             } catch let e as BacktestError {
                 throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
             }
-            if !quiet && stderrIsTerminal { FileHandle.standardError.write(Data("\r".utf8)) }
+            progress.finish()
             if !quiet {
                 for w in result.warnings { printNotice("warning: \(w)") }
             }
@@ -83,7 +82,7 @@ struct BacktestCommand: ParsableCommand {
                 throw CLIError.failed("the book rebuilt from \(result.runJournalPath) (state hash \(rebuilt.stateHash)) differs from the run's (\(result.stateHash)). This is a bug in Carry: keep \(outDirectory) and report it.")
             }
             let title = "Carry backtest — \(config.venue) \(config.symbols.joined(separator: ", ")), threshold strategy, \(MarketStream.intervalName(config.barIntervalSeconds)) bars"
-            let elapsed = Date().timeIntervalSince(started)
+            let elapsed = progress.elapsedSeconds
             let book = rebuilt.projection
             let pnl = book.pnl
             let bookText = """

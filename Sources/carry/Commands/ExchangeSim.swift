@@ -4,6 +4,7 @@ import ArgumentParser
 import CarryCore
 import CarryEngine
 import CarryExchangeSim
+import CarryJournal
 import Foundation
 
 struct ExchangeSimCommand: AsyncParsableCommand {
@@ -88,7 +89,7 @@ struct ExchangeSimCommand: AsyncParsableCommand {
                 guard let t = Timestamp(iso8601: now) else { throw CLIError.badInput("--now expects a UTC date-time like 2026-03-19T00:00:00Z (got \(now))") }
                 options.now = t
             }
-            guard FileManager.default.fileExists(atPath: journal + "/data.mdb") else {
+            guard Journal.exists(at: journal) else {
                 throw CLIError.badInput("\(journal) is not a market journal (no data.mdb). Create one with `carry import --journal \(journal)` or `carry fetch`.")
             }
             let logger = CLILogging.logger("carry.exchange-sim")

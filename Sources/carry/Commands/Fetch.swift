@@ -3,6 +3,7 @@
 import ArgumentParser
 import CarryCore
 import CarryEngine
+import CarryJournal
 import CarryVenues
 import Foundation
 
@@ -53,13 +54,12 @@ struct FetchCommand: ParsableCommand {
             let list = symbols.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
             guard !list.isEmpty else { throw CLIError.badInput("--symbols needs at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT") }
             guard Set(list).count == list.count else { throw CLIError.badInput("--symbols lists a symbol twice: \(list.joined(separator: ","))") }
-            guard days >= 1 && days <= 3650 else { throw CLIError.badInput("--days must be between 1 and 3650 (got \(days))") }
             var options = try VenueConfig.bybitOptions(configDirectory: config.directory)
             if let baseURL {
-                guard baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else {
+                guard let url = Bybit.normalizedBaseURL(baseURL) else {
                     throw CLIError.badInput("--base-url must start with http:// or https:// (got \(baseURL))")
                 }
-                options.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+                options.baseURL = url
             }
             if let timeout {
                 guard let ms = ConfigReader.parseDuration(timeout), ms >= 50, ms <= 300_000 else {

@@ -81,10 +81,3 @@ struct ImportCommand: ParsableCommand {
         }
     }
 }
-
-/// Wall-clock milliseconds (record times of imports and fetches).
-func wallClockMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

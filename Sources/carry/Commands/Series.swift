@@ -29,7 +29,7 @@ struct SeriesCommand: ParsableCommand {
     @Option(help: "The venue (binance, bybit, okx).")
     var venue: String = "binance"
 
-    @Option(help: ArgumentHelp("Bar interval for the basis: 1h or 4h.", valueName: "INTERVAL"))
+    @Option(help: ArgumentHelp("Bar interval for the basis, e.g. 1h or 4h.", valueName: "INTERVAL"))
     var interval: String = "1h"
 
     @Option(help: ArgumentHelp("First time, UTC (2025-09-13 or an ISO time).", valueName: "DATE"))
@@ -42,14 +42,16 @@ struct SeriesCommand: ParsableCommand {
         try reportingErrors {
             guard ["funding", "basis"].contains(kind) else { throw CLIError.badInput("--kind \(kind): expected funding or basis") }
             guard let v = Venue(name: venue) else { throw CLIError.badInput("--venue \(venue): expected one of \(Venue.allCases.map(\.description).joined(separator: ", "))") }
-            guard let seconds: UInt32 = ["1h": 3600, "4h": 14_400][interval] else { throw CLIError.badInput("--interval \(interval): expected 1h or 4h") }
+            guard let seconds = MarketStream.intervalSeconds(named: interval) else {
+                throw CLIError.badInput("--interval \(interval): expected a bar interval of whole minutes, like 1h or 4h")
+            }
             let start = try from.map { s in try Timestamp(iso8601: s) ?? { throw CLIError.badInput("--from \(s): expected a UTC date like 2025-09-13") }() } ?? .distantPast
             let end = try to.map { s in try Timestamp(iso8601: s) ?? { throw CLIError.badInput("--to \(s): expected a UTC date like 2026-03-19") }() } ?? .distantFuture
             let market = try MarketJournal(readOnlyPath: try journalOptions.resolve(config))
             let name = symbol.uppercased()
             guard let perp = market.instrument(venue: v, kind: .linearPerpetual, symbol: name) else {
                 let known = market.symbols(venue: v, kind: .linearPerpetual)
-                let close = known.filter { ConfigReader.editDistance($0, name) <= 3 }
+                let close = SymbolSuggestions.closest(to: name, in: known, limit: 5)
                 throw CLIError.badInput("\(v) \(name) has no perpetual in \(market.journal.path).\(close.isEmpty ? "" : " Close matches: \(close.joined(separator: ", ")).")")
             }
             let spot = market.instrument(venue: v, kind: .spot, symbol: name)

@@ -3,6 +3,7 @@
 // logfmt lines through swift-log, at most one every few seconds, so logs stay readable.
 
 import CarryCore
+import CarryJournal
 import Foundation
 import Logging
 
@@ -44,7 +45,7 @@ struct LogfmtHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        var line = "ts=\(isoNow()) level=\(event.level) label=\(label) msg=\(quote(event.message.description))"
+        var line = "ts=\(Timestamp(ms: wallClockMs()).iso8601) level=\(event.level) label=\(label) msg=\(quote(event.message.description))"
         // Sorted keys: deterministic output.
         for key in all.keys.sorted() { line += " \(key)=\(quote(all[key]!.description))" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -53,13 +54,6 @@ struct LogfmtHandler: LogHandler {
     private func quote(_ s: String) -> String {
         if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) { return s }
         return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-
-    private func isoNow() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let ms = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-        return Timestamp(ms: ms).iso8601
     }
 }
 
@@ -84,28 +78,37 @@ final class ProgressLine {
 
     /// Reports `done` of `total` `unit`s with a short description of the current step.
     func update(_ step: String, done: Int, total: Int, unit: String, force: Bool = false) {
+        let rate = Double(done) / max(monotonicSeconds() - started, 1e-6)
+        report(step, fraction: total > 0 ? Double(done) / Double(total) : nil, counts: "\(done)/\(total) \(unit)  \(formatRate(rate))/s",
+               metadata: ["done": "\(done)", "total": "\(total)", "unit": "\(unit)", "rate": "\(String(format: "%.1f", rate))/s"], force: force)
+    }
+
+    /// Reports the `fraction` (0…1) done of work without a count (a backtest's replay).
+    func update(_ step: String, fraction: Double, force: Bool = false) {
+        report(step, fraction: fraction, counts: nil, metadata: ["fraction": "\(String(format: "%.3f", fraction))"], force: force)
+    }
+
+    private func report(_ step: String, fraction: Double?, counts: String?, metadata: Logger.Metadata, force: Bool) {
         let now = monotonicSeconds()
         let elapsed = max(now - started, 1e-6)
-        let rate = Double(done) / elapsed
         let eta: String
-        if total > done && rate > 0 {
-            eta = formatDuration(Double(total - done) / rate)
+        if let fraction, fraction > 0 && fraction < 1 {
+            eta = formatDuration(elapsed * (1 - fraction) / fraction)
         } else {
             eta = "-"
         }
         if terminal {
             guard force || now - lastDraw >= 0.1 else { return }
             lastDraw = now
-            let pct = total > 0 ? String(format: "%3.0f%%", 100 * Double(done) / Double(total)) : "   "
-            var line = "\(label) \(pct) \(done)/\(total) \(unit)  \(formatRate(rate))/s  ETA \(eta)  \(step)"
+            let pct = fraction.map { String(format: "%3.0f%%", 100 * $0) } ?? "   "
+            var line = "\(label) \(pct) \(counts.map { $0 + "  " } ?? "")ETA \(eta)  \(step)"
             if line.count > 118 { line = String(line.prefix(118)) }
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             drawn = true
         } else {
             guard force || now - lastLog >= logEverySeconds else { return }
             lastLog = now
-            logger.info("progress", metadata: ["step": "\(step)", "done": "\(done)", "total": "\(total)", "unit": "\(unit)",
-                                               "rate": "\(String(format: "%.1f", rate))/s", "eta": "\(eta)"])
+            logger.info("progress", metadata: metadata.merging(["step": "\(step)", "eta": "\(eta)"]) { _, new in new })
         }
     }
 

@@ -145,14 +145,12 @@ public final class MarketFetcher {
         let from = to.adding(ms: -Int64(request.days) * Millis.day)
 
         opened = try openJournal()
-        let before = market.instruments
         var definitions: [InstrumentDefined] = []
         for (perp, spot) in zip(perps, spots) {
             definitions.append(perp.definition)
             if let spot { definitions.append(spot.definition) }
         }
         let ids = try market.define(definitions, at: from)
-        let definitionsJournaled = ids.filter { $0.index >= before.count || before[$0.index] != market.instruments[$0.index] }.count
 
         // 2. The streams, in a fixed order.
         struct Plan {
@@ -232,7 +230,7 @@ public final class MarketFetcher {
             logger.info("stream fetched", metadata: ["stream": "\(plan.name)", "appended": "\(result.appended)", "alreadyPresent": "\(result.alreadyPresent)"])
             results.append(result)
         }
-        return FetchSummary(from: from, to: to, streams: results, definitionsJournaled: definitionsJournaled, withoutSpot: withoutSpot, client: client.stats)
+        return FetchSummary(from: from, to: to, streams: results, definitionsJournaled: ids.journaled, withoutSpot: withoutSpot, client: client.stats)
     }
 
     /// Fills `stream` over [from, to] with pages from `page(lo, hi)`, which returns the
@@ -328,38 +326,5 @@ public final class MarketFetcher {
             return "\(symbol) is not a Bybit linear perpetual (the venue lists \(all.count) perpetuals, none close to it). Check the spelling: symbols look like BTCUSDT."
         }
         return "\(symbol) is not a Bybit linear perpetual. Close ones the venue lists: \(close.joined(separator: ", "))."
-    }
-}
-
-/// "Did you mean" for symbols: edit distance, with a shared base asset or prefix ranking first.
-public enum SymbolSuggestions {
-    /// Up to `limit` symbols of `candidates` closest to `symbol` (ties by name).
-    public static func closest(to symbol: String, in candidates: [String], limit: Int) -> [String] {
-        let target = Array(symbol.uppercased().utf8)
-        var scored: [(score: Int, name: String)] = []
-        for name in candidates {
-            let c = Array(name.utf8)
-            var score = distance(target, c)
-            let prefix = zip(target, c).prefix { $0 == $1 }.count
-            if prefix >= 3 { score -= 1 }
-            if score <= max(2, target.count / 3) { scored.append((score, name)) }
-        }
-        scored.sort { $0.score != $1.score ? $0.score < $1.score : $0.name < $1.name }
-        return scored.prefix(limit).map(\.name)
-    }
-
-    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count)
-        var cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            for j in 1...b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
-        }
-        return prev[b.count]
     }
 }

@@ -24,6 +24,11 @@ public struct InstrumentKey: Hashable, Comparable, Sendable, CustomStringConvert
 
     /// `binance BTCUSDT linear`.
     public var description: String { "\(venue) \(symbol) \(kind)" }
+
+    /// True when `s` is spelled like a venue symbol: ASCII upper-case letters and digits.
+    static func isSymbol<S: StringProtocol>(_ s: S) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
 }
 
 /// The rules a venue publishes for an instrument.
@@ -84,17 +89,11 @@ public struct InstrumentTable: Sendable {
             }
         }, body: { row in
             guard let venue = Venue(name: row.text(0)) else { throw row.error("unknown venue '\(row.text(0))' (binance, bybit, okx)") }
-            let kind: InstrumentKind
-            switch row.text(1) {
-            case "spot": kind = .spot
-            case "linear": kind = .linearPerpetual
-            case "inverse": kind = .inversePerpetual
-            default: throw row.error("unknown kind '\(row.text(1))' (spot, linear, inverse)")
-            }
+            guard let kind = InstrumentKind(name: row.text(1)) else { throw row.error("unknown kind '\(row.text(1))' (spot, linear, inverse)") }
             let symbol = row.text(2)
             let isDefault = symbol.hasPrefix("*")
             let pattern = isDefault ? String(symbol.dropFirst()) : symbol
-            guard !pattern.isEmpty, pattern.allSatisfy({ $0.isUppercase || $0.isNumber }) else {
+            guard InstrumentKey.isSymbol(pattern) else {
                 throw row.error("symbol '\(symbol)' must be upper-case letters and digits, or *SUFFIX")
             }
             let base = row.text(3)

@@ -32,7 +32,7 @@ public struct ImportProgress: Sendable {
 public struct ParsedMarketData: Sendable {
     /// Instruments in order of first appearance, with their rules and the funding interval in
     /// force at their first settlement.
-    public var instruments: [(key: InstrumentKey, definition: InstrumentDefined)]
+    public var instruments: [InstrumentDefined]
     /// Records in journal order, their instrument ids being indexes into `instruments`.
     public var records: [MarketRecord]
     /// Data rows per file, in read order.
@@ -63,8 +63,6 @@ public struct ImportSummary: Sendable {
     public var alreadyPresent: Int
     /// `funding.interval` events journaled.
     public var intervalChanges: Int
-    /// Seqs written (nil when nothing was).
-    public var seqs: ClosedRange<UInt64>?
 }
 
 /// Reads bundled CSV history and journals it.
@@ -80,7 +78,14 @@ public struct MarketImporter {
 
     // MARK: Phase 1: read
 
-    struct FundingRow {
+    /// A row of a source file, by the time it is merged and de-duplicated on.
+    protocol SourceRow {
+        var time: Timestamp { get }
+        var file: Int { get }
+        var line: Int { get }
+    }
+
+    struct FundingRow: SourceRow {
         var instrument: Int
         var time: Timestamp
         var rate: Fixed
@@ -91,29 +96,28 @@ public struct MarketImporter {
         var line: Int
     }
 
-    struct BarRow {
+    struct BarRow: SourceRow {
         var bar: BarClosed
         var file: Int
         var line: Int
+        var time: Timestamp { bar.openTime }
     }
 
-    enum StreamKey: Hashable, Comparable {
-        case bars(Int, UInt32)
-        case funding(Int)
-        var instrument: Int {
-            switch self {
-            case .bars(let i, _), .funding(let i): return i
+    /// `rows` merged by time (ties: file, then line) with one row kept per time. A repeat
+    /// counts in `duplicates` when `conflict(repeat, kept)` finds nothing, else its error is thrown.
+    func keptOnce<Row: SourceRow>(_ rows: [Row], duplicates: inout Int, conflict: (Row, Row) -> ImportError?) throws -> [Row] {
+        let sorted = rows.sorted { ($0.time, $0.file, $0.line) < ($1.time, $1.file, $1.line) }
+        var kept: [Row] = []
+        kept.reserveCapacity(sorted.count)
+        for r in sorted {
+            if let last = kept.last, last.time == r.time {
+                if let error = conflict(r, last) { throw error }
+                duplicates += 1
+                continue
             }
+            kept.append(r)
         }
-        static func < (a: StreamKey, b: StreamKey) -> Bool {
-            func k(_ s: StreamKey) -> (Int, Int, UInt32) {
-                switch s {
-                case .bars(let i, let sec): return (i, 0, sec)
-                case .funding(let i): return (i, 1, 0)
-                }
-            }
-            return k(a) < k(b)
-        }
+        return kept
     }
 
     /// Parses and validates every file of `dataSet`; writes nothing.
@@ -125,10 +129,9 @@ public struct MarketImporter {
     /// Parses and validates `files` against `table`; writes nothing.
     public func read(files: [MarketSourceFile], table: InstrumentTable, progress: (ImportProgress) -> Void = { _ in }) throws -> ParsedMarketData {
         var keys: [InstrumentKey] = []
-        var firstSeen: [String] = []
         var index: [InstrumentKey: Int] = [:]
-        var bars: [StreamKey: [BarRow]] = [:]
-        var funding: [StreamKey: [FundingRow]] = [:]
+        var bars: [MarketStream: [BarRow]] = [:]
+        var funding: [MarketStream: [FundingRow]] = [:]
         var fileRows: [(String, Int)] = []
         var notes: [String] = []
 
@@ -140,7 +143,6 @@ public struct MarketImporter {
             }
             index[key] = keys.count
             keys.append(key)
-            firstSeen.append("\(row.file):\(row.line)")
             return keys.count - 1
         }
 
@@ -169,7 +171,7 @@ public struct MarketImporter {
                     var b = bar
                     b.instrumentId = InstrumentId(UInt32(inst))
                     try increasing("", b.openTime, row)
-                    bars[.bars(inst, b.intervalSeconds), default: []].append(BarRow(bar: b, file: fileIndex, line: row.line))
+                    bars[.bars(b.instrumentId, intervalSeconds: b.intervalSeconds), default: []].append(BarRow(bar: b, file: fileIndex, line: row.line))
                 case .binanceFunding, .bybitFunding:
                     let symbol = file.symbol!
                     guard row.text(0) == symbol else {
@@ -187,10 +189,10 @@ public struct MarketImporter {
                     }
                     try increasing(symbol, time, row)
                     let inst = try instrument(InstrumentKey(venue: file.venue, kind: file.kind, symbol: symbol), row)
-                    funding[.funding(inst), default: []].append(FundingRow(instrument: inst, time: time, rate: rate, mark: mark, minutes: 480, file: fileIndex, line: row.line))
+                    funding[.funding(InstrumentId(UInt32(inst))), default: []].append(FundingRow(instrument: inst, time: time, rate: rate, mark: mark, minutes: 480, file: fileIndex, line: row.line))
                 case .binanceAllSymbolsFunding, .bybitAllSymbolsFunding:
                     let symbol = row.text(0)
-                    guard !symbol.isEmpty, symbol.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
+                    guard InstrumentKey.isSymbol(symbol) else {
                         throw row.error("symbol '\(symbol)' is not a venue symbol (upper-case letters and digits)")
                     }
                     let time = try row.epochMs(1, file.format == .binanceAllSymbolsFunding ? "fundingTime" : "fundingRateTimestamp")
@@ -205,7 +207,7 @@ public struct MarketImporter {
                     }
                     try increasing(symbol, time, row)
                     let inst = try instrument(InstrumentKey(venue: file.venue, kind: file.kind, symbol: symbol), row)
-                    funding[.funding(inst), default: []].append(FundingRow(instrument: inst, time: time, rate: rate, mark: mark, minutes: minutes, file: fileIndex, line: row.line))
+                    funding[.funding(InstrumentId(UInt32(inst))), default: []].append(FundingRow(instrument: inst, time: time, rate: rate, mark: mark, minutes: minutes, file: fileIndex, line: row.line))
                 }
             })
             fileRows.append((file.name, rows))
@@ -215,7 +217,7 @@ public struct MarketImporter {
         // Blank intervals: the schedule of the next settlement of the same symbol in the same
         // file (the one the venue switched to), else the previous one.
         var duplicates = 0
-        var streamKeys = Array(Set(bars.keys).union(funding.keys)).sorted()
+        let streamKeys = Array(Set(bars.keys).union(funding.keys)).sorted()
         for key in streamKeys {
             guard case .funding = key, var rows = funding[key] else { continue }
             for i in rows.indices where rows[i].minutes == nil {
@@ -230,49 +232,29 @@ public struct MarketImporter {
                 notes.append("\(files[rows[i].file].name):\(rows[i].line): \(keys[rows[i].instrument].symbol) intervalHours is blank; read as \(m / 60) h (the \(next != nil ? "next" : "previous") settlement's)")
             }
             // Merge the files of this stream by time and keep one of each settlement.
-            rows.sort { ($0.time, $0.file, $0.line) < ($1.time, $1.file, $1.line) }
-            var kept: [FundingRow] = []
-            kept.reserveCapacity(rows.count)
-            for r in rows {
-                if let last = kept.last, last.time == r.time {
-                    guard last.rate == r.rate, last.mark == r.mark, last.minutes == r.minutes else {
-                        throw ImportError(.conflict, file: files[r.file].name, line: r.line,
-                                          "\(keys[r.instrument]) settlement \(r.time.iso8601) says rate \(r.rate), mark \(r.mark?.description ?? "-"), \((r.minutes ?? 0) / 60) h, but \(files[last.file].name):\(last.line) says rate \(last.rate), mark \(last.mark?.description ?? "-"), \((last.minutes ?? 0) / 60) h")
-                    }
-                    duplicates += 1
-                    continue
-                }
-                kept.append(r)
+            funding[key] = try keptOnce(rows, duplicates: &duplicates) { r, last in
+                last.rate == r.rate && last.mark == r.mark && last.minutes == r.minutes ? nil
+                    : ImportError(.conflict, file: files[r.file].name, line: r.line,
+                                  "\(keys[r.instrument]) settlement \(r.time.iso8601) says rate \(r.rate), mark \(r.mark?.description ?? "-"), \((r.minutes ?? 0) / 60) h, but \(files[last.file].name):\(last.line) says rate \(last.rate), mark \(last.mark?.description ?? "-"), \((last.minutes ?? 0) / 60) h")
             }
-            funding[key] = kept
         }
         for key in streamKeys {
-            guard case .bars = key, var rows = bars[key] else { continue }
-            rows.sort { ($0.bar.openTime, $0.file, $0.line) < ($1.bar.openTime, $1.file, $1.line) }
-            var kept: [BarRow] = []
-            kept.reserveCapacity(rows.count)
-            for r in rows {
-                if let last = kept.last, last.bar.openTime == r.bar.openTime {
-                    guard last.bar == r.bar else {
-                        throw ImportError(.conflict, file: files[r.file].name, line: r.line,
-                                          "\(keys[key.instrument]) bar \(r.bar.openTime.iso8601) differs from \(files[last.file].name):\(last.line)")
-                    }
-                    duplicates += 1
-                    continue
-                }
-                kept.append(r)
+            guard case .bars = key, let rows = bars[key] else { continue }
+            bars[key] = try keptOnce(rows, duplicates: &duplicates) { r, last in
+                last.bar == r.bar ? nil
+                    : ImportError(.conflict, file: files[r.file].name, line: r.line,
+                                  "\(keys[key.instrument.index]) bar \(r.bar.openTime.iso8601) differs from \(files[last.file].name):\(last.line)")
             }
-            bars[key] = kept
         }
 
         // Definitions: rules from the table, the funding interval of the first settlement.
-        var instruments: [(key: InstrumentKey, definition: InstrumentDefined)] = []
+        var instruments: [InstrumentDefined] = []
         for (i, key) in keys.enumerated() {
             let rules = table.rules(for: key)!
-            let minutes = funding[.funding(i)]?.first?.minutes ?? 0
+            let minutes = funding[.funding(InstrumentId(UInt32(i)))]?.first?.minutes ?? 0
             var d = rules.definition(key, fundingIntervalMinutes: minutes)
             d.id = InstrumentId(UInt32(i))
-            instruments.append((key, d))
+            instruments.append(d)
         }
 
         // Journal order: event time, then stream order, then file and line.
@@ -285,7 +267,6 @@ public struct MarketImporter {
         }
         var ordered: [Ordered] = []
         ordered.reserveCapacity(bars.values.reduce(0) { $0 + $1.count } + funding.values.reduce(0) { $0 + $1.count })
-        streamKeys = streamKeys.sorted()
         for (rank, key) in streamKeys.enumerated() {
             switch key {
             case .bars:
@@ -294,7 +275,7 @@ public struct MarketImporter {
                 }
             case .funding(let inst):
                 for r in funding[key] ?? [] {
-                    let f = FundingSettled(instrumentId: InstrumentId(UInt32(inst)), ratePerInterval: r.rate, intervalMinutes: r.minutes!, markPrice: r.mark)
+                    let f = FundingSettled(instrumentId: inst, ratePerInterval: r.rate, intervalMinutes: r.minutes!, markPrice: r.mark)
                     ordered.append(Ordered(time: r.time.ms, stream: rank, file: r.file, line: r.line, record: .funding(settlementTime: r.time, f)))
                 }
             }
@@ -371,13 +352,8 @@ public struct MarketImporter {
     /// Journals `parsed` into `market`: definitions first, then the records the journal does
     /// not hold yet.
     public func write(_ parsed: ParsedMarketData, into market: MarketJournal, progress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
-        let before = market.instruments
-        let ids = try market.define(parsed.instruments.map(\.definition), at: parsed.firstTime)
-        let definitionsJournaled = ids.filter { id in id.index >= before.count || before[id.index] != market.instruments[id.index] }.count
+        let ids = try market.define(parsed.instruments, at: parsed.firstTime)
         var outcome = MarketAppendOutcome()
-        var intervalChanges = 0
-        var firstSeq: UInt64? = nil
-        var lastSeq: UInt64? = nil
         var start = 0
         let total = parsed.records.count
         progress(ImportProgress(phase: .writing, done: 0, total: total))
@@ -397,19 +373,15 @@ public struct MarketImporter {
             let o = try market.append(chunk)
             outcome.appended += o.appended
             outcome.alreadyPresent += o.alreadyPresent
-            if let s = o.seqs {
-                if firstSeq == nil { firstSeq = s.lowerBound }
-                lastSeq = s.upperBound
-                intervalChanges += s.count - o.appended
-            }
+            outcome.intervalChanges += o.intervalChanges
             start = end
             progress(ImportProgress(phase: .writing, done: end, total: total))
         }
         logger.info("imported", metadata: ["appended": "\(outcome.appended)", "alreadyPresent": "\(outcome.alreadyPresent)",
-                                           "definitions": "\(definitionsJournaled)", "intervalChanges": "\(intervalChanges)"])
-        return ImportSummary(files: parsed.fileRows, instruments: parsed.instruments.count, definitionsJournaled: definitionsJournaled,
+                                           "definitions": "\(ids.journaled)", "intervalChanges": "\(outcome.intervalChanges)"])
+        return ImportSummary(files: parsed.fileRows, instruments: parsed.instruments.count, definitionsJournaled: ids.journaled,
                              records: parsed.records.count, duplicatesAcrossFiles: parsed.duplicatesAcrossFiles,
                              notes: parsed.notes, appended: outcome.appended, alreadyPresent: outcome.alreadyPresent,
-                             intervalChanges: intervalChanges, seqs: firstSeq.flatMap { f in lastSeq.map { f...$0 } })
+                             intervalChanges: outcome.intervalChanges)
     }
 }

@@ -126,7 +126,7 @@ public struct BundledDataSet: Sendable {
                 var interval: UInt32? = nil
                 if entry.format.isKlines {
                     let parts = stem.split(separator: "_")
-                    guard parts.count == 2, let seconds = parseIntervalName(String(parts[1])) else {
+                    guard parts.count == 2, let seconds = MarketStream.intervalSeconds(named: String(parts[1])) else {
                         throw ImportError(.unknown, file: rel, "kline files are named SYMBOL_INTERVAL.csv (e.g. BTCUSDT_1h.csv)")
                     }
                     symbol = String(parts[0])
@@ -135,7 +135,7 @@ public struct BundledDataSet: Sendable {
                     format = entry.venue == .binance ? .binanceAllSymbolsFunding : .bybitAllSymbolsFunding
                     symbol = nil
                 }
-                if let s = symbol, s.isEmpty || !s.allSatisfy({ $0.isUppercase || $0.isNumber }) {
+                if let s = symbol, !InstrumentKey.isSymbol(s) {
                     throw ImportError(.unknown, file: rel, "'\(s)' is not a venue symbol (upper-case letters and digits)")
                 }
                 files.append(MarketSourceFile(path: root + "/" + rel, name: rel, format: format, venue: entry.venue, kind: entry.kind,
@@ -158,16 +158,5 @@ public struct BundledDataSet: Sendable {
             throw ImportError(.missing, file: root, "no market files (expected klines/… and funding/… as in data/SOURCES.md)")
         }
         return BundledDataSet(root: root, files: files, instrumentsPath: instruments)
-    }
-
-    /// `1h` → 3600, `4h`, `8h`, `1d`, `15m`.
-    public static func parseIntervalName(_ s: String) -> UInt32? {
-        guard let unit = s.last, let n = UInt32(s.dropLast()), n > 0 else { return nil }
-        switch unit {
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86_400
-        default: return nil
-        }
     }
 }
