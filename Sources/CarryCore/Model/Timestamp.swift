@@ -47,11 +47,15 @@ public enum Millis {
     public static let year: Int64 = 365 * 86_400_000
 
     /// `1h`, `8h`, `1d`: an interval in seconds in the largest whole unit.
-    public static func intervalName(seconds: UInt32) -> String {
-        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
-        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
-        if seconds % 60 == 0 { return "\(seconds / 60)m" }
-        return "\(seconds)s"
+    public static func intervalName(seconds: UInt32) -> String { formatDuration(Int64(seconds) * 1000) }
+
+    /// A duration in the largest whole unit: `8h`, `250ms`, `30d`; `∞` for `Int64.max`.
+    public static func formatDuration(_ ms: Int64) -> String {
+        if ms == Int64.max { return "∞" }
+        for (suffix, factor) in [("d", day), ("h", hour), ("m", minute), ("s", Int64(1000))] where ms >= factor && ms % factor == 0 {
+            return "\(ms / factor)\(suffix)"
+        }
+        return "\(ms)ms"
     }
 }
 

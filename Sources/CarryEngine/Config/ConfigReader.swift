@@ -227,13 +227,7 @@ public final class ConfigReader {
     }
 
     /// The shortest exact spelling of a duration.
-    public static func formatDuration(_ ms: Int64) -> String {
-        if ms == Int64.max { return "∞" }
-        for (suffix, factor) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where ms >= factor && ms % factor == 0 {
-            return "\(ms / factor)\(suffix)"
-        }
-        return "\(ms)ms"
-    }
+    public static func formatDuration(_ ms: Int64) -> String { Millis.formatDuration(ms) }
 
     static func closest(_ key: String, in candidates: [String]) -> String? {
         var best: (String, Int)? = nil

@@ -37,7 +37,7 @@ public enum MarketStream: Hashable, Sendable, Comparable, CustomStringConvertibl
     }
 
     /// `1h`, `8h`, `1d` for an interval in seconds.
-    public static func intervalName(_ seconds: UInt32) -> String { ConfigReader.formatDuration(Int64(seconds) * 1000) }
+    public static func intervalName(_ seconds: UInt32) -> String { Millis.intervalName(seconds: seconds) }
 
     /// The interval a name such as `1h`, `4h`, `15m`, `1d` spells, in seconds: a positive
     /// whole number of minutes, or nil.
