@@ -300,13 +300,12 @@ final class Runner {
                 if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
                 let t = view.header.eventTime
                 let seq = view.header.seq
-                let bar = kind == barKind ? try view.decodeBar() : nil
-                let event = bar == nil ? try view.decode() : nil
                 if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
-                if let bar {
+                if kind == barKind {
+                    group.bars.append((seq, try view.decodeBar()))
                     observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
-                    group.bars.append((seq, bar))
-                } else if let event {
+                } else {
+                    let event = try view.decode()
                     observeFunding(event, at: t, seq: seq)
                     group.others.append((seq, event))
                 }
