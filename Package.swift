@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "CarryJournal", dependencies: ["CarryCore", "CLMDB", "CCarrySupport"], swiftSettings: strict),
 
         // Venue adapters: Bybit v5 over libcurl (REST), rate limits, retries.
-        .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", logging], swiftSettings: strict),
+        .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", "CCarrySupport", logging], swiftSettings: strict),
 
         // Runtime: config, market journals (import, fetch), backtest driver, reports.
         .target(name: "CarryEngine", dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "Yams", logging], swiftSettings: strict),
