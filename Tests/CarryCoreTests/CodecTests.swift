@@ -45,7 +45,7 @@ struct CodecTests {
         for _ in 0..<300 {
             let event = gen.event(kind)
             let bytes = encode(event)
-            let back = try decode(kind, bytes)
+            let back = try decode(kind, bytes, version: event.layoutVersion)
             #expect(back == event)
             #expect(back.kind == kind)
             // Exact spelling survives too (scale is part of the bytes).

@@ -58,7 +58,7 @@ func engineConfig(pairs: Int = 1, strategy s: ThresholdStrategyConfig = strategy
 /// order (so a test can put a settlement before the bar of the same instant), the way the
 /// backtest driver does. Source seqs are the inputs' positions, from 1.
 struct PipelineRun {
-    var pipeline: ReplayPipeline
+    var pipeline: ReplayPipeline<SimulatedExchange>
     /// Everything journaled, with seqs.
     var journal: [(seq: UInt64, out: PipelineOutput)] = []
     /// Equity at each tick.
@@ -68,7 +68,7 @@ struct PipelineRun {
          from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0) {
         let sim = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
                                     initialCash: config.initialCashUsdt)
-        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs), sim: sim, firstSeq: 1,
+        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs), venue: sim, firstSeq: 1,
                                   from: from, to: to, scanIntervalMs: scanIntervalMs)
         for k in config.pairs.indices {
             pipeline.define(spotDef(UInt32(2 * k), symbols[k]), at: from)

@@ -152,7 +152,7 @@ struct ReducerTests {
         #expect(run.pipeline.reducer.pairs[0].phase == .flat)
     }
 
-    @Test("a liquidated perp leg: the forfeited margin is booked and the naked spot leg is closed")
+    @Test("a liquidated perp leg: the whole margin is lost as price P&L (not a fee) and the naked spot leg is closed")
     func liquidation() {
         // The 03:00 perp bar spikes to 160 (liquidation at 149.26) and closes at 120.
         var inputs = hourlyMarket(fromHour: 0, toHour: 5, funding: [0: ["0.0002"]])
@@ -163,7 +163,9 @@ struct ReducerTests {
         var run = PipelineRun(config: engineConfig(slippage: noSlippage), from: hours(0), to: hours(5))
         run.run(inputs)
         let liq = run.events { if case .orderFilled(let x) = $0, x.isLiquidation { x } else { nil } }
-        #expect(liq.count == 1 && liq[0].value.price == f("149.26") && liq[0].value.fee == f("149.26"))   // 200 × 149.26 × 0.005
+        // Bought back at the bankruptcy price 150 (entry 100 × 1.5): 200 × 50 = 10,000 of price loss, no fee.
+        #expect(liq.count == 1 && liq[0].value.price == f("150") && liq[0].value.fee == .zero)
+        #expect(run.pipeline.reducer.portfolio.fees[1] == f("10") && run.pipeline.reducer.portfolio.pricePnL(InstrumentId(1), mark: f("120")) == f("-10000"))
         #expect(breaches(run).first?.rule == .liquidation)
         let closeSpot = intents(run).last
         #expect(closeSpot?.value.instrumentId == InstrumentId(0) && closeSpot?.value.side == .sell && closeSpot?.time == hours(3))
@@ -274,8 +276,8 @@ struct ReducerPropertyTests {
         #expect(equity() == p.initialCash + pricePnL + funding - fees - slippage)
         #expect(equity() == r.equity)
         // The simulated venue agrees on cash and positions.
-        #expect(p.cash == run.pipeline.sim.cash && cash == p.cash)
-        for i in 0..<6 { #expect(qty[i] == run.pipeline.sim.positions[i]) }
+        #expect(p.cash == run.pipeline.venue.cash && cash == p.cash)
+        for i in 0..<6 { #expect(qty[i] == run.pipeline.venue.positions[i]) }
     }
 
     @Test("the book projection folded from the journal (and the bars) equals the engine's book; pairs sum to the totals", arguments: seeds)

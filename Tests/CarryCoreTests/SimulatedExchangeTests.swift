@@ -13,8 +13,8 @@ private func makeSim(slippage: SlippageModel = testSlippage, latencyMs: Int64 = 
     return sim
 }
 
-private func intent(_ id: UInt32, _ side: Side, _ qty: String, reduceOnly: Bool = false) -> OrderIntended {
-    OrderIntended(pairId: 1, leg: id == 0 ? .spot : .perp, instrumentId: InstrumentId(id), side: side, type: .market, timeInForce: .immediateOrCancel,
+private func intent(_ id: UInt32, _ side: Side, _ qty: String, reduceOnly: Bool = false, tif: TimeInForce = .immediateOrCancel) -> OrderIntended {
+    OrderIntended(pairId: 1, leg: id == 0 ? .spot : .perp, instrumentId: InstrumentId(id), side: side, type: .market, timeInForce: tif,
                   qty: f(qty), limitPrice: nil, reduceOnly: reduceOnly, reason: reduceOnly ? .close : .open)
 }
 
@@ -57,10 +57,25 @@ struct SimulatedExchangeTests {
         #expect(sim.positions[0] == .zero)
     }
 
-    @Test("at most maxParticipation of a bar's volume fills per bar; the rest waits; a bar without volume fills nothing")
-    func participation() {
+    @Test("an IOC order executes at its first observable price; what the participation cap leaves expires there")
+    func iocRemainderExpires() {
         var sim = makeSim()
         _ = sim.submit(intentSeq: 7, intent(0, .buy, "25"), at: hours(0))
+        // A bar without volume is not a price: the IOC order is still waiting after it.
+        #expect(sim.onBar(bar(0, closingAt: hours(1), "100", volumeQuote: "0"), barRef: .none).isEmpty)
+        let facts = sim.onBar(bar(0, closingAt: hours(2), "100", volumeQuote: "10000"), barRef: .none)
+        #expect(fills(facts).map(\.qty) == [f("10")] && fills(facts).map(\.leavesQty) == [f("15")])
+        let expired = facts.compactMap { if case .orderExpired(let e) = $0.event { e } else { nil } }
+        #expect(expired == [OrderExpired(intentSeq: 7, remainingQty: f("15"))])
+        #expect(sim.openOrderCount == 0 && sim.positions[0] == f("10"))
+        #expect(fills(sim.onBar(bar(0, closingAt: hours(3), "100", volumeQuote: "10000"), barRef: .none)).isEmpty)
+        #expect(sim.records[7]?.status == .expired && sim.records[7]?.cumQty == f("10"))
+    }
+
+    @Test("a GTC order: at most maxParticipation of a bar's volume fills per bar; the rest waits; a bar without volume fills nothing")
+    func participation() {
+        var sim = makeSim()
+        _ = sim.submit(intentSeq: 7, intent(0, .buy, "25", tif: .goodTillCancel), at: hours(0))
         #expect(sim.onBar(bar(0, closingAt: hours(1), "100", volumeQuote: "0"), barRef: .none).isEmpty)
         var got: [OrderFilled] = []
         for h in 2...4 { got += fills(sim.onBar(bar(0, closingAt: hours(Int64(h)), "100", volumeQuote: "10000"), barRef: .none)) }
@@ -102,13 +117,15 @@ struct SimulatedExchangeTests {
         // …but the 03:00 bar spikes through the liquidation price first.
         let facts = sim.onBar(bar(1, closingAt: hours(3), "130", high: "160"), barRef: .source(3))
         let liq = try! #require(fills(facts).first)
-        #expect(liq.isLiquidation && liq.side == .buy && liq.qty == f("1") && liq.price == f("149.26"))
-        #expect(liq.fee == f("0.7463"))                       // the maintenance margin forfeited: 149.26 × 0.005
+        // Closed at the bankruptcy price: 149.25373134 × 1.005 = 149.99999999… → 150.00 on the
+        // tick (entry × (1 + 1/leverage): the whole posted margin); the forfeit is a price loss, no fee.
+        #expect(liq.isLiquidation && liq.side == .buy && liq.qty == f("1") && liq.price == f("150"))
+        #expect(liq.fee == .zero && liq.referencePrice == f("150"))
         #expect(facts.first?.causation == .source(3))
         #expect(facts.contains { if case .orderCancelled(let c) = $0.event { c.intentSeq == 2 && c.reason == "position liquidated" } else { false } })
         #expect(sim.positions[1] == .zero && sim.openOrderCount == 0)
-        // Cash: +100 (sold) − 0.05 fee − 149.26 (bought back) − 0.7463.
-        #expect(sim.cash == f("100000") + f("100") - f("0.05") - f("149.26") - f("0.7463"))
+        // Cash: +100 (sold) − 0.05 fee − 150 (bought back at the bankruptcy price).
+        #expect(sim.cash == f("100000") + f("100") - f("0.05") - f("150"))
     }
 
     @Test("a reduce-only order whose position is already gone ends with a cancellation, not silence")

@@ -147,6 +147,39 @@ public struct ThresholdStrategyConfig: Sendable, Equatable {
     }
 }
 
+/// What to do when one leg of a pair is filled and the other is not.
+public enum LegFailurePolicy: UInt8, Sendable, Equatable {
+    /// Close the filled leg (the default: never hold a naked leg longer than the budget).
+    case unwind = 0
+    /// Send the missing leg again as a market order.
+    case complete = 1
+}
+
+/// How pairs are executed and kept hedged.
+public struct ExecutionPolicy: Sendable, Equatable {
+    /// The leg-risk budget, as full-pair-notional milliseconds: a pair may carry naked
+    /// notional N for t ms while N × t ≤ budget × pair notional (30 s of the whole pair).
+    public var legRiskBudgetMs: Int64
+    /// Past the budget (or when a leg fails outright): unwind the filled leg, or complete the missing one.
+    public var legFailure: LegFailurePolicy
+    /// Delta drift band: |spot qty − perp qty| ÷ pair qty above this decides a rebalance.
+    public var deltaBand: Fixed
+    /// After a rebalancing order ends unfilled, wait this long before trying again.
+    public var rebalanceRetryMs: Int64
+
+    /// Builds a policy.
+    public init(legRiskBudgetMs: Int64 = 30_000, legFailure: LegFailurePolicy = .unwind, deltaBand: Fixed = Fixed(mantissa: 2, scale: 2),
+                rebalanceRetryMs: Int64 = 5 * 60_000) {
+        self.legRiskBudgetMs = legRiskBudgetMs
+        self.legFailure = legFailure
+        self.deltaBand = deltaBand
+        self.rebalanceRetryMs = rebalanceRetryMs
+    }
+
+    /// 30 s of leg risk, unwind, a 2 % band, 5 min between rebalancing attempts.
+    public static let standard = ExecutionPolicy()
+}
+
 /// A spot instrument and the perpetual it hedges.
 public struct PairSpec: Sendable, Equatable {
     public var spot: InstrumentId
@@ -173,10 +206,13 @@ public struct EngineConfig: Sendable, Equatable {
     /// Decision-to-order latency in ms: a fill uses the first price observable after
     /// decision time + latency.
     public var latencyMs: Int64
+    /// Leg risk, delta band, rebalancing.
+    public var execution: ExecutionPolicy
 
     /// Builds an engine config.
     public init(pairs: [PairSpec], barIntervalSeconds: UInt32, initialCashUsdt: Fixed, strategy: ThresholdStrategyConfig, risk: RiskLimits,
-                fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64) {
+                fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, execution: ExecutionPolicy = .standard) {
+        self.execution = execution
         self.pairs = pairs
         self.barIntervalSeconds = barIntervalSeconds
         self.initialCashUsdt = initialCashUsdt

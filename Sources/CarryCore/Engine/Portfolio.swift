@@ -12,18 +12,37 @@
 // Invariant: `equity(marks) == initialCash + pricePnL(marks) + funding − fees − slippage`
 // to the last unit, for any marks.
 
-/// What a fill moves, split as the accounting above: the signed quantity, round8(dq × fill
-/// price), round8(dq × reference price), and the slippage between them.
+/// What a fill moves, split as the accounting above: the signed change of the position,
+/// round8(dq × fill price), round8(dq × reference price) and the slippage between them, and
+/// the fee valued in the quote asset.
+///
+/// A fee taken in the base coin (Bybit's spot buys) leaves cash alone and shrinks the position
+/// by the fee: it is booked as a sale of those coins at the fill price whose proceeds pay the
+/// fee, so its value is a fee and the identity above still holds to the unit.
 public struct FillAmounts: Sendable, Equatable {
+    /// Signed change of the position (the traded quantity less a base-coin fee).
     public var dq: Fixed
+    /// round8(traded quantity × fill price), signed: what cash pays for the trade.
     public var notional: Fixed
+    /// What the position change cost at reference prices (round8(traded × reference), less
+    /// the value of a base-coin fee).
     public var reference: Fixed
-    public var slippage: Fixed { notional - reference }
+    /// round8(traded × fill price) − round8(traded × reference price).
+    public var slippage: Fixed
+    /// The fee in the quote asset.
+    public var fee: Fixed
+    /// The part of the fee cash pays (zero for a base-coin fee).
+    public var cashFee: Fixed
 
     public init(_ fill: OrderFilled) {
-        dq = fill.side == .buy ? fill.qty : -fill.qty
-        notional = dq.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
-        reference = dq.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
+        let traded = fill.side == .buy ? fill.qty : -fill.qty
+        dq = fill.positionDelta
+        notional = traded.multiplied(by: fill.price, scale: quoteScale, .toNearestOrEven)
+        let tradeReference = traded.multiplied(by: fill.referencePrice, scale: quoteScale, .toNearestOrEven)
+        slippage = notional - tradeReference
+        fee = fill.feeInQuote
+        cashFee = fill.feeAsset == .quote ? fill.fee : .zero
+        reference = fill.feeAsset == .quote ? tradeReference : tradeReference - fee
     }
 }
 
@@ -73,10 +92,10 @@ public struct Portfolio: Sendable, Equatable {
         grow(to: fill.instrumentId)
         let a = FillAmounts(fill)
         cash -= a.notional
-        cash -= fill.fee
+        cash -= a.cashFee
         referenceCost[i] += a.reference
         slippage[i] += a.slippage
-        fees[i] += fill.fee
+        fees[i] += a.fee
         fills[i] += 1
         if fill.isLiquidation { liquidations += 1 }
         if isPerp { entryPrice[i] = Self.entryPrice(position: qty[i], entry: entryPrice[i], fill: a.dq, at: fill.price) }
@@ -94,6 +113,21 @@ public struct Portfolio: Sendable, Equatable {
         guard before.signum == dq.signum, let entry else { return entry }
         let total = before.magnitude.multiplied(by: entry, scale: 12, .toNearestOrEven) + dq.magnitude.multiplied(by: price, scale: 12, .toNearestOrEven)
         return total.divided(by: after.magnitude, scale: 8, .toNearestOrEven)
+    }
+
+    /// Sets a position to what the venue holds (reconciliation), as a trade at `mark` with
+    /// the mark as its reference: cash pays for the difference, no fee, no slippage, so
+    /// equity at that mark is unchanged and the accounting identity holds.
+    public mutating func correct(_ id: InstrumentId, to venueQty: Fixed, at mark: Fixed, isPerp: Bool) {
+        grow(to: id)
+        let i = id.index
+        let dq = venueQty - qty[i]
+        guard !dq.isZero else { return }
+        let value = dq.multiplied(by: mark, scale: quoteScale, .toNearestOrEven)
+        cash -= value
+        referenceCost[i] += value
+        qty[i] = venueQty
+        if isPerp { entryPrice[i] = venueQty.isZero ? nil : (entryPrice[i] ?? mark) }
     }
 
     /// Books a funding payment.

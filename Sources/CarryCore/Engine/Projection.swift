@@ -184,7 +184,7 @@ public struct BookProjection: Sendable, Equatable {
             pairs[k].spotQty += a.dq
             pairs[k].spotReferenceCost += a.reference
         }
-        pairs[k].fees += fill.fee
+        pairs[k].fees += a.fee
         pairs[k].slippage += a.slippage
         pairs[k].fills += 1
         if fill.isLiquidation { pairs[k].liquidated = true }

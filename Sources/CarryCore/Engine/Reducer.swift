@@ -1,48 +1,26 @@
-// The reducer: state plus one input event gives the new state and the decisions it implies.
-// Live trading and backtests run exactly this code; they differ only in who feeds inputs
-// and who executes the order intents.
+// The reducer: state plus one input gives the new state and the decisions it implies. Live
+// trading, paper trading and backtests run exactly this code; they differ only in who feeds
+// inputs and who executes the order commands.
+//
+// It owns the pair state machine (`PairMachine`), the order state machine (`OrderLifecycle`),
+// risk (pre-trade, while holding, leg risk, delta drift, drawdown, the kill switch) and
+// reconciliation. The strategy (`CarryStrategy`) and the sizer (`PositionSizer`) sit behind
+// their own seams.
 //
 // Invariants:
 // - Pure: time comes from the input, never a clock; no randomness; no IO.
 // - The caller passes `nextSeq`, the seq the first returned decision will be journaled
-//   under, and must journal the decisions in order right after. That lets a decision name
-//   another (an intent's causation is its signal; a pair's id is its opening signal's seq)
-//   and makes a replay of the journal reproduce the decisions byte for byte.
+//   under, and journals the decisions in order right after the input. That lets a decision
+//   name another (an intent's causation is its signal; a pair's id is its opening signal's
+//   seq) and makes a fold of the journal reproduce the decisions byte for byte (`Recovery`).
 // - Decisions carry the input's time as their event time.
 // - Prices come only from bars of the configured interval, at their close; funding rates
 //   only from settlements, at their settlement time. Nothing reads ahead.
-
-/// Something the reducer decided, with the event that caused it.
-public struct Decision: Sendable, Equatable {
-    public var event: Event
-    public var causation: CausationRef
-
-    /// Builds a decision.
-    public init(_ event: Event, causation: CausationRef) {
-        self.event = event
-        self.causation = causation
-    }
-}
-
-/// What the engine knows about one instrument's market.
-public struct InstrumentMarket: Sendable, Equatable {
-    /// The last close of a bar of the engine's interval (the mark).
-    public var lastClose: Fixed?
-    /// The last settled rate per 8 h, normalised with the interval it settled under (a later
-    /// interval change does not rescale a rate already paid).
-    public var fundingRate8h: Fixed?
-    /// When that rate settled, and the input that carried it.
-    public var fundingTime: Timestamp?
-    public var fundingRef: CausationRef = .none
-}
-
-/// Where a pair is in its life.
-public enum PairPhase: UInt8, Sendable, Equatable {
-    case flat = 0
-    case opening = 1
-    case open = 2
-    case closing = 3
-}
+// - An order is never sent twice: an intent is one order; an unknown outcome waits for a
+//   fact. A cancel is decided at most once per order.
+// - Positions are the sum of fills (plus reconciliation corrections); every fill the venue
+//   reports is booked, even one the engine objects to (it is real money), and the objection
+//   halts new entries.
 
 /// The state of one configured spot+perp pair.
 public struct PairState: Sendable, Equatable {
@@ -55,39 +33,72 @@ public struct PairState: Sendable, Equatable {
     public var openedAt: Timestamp?
     /// When the pair last went flat (for the re-entry cool-down).
     public var closedAt: Timestamp?
-    /// Open order intents of this pair.
+    /// Orders of this pair that are not finished.
     public var openIntents: [UInt64] = []
+    /// Naked exposure used, in full-pair-notional milliseconds, while one leg is ahead.
+    public var legRiskUsedMs: Int64 = 0
+    /// Close attempts made at the current instant (bounded: a close that keeps failing is
+    /// retried at the next scan, not in a loop).
+    public var closeAttempts: Int = 0
+    public var lastCloseAttempt: Timestamp = .distantPast
+    /// No rebalancing before this (after one ended unfilled).
+    public var rebalanceAfter: Timestamp = .distantPast
+
+    public init() {}
 }
 
-/// An order the engine has sent and not yet seen finish.
-public struct OrderTrack: Sendable, Equatable {
-    public var intent: OrderIntended
-    public var pairIndex: Int?
-    public var remaining: Fixed
+/// Why the engine stopped opening pairs.
+public struct HaltState: Sendable, Equatable {
+    public var rule: RiskRule
+    public var since: Timestamp
 }
 
 /// The engine: market state, portfolio, pairs, orders, risk state.
-public struct CarryReducer: Sendable {
+public struct CarryReducer: Sendable, Equatable {
     public let config: EngineConfig
     /// Cool-down after a pair closes before it may reopen, in ms.
     public let reentryCooldownMs: Int64
+    public private(set) var strategy: AnyCarryStrategy
+    public let sizer: FixedNotionalSizer
     public private(set) var instruments: [InstrumentDefined?] = []
-    public private(set) var market: [InstrumentMarket] = []
+    /// Last close of a bar of the engine's interval, by instrument index (the marks).
+    public private(set) var marks: [Fixed?] = []
     public private(set) var portfolio: Portfolio
     public private(set) var pairs: [PairState]
+    /// Every order decided, working or finished (finished ones are kept to recognise late and
+    /// repeated facts; the oldest finished are dropped past `orderMemory`).
     public private(set) var orders: [UInt64: OrderTrack] = [:]
+    /// Intents below this seq were forgotten (finished long ago).
+    public private(set) var forgottenBelow: UInt64 = 0
     public private(set) var killSwitchEngaged = false
     public private(set) var peakEquity: Fixed
     public private(set) var now: Timestamp = .distantPast
+    /// Set by a venue fact that broke an expectation: no new pairs until released.
+    public private(set) var halt: HaltState?
+    /// Set by a reconciliation that found a mismatch: no new pairs until one matches.
+    public private(set) var reconciliationHold = false
+    /// The last reason journaled for not entering each pair (cleared when it enters or stops
+    /// qualifying), so "why not" is journaled when it changes, not at every scan.
+    public private(set) var lastSkip: [SkipReason?]
     /// Pair index by instrument id (spot or perp leg), for fills and bars.
     private var pairOfInstrument: [Int?] = []
+    /// Pairs in a phase where one leg can be ahead of the other (leg risk is metered).
+    private var legRiskPairs = 0
+    /// Orders whose outcome is unknown (kept as a count: the pipeline asks every instant).
+    public private(set) var unknownCount = 0
+
+    /// Finished orders kept for recognising late facts.
+    static let orderMemory = 4096
 
     /// A fresh engine.
     public init(config: EngineConfig, reentryCooldownMs: Int64 = 8 * Millis.hour) {
         self.config = config
         self.reentryCooldownMs = reentryCooldownMs
+        strategy = .threshold(ThresholdStrategy(config: config.strategy))
+        sizer = FixedNotionalSizer(notionalUsdt: config.strategy.pairNotionalUsdt)
         portfolio = Portfolio(initialCash: config.initialCashUsdt)
         pairs = Array(repeating: PairState(), count: config.pairs.count)
+        lastSkip = Array(repeating: nil, count: config.pairs.count)
         peakEquity = config.initialCashUsdt
         for (i, p) in config.pairs.enumerated() {
             grow(to: p.spot)
@@ -100,136 +111,231 @@ public struct CarryReducer: Sendable {
     private mutating func grow(to id: InstrumentId) {
         while instruments.count <= id.index {
             instruments.append(nil)
-            market.append(InstrumentMarket())
+            marks.append(nil)
             pairOfInstrument.append(nil)
         }
     }
 
     /// The last close of an instrument (its mark).
-    public func mark(_ id: InstrumentId) -> Fixed? { id.index < market.count ? market[id.index].lastClose : nil }
+    public func mark(_ id: InstrumentId) -> Fixed? { id.index < marks.count ? marks[id.index] : nil }
 
     /// Equity at the last closes.
     public var equity: Fixed { portfolio.equity(marks: { mark($0) }) }
 
+    /// True when new pairs may be opened.
+    public var mayOpen: Bool { !killSwitchEngaged && halt == nil && !reconciliationHold }
+
+    /// Orders sent and not finished, in seq order.
+    public var workingOrders: [OrderTrack] { orders.values.filter { $0.state.isWorking }.sorted { $0.intentSeq < $1.intentSeq } }
+
+    /// Orders decided but not yet handed to the venue, in seq order (after a restart: to send).
+    public var unsentOrders: [OrderTrack] { orders.values.filter { $0.state == .intended }.sorted { $0.intentSeq < $1.intentSeq } }
+
+    /// Orders whose outcome is unknown, in seq order (to query).
+    public var unknownOrders: [OrderTrack] {
+        unknownCount == 0 ? [] : orders.values.filter { $0.state == .unknown }.sorted { $0.intentSeq < $1.intentSeq }
+    }
+
+    /// Moves an order to a state, keeping the count of unknown ones.
+    private mutating func setState(_ track: inout OrderTrack, _ state: OrderState) {
+        if track.state == .unknown { unknownCount -= 1 }
+        if state == .unknown { unknownCount += 1 }
+        track.state = state
+    }
+
     // MARK: - The reducer
 
-    /// Applies one input. `ref` identifies the input (a local seq, or a seq in the source
-    /// journal); `nextSeq` is the seq the first returned decision will get.
-    public mutating func apply(_ event: Event, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
-        if time > now { now = time }
+    /// Applies one input. `ref` identifies it (a local seq, or a seq in the source journal);
+    /// `nextSeq` is the seq the first returned decision will get.
+    public mutating func apply(_ input: EngineInput, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
+        if case .market(.bar(let bar)) = input { return applyBar(bar, time: time, ref: ref, nextSeq: nextSeq) }
         var out = DecisionBuffer(nextSeq: nextSeq)
-        switch event {
-        case .instrumentDefined(let d):
-            grow(to: d.id)
-            instruments[d.id.index] = d
-        case .barClosed(let bar):
-            return applyBar(bar, time: time, ref: ref, nextSeq: nextSeq)
-        case .fundingSettled(let f):
-            grow(to: f.instrumentId)
-            market[f.instrumentId.index].fundingRate8h = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
-            market[f.instrumentId.index].fundingTime = time
-            market[f.instrumentId.index].fundingRef = ref
-        case .clockTicked(let tick) where tick.purpose == .scan:
-            scan(ref: ref, into: &out)
-        case .orderRejected(let r):
-            orderEnded(r.intentSeq, ref: ref, into: &out)
-        case .orderCancelled(let c):
-            orderEnded(c.intentSeq, ref: ref, into: &out)
-        case .orderFilled(let fill):
-            filled(fill, ref: ref, into: &out)
-        case .fundingPaid(let payment):
-            portfolio.apply(payment)
-        case .killSwitchChanged(let k) where k.source == .operatorCommand:
-            if k.engaged && !killSwitchEngaged {
+        advanceClock(to: time, ref: ref, into: &out)
+        switch input {
+        case .market(let m):
+            market(m, time: time, ref: ref)
+        case .venue(let v):
+            venue(v, ref: ref, into: &out)
+        case .clock(let tick):
+            if tick.purpose == .scan { scan(ref: ref, into: &out) } else { retryStuckCloses(ref: ref, into: &out) }
+        case .command(.killSwitch(let engaged, _)):
+            if engaged && !killSwitchEngaged {
                 killSwitchEngaged = true
-                flattenAll(reason: .flatten, ref: ref, into: &out)
-            } else if !k.engaged {
+                flattenAll(ref: ref, into: &out)
+            } else if !engaged {
                 killSwitchEngaged = false
+                halt = nil
                 peakEquity = equity
             }
-        default:
-            break
         }
         return out.decisions
     }
 
-    /// Applies a bar: exactly `apply(.barClosed(bar), …)`, without wrapping it in an `Event`
-    /// (the replay hot path).
+    /// Applies a journaled event if it is an input (decisions and run-control records decide
+    /// nothing).
+    public mutating func apply(_ event: Event, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
+        guard let input = EngineInput(event) else { return [] }
+        return apply(input, time: time, ref: ref, nextSeq: nextSeq)
+    }
+
+    /// Applies a bar: exactly `apply(.market(.bar(bar)), …)` (the replay hot path).
     public mutating func applyBar(_ bar: BarClosed, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
-        if time > now { now = time }
-        let i = bar.instrumentId.index
-        guard bar.intervalSeconds == config.barIntervalSeconds, i < market.count else { return [] }
-        market[i].lastClose = bar.close
-        guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return [] }
         var out = DecisionBuffer(nextSeq: nextSeq)
+        advanceClock(to: time, ref: ref, into: &out)
+        let i = bar.instrumentId.index
+        guard bar.intervalSeconds == config.barIntervalSeconds, i < marks.count else { return out.decisions }
+        marks[i] = bar.close
+        strategy.observe(.bar(bar), time: time, ref: ref)
+        guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return out.decisions }
         checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)
         return out.decisions
     }
 
+    private mutating func market(_ m: MarketInput, time: Timestamp, ref: CausationRef) {
+        switch m {
+        case .defined(let d):
+            grow(to: d.id)
+            instruments[d.id.index] = d
+        case .fundingSettled(let f):
+            grow(to: f.instrumentId)
+        case .bar, .quote, .fundingPredicted, .fundingInterval:
+            break
+        }
+        strategy.observe(m, time: time, ref: ref)
+    }
+
+    /// Time moves forward: meter the leg risk of pairs with one leg ahead.
+    private mutating func advanceClock(to time: Timestamp, ref: CausationRef, into out: inout DecisionBuffer) {
+        guard time > now else { return }
+        let elapsed = now == .distantPast ? 0 : time.msSince(now)
+        now = time
+        guard legRiskPairs > 0, elapsed > 0 else { return }
+        for i in pairs.indices where pairs[i].phase == .opening || pairs[i].phase == .rebalancing {
+            let naked = nakedFraction(i)
+            guard naked.isPositive else { continue }
+            // Full-pair-notional ms: naked share × elapsed, rounded up (never under-counted).
+            let used = naked.multiplied(by: Fixed(elapsed), scale: 0, .up)
+            pairs[i].legRiskUsedMs += Int64(clamping: used.mantissa)
+            if pairs[i].legRiskUsedMs > config.execution.legRiskBudgetMs, pairs[i].phase == .opening {
+                legRiskExceeded(i, ref: ref, into: &out)
+            }
+        }
+    }
+
+    /// |spot qty + perp qty| ÷ target qty: the share of the pair that is unhedged.
+    private func nakedFraction(_ i: Int) -> Fixed {
+        let p = config.pairs[i]
+        let target = pairs[i].targetQty
+        guard target.isPositive else { return .zero }
+        let imbalance = (portfolio.position(p.spot) + portfolio.position(p.perp)).magnitude
+        return imbalance.divided(by: target, scale: 6, .up)
+    }
+
+    // MARK: - Pair transitions
+
+    /// Moves pair `i` by `cause`, journaling the transition; a cause the table refuses is
+    /// journaled as an alert and changes nothing. Returns whether it moved.
+    @discardableResult
+    private mutating func transition(_ i: Int, _ cause: PairCause, observed: Fixed = .zero, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+        let from = pairs[i].phase
+        let p = config.pairs[i]
+        guard let to = PairMachine.next(from, cause, completeMissingLeg: config.execution.legFailure == .complete) else {
+            out.add(.alert(AlertRaised(severity: .warning, code: "pair.refused",
+                                       message: "pair \(pairs[i].pairId): \(cause) refused in phase \(from)")), causation: ref)
+            return false
+        }
+        out.add(.pair(PairTransition(pairId: pairs[i].pairId, spot: p.spot, perp: p.perp, from: from, to: to, cause: cause, observed: observed)),
+                causation: ref)
+        let wasMetered = from == .opening || from == .rebalancing
+        let isMetered = to == .opening || to == .rebalancing
+        if wasMetered && !isMetered { legRiskPairs -= 1 }
+        if !wasMetered && isMetered { legRiskPairs += 1 }
+        pairs[i].phase = to
+        switch to {
+        case .flat:
+            let closed = now
+            forgetFinishedOrders(of: i)
+            pairs[i] = PairState()
+            pairs[i].closedAt = closed
+        case .open where from == .opening:
+            pairs[i].openedAt = now
+        default:
+            break
+        }
+        return true
+    }
+
     // MARK: - Strategy
 
-    /// The funding rate of a perp normalised to 8 h, with its source, if fresh.
-    func freshRate(_ perp: InstrumentId) -> (rate8h: Fixed, ref: CausationRef)? {
-        let m = market[perp.index]
-        guard let rate8h = m.fundingRate8h, let t = m.fundingTime else { return nil }
-        guard now.msSince(t) <= config.strategy.maxRateAgeMs else { return nil }
-        return (rate8h, m.fundingRef)
+    private func view() -> StrategyView {
+        StrategyView(now: now, pairs: config.pairs.indices.map { PairView(spec: config.pairs[$0], phase: pairs[$0].phase, openedAt: pairs[$0].openedAt) },
+                     marks: marks)
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {
-        let s = config.strategy
         if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.
-        for (i, p) in config.pairs.enumerated() where pairs[i].phase == .open {
-            let held = pairs[i].openedAt.map { now.msSince($0) } ?? 0
-            let rate = freshRate(p.perp)
-            var reason: String? = nil
-            var components: [SignalComponent] = [SignalComponent(factor: .holdingTime, value: Fixed(held / Millis.hour), weight: .zero, sourceSeq: 0)]
-            if let rate {
-                components.insert(SignalComponent(factor: .fundingLevel, value: rate.rate8h, weight: Fixed(1), sourceSeq: rate.ref.raw), at: 0)
-                components.append(SignalComponent(factor: .threshold, value: s.exitThresholdPerInterval8h, weight: .zero, sourceSeq: 0))
-                if rate.rate8h < s.exitThresholdPerInterval8h { reason = "rate below exit threshold" }
-            }
-            if held >= s.maxHoldingMs { reason = "maximum holding time reached" }
-            guard reason != nil else { continue }
-            let signalSeq = out.add(.signalComputed(SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .exit, direction: .longSpotShortPerp,
-                                                                   score: rate?.rate8h ?? .zero, components: components)), causation: ref)
-            closePair(i, reason: .close, cause: .local(signalSeq), into: &out)
+        for exit in strategy.exits(view()) where pairs[exit.pairIndex].phase == .open {
+            let signalSeq = out.add(.signal(exit.signal), causation: ref)
+            closePair(exit.pairIndex, cause: .exit, reason: .close, ref: .local(signalSeq), into: &out)
         }
+        retryStuckCloses(ref: ref, into: &out)
         guard !killSwitchEngaged else { return }
-        // Entries, best rate first (ties by pair order).
-        var candidates: [(index: Int, rate8h: Fixed, ref: CausationRef)] = []
-        for (i, p) in config.pairs.enumerated() where pairs[i].phase == .flat {
-            if let closed = pairs[i].closedAt, now.msSince(closed) < reentryCooldownMs { continue }
-            guard let rate = freshRate(p.perp), rate.rate8h >= s.entryThresholdPerInterval8h else { continue }
-            guard mark(p.spot) != nil, mark(p.perp) != nil else { continue }
-            candidates.append((i, rate.rate8h, rate.ref))
-        }
-        candidates.sort { $0.rate8h != $1.rate8h ? $0.rate8h > $1.rate8h : $0.index < $1.index }
+        let candidates = strategy.entries(view())
         var active = pairs.filter { $0.phase != .flat }.count
-        for c in candidates {
-            guard active < s.maxOpenPairs else { break }
-            if open(c.index, rate8h: c.rate8h, rateRef: c.ref, ref: ref, into: &out) { active += 1 }
+        var considered = Array(repeating: false, count: pairs.count)
+        for c in candidates where pairs[c.pairIndex].phase == .flat {
+            let i = c.pairIndex
+            considered[i] = true
+            let p = config.pairs[i]
+            if let closed = pairs[i].closedAt, now.msSince(closed) < reentryCooldownMs {
+                skip(i, .cooldown, limit: Fixed(reentryCooldownMs), observed: Fixed(now.msSince(closed)), ref: ref, into: &out)
+                continue
+            }
+            if let h = halt {
+                _ = h
+                skip(i, .engineHalted, limit: .zero, observed: .zero, ref: ref, into: &out)
+                continue
+            }
+            if reconciliationHold {
+                skip(i, .reconciliationHold, limit: .zero, observed: .zero, ref: ref, into: &out)
+                continue
+            }
+            if active >= config.strategy.maxOpenPairs {
+                skip(i, .crowdedOut, limit: Fixed(Int64(config.strategy.maxOpenPairs)), observed: Fixed(Int64(active)), ref: ref, into: &out)
+                continue
+            }
+            _ = p
+            if open(i, candidate: c, ref: ref, into: &out) {
+                active += 1
+                lastSkip[i] = nil
+            } else {
+                lastSkip[i] = .risk
+            }
         }
+        for i in pairs.indices where !considered[i] && pairs[i].phase == .flat { lastSkip[i] = nil }
+    }
+
+    /// Journals why pair `i` was not entered, when the reason changed since the last scan.
+    private mutating func skip(_ i: Int, _ reason: SkipReason, limit: Fixed, observed: Fixed, ref: CausationRef, into out: inout DecisionBuffer) {
+        guard lastSkip[i] != reason else { return }
+        lastSkip[i] = reason
+        let p = config.pairs[i]
+        out.add(.skipped(EntrySkipped(spot: p.spot, perp: p.perp, reason: reason, limit: limit, observed: observed)), causation: ref)
     }
 
     /// Sizes, risk-checks and (when allowed) opens a pair. Returns true when intents went out.
-    private mutating func open(_ i: Int, rate8h: Fixed, rateRef: CausationRef, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+    private mutating func open(_ i: Int, candidate: EntryCandidate, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
         let p = config.pairs[i]
         guard let spotDef = instruments[p.spot.index], let perpDef = instruments[p.perp.index],
               let spotPrice = mark(p.spot), let perpPrice = mark(p.perp) else { return false }
-        let components = [
-            SignalComponent(factor: .fundingLevel, value: rate8h, weight: Fixed(1), sourceSeq: rateRef.raw),
-            SignalComponent(factor: .threshold, value: config.strategy.entryThresholdPerInterval8h, weight: .zero, sourceSeq: 0),
-        ]
-        let signalSeq = out.add(.signalComputed(SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .enter,
-                                                               direction: .longSpotShortPerp, score: rate8h, components: components)), causation: ref)
-        let step = Fixed.max(spotDef.qtyStep, perpDef.qtyStep)
-        let raw = config.strategy.pairNotionalUsdt.divided(by: spotPrice, scale: Int(step.scale) + 4, .towardZero)
-        let qty = raw.rounded(toMultipleOf: step, .towardZero).rounded(scale: Int(step.scale), .towardZero)
-        guard qty.isPositive, qty.isMultiple(of: spotDef.qtyStep), qty.isMultiple(of: perpDef.qtyStep) else {
-            _ = out.add(.riskBreached(RiskBreached(rule: .minOrderSize, action: .rejected, instrumentId: p.perp, limit: step, observed: raw)),
-                        causation: .local(signalSeq))
+        let signalSeq = out.add(.signal(candidate.signal), causation: ref)
+        let qty: Fixed
+        switch sizer.size(SizeRequest(spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice, conviction: candidate.conviction)) {
+        case .qty(let q):
+            qty = q
+        case .tooSmall(let step, let raw):
+            out.add(.risk(RiskBreached(rule: .minOrderSize, action: .rejected, instrumentId: p.perp, limit: step, observed: raw)), causation: .local(signalSeq))
             return false
         }
         let notional = qty.multiplied(by: perpPrice, scale: quoteScale, .up)
@@ -240,14 +346,15 @@ public struct CarryReducer: Sendable {
                                      openNotionalUsdt: openNotional(), equityUsdt: equity, committedUsdt: committed(),
                                      estimatedFeesUsdt: estimatedFees)
         if let breach = RiskChecks.checkEntry(proposal, limits: config.risk, margin: config.margin) {
-            _ = out.add(.riskBreached(RiskBreached(rule: breach.0, action: .rejected, instrumentId: p.perp, limit: breach.limit, observed: breach.observed)),
-                        causation: .local(signalSeq))
+            out.add(.risk(RiskBreached(rule: breach.0, action: .rejected, instrumentId: p.perp, limit: breach.limit, observed: breach.observed)),
+                    causation: .local(signalSeq))
             return false
         }
-        pairs[i].phase = .opening
         pairs[i].pairId = signalSeq
+        transition(i, .entry, ref: .local(signalSeq), into: &out)
         pairs[i].targetQty = qty
         pairs[i].openedAt = nil
+        pairs[i].legRiskUsedMs = 0
         send(OrderIntended(pairId: signalSeq, leg: .spot, instrumentId: p.spot, side: .buy, type: .market, timeInForce: .immediateOrCancel,
                            qty: qty, limitPrice: nil, reduceOnly: false, reason: .open), pair: i, cause: .local(signalSeq), into: &out)
         send(OrderIntended(pairId: signalSeq, leg: .perp, instrumentId: p.perp, side: .sell, type: .market, timeInForce: .immediateOrCancel,
@@ -256,100 +363,415 @@ public struct CarryReducer: Sendable {
     }
 
     private mutating func send(_ intent: OrderIntended, pair: Int?, cause: CausationRef, into out: inout DecisionBuffer) {
-        let seq = out.add(.orderIntended(intent), causation: cause)
-        orders[seq] = OrderTrack(intent: intent, pairIndex: pair, remaining: intent.qty)
+        let seq = out.add(.submit(intent), causation: cause)
+        orders[seq] = OrderTrack(intent: intent, intentSeq: seq, pairIndex: pair, intendedAt: now)
         if let pair { pairs[pair].openIntents.append(seq) }
     }
 
-    /// Sends reduce-only orders taking both legs of a pair to zero.
-    private mutating func closePair(_ i: Int, reason: IntentReason, cause: CausationRef, into out: inout DecisionBuffer) {
-        let p = config.pairs[i]
-        pairs[i].phase = .closing
-        for (leg, id) in [(Leg.spot, p.spot), (Leg.perp, p.perp)] {
-            let pos = portfolio.position(id)
-            // What is still in flight on this leg will be flattened when it fills.
-            guard !pos.isZero else { continue }
-            send(OrderIntended(pairId: pairs[i].pairId, leg: leg, instrumentId: id, side: pos.isPositive ? .sell : .buy, type: .market,
-                               timeInForce: .immediateOrCancel, qty: pos.magnitude, limitPrice: nil, reduceOnly: true, reason: reason),
-                 pair: i, cause: cause, into: &out)
-        }
-        settleIfFlat(i)
+    private mutating func cancel(_ intentSeq: UInt64, reason: CancelReason, cause: CausationRef, into out: inout DecisionBuffer) {
+        guard var track = orders[intentSeq], !track.state.isTerminal, !track.cancelRequested else { return }
+        track.cancelRequested = true
+        orders[intentSeq] = track
+        out.add(.cancel(CancelIntended(intentSeq: intentSeq, reason: reason)), causation: cause)
     }
 
-    private mutating func flattenAll(reason: IntentReason, ref: CausationRef, into out: inout DecisionBuffer) {
-        for i in pairs.indices where pairs[i].phase != .flat {
-            closePair(i, reason: reason, cause: ref, into: &out)
+    /// Takes both legs of a pair to zero: moves it to closing (or unwinding), pulls its working
+    /// opening orders, and sends reduce-only orders for what each leg holds beyond what is
+    /// already being closed. A pair already closing or unwinding only records the cause.
+    private mutating func closePair(_ i: Int, cause: PairCause, reason: IntentReason, ref: CausationRef, into out: inout DecisionBuffer) {
+        let phase = pairs[i].phase
+        guard phase != .flat else { return }
+        guard transition(i, cause, ref: ref, into: &out) else { return }
+        if phase == .closing || phase == .unwinding { return }   // already on its way to flat: nothing more to send
+        let cancelReason: CancelReason = cause == .killSwitch ? .killSwitch : (cause == .legRiskBudget ? .legRisk : .pairClosing)
+        for seq in pairs[i].openIntents where orders[seq].map({ !$0.intent.reduceOnly }) == true {
+            cancel(seq, reason: cancelReason, cause: ref, into: &out)
         }
+        sendCloses(i, reason: reason, cause: ref, into: &out)
+        settleIfFlat(i, ref: ref, into: &out)
+    }
+
+    /// Reduce-only orders for what each leg holds beyond what working reduce-only orders cover.
+    private mutating func sendCloses(_ i: Int, reason: IntentReason, cause: CausationRef, into out: inout DecisionBuffer) {
+        let p = config.pairs[i]
+        for (leg, id) in [(Leg.spot, p.spot), (Leg.perp, p.perp)] {
+            let pos = portfolio.position(id)
+            var covered = Fixed.zero
+            for seq in pairs[i].openIntents {
+                if let o = orders[seq], o.intent.instrumentId == id, o.intent.reduceOnly { covered += o.remaining }
+            }
+            let qty = pos.magnitude - covered
+            guard qty.isPositive else { continue }
+            let closeQty = closeQuantity(qty, instrument: id)
+            guard closeQty.isPositive else { continue }
+            send(OrderIntended(pairId: pairs[i].pairId, leg: leg, instrumentId: id, side: pos.isPositive ? .sell : .buy, type: .market,
+                               timeInForce: .immediateOrCancel, qty: closeQty, limitPrice: nil, reduceOnly: true, reason: reason),
+                 pair: i, cause: cause, into: &out)
+        }
+    }
+
+    /// A quantity the venue accepts for closing `qty` (down to the step); a remainder below the
+    /// step (a base-coin fee's dust) stays — it cannot be sold.
+    private func closeQuantity(_ qty: Fixed, instrument id: InstrumentId) -> Fixed {
+        guard let def = instruments[id.index], def.qtyStep.isPositive else { return qty }
+        if qty.isMultiple(of: def.qtyStep) { return qty }
+        return qty.rounded(toMultipleOf: def.qtyStep, .towardZero).rounded(scale: Int(def.qtyStep.scale), .towardZero)
+    }
+
+    private mutating func flattenAll(ref: CausationRef, into out: inout DecisionBuffer) {
+        for i in pairs.indices where pairs[i].phase != .flat {
+            closePair(i, cause: .killSwitch, reason: .flatten, ref: ref, into: &out)
+        }
+    }
+
+    /// Pairs closing or unwinding with nothing working and a position left (a close order was
+    /// rejected, cancelled or expired): close again, at most three times per instant.
+    private mutating func retryStuckCloses(ref: CausationRef, into out: inout DecisionBuffer) {
+        for i in pairs.indices where (pairs[i].phase == .closing || pairs[i].phase == .unwinding) && pairs[i].openIntents.isEmpty {
+            retryClose(i, ref: ref, into: &out)
+        }
+    }
+
+    private mutating func retryClose(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
+        if pairs[i].lastCloseAttempt != now {
+            pairs[i].lastCloseAttempt = now
+            pairs[i].closeAttempts = 0
+        }
+        guard pairs[i].closeAttempts < 3, hasClosableQuantity(i) else { return }
+        pairs[i].closeAttempts += 1
+        guard transition(i, .closeRetry, ref: ref, into: &out) else { return }
+        sendCloses(i, reason: pairs[i].phase == .unwinding ? .flatten : .close, cause: ref, into: &out)
+    }
+
+    private func hasClosableQuantity(_ i: Int) -> Bool {
+        let p = config.pairs[i]
+        return [p.spot, p.perp].contains { closeQuantity(portfolio.position($0).magnitude, instrument: $0).isPositive }
     }
 
     // MARK: - Venue facts
 
+    private mutating func venue(_ v: VenueInput, ref: CausationRef, into out: inout DecisionBuffer) {
+        switch v {
+        case .submitted(let s):
+            if orderSignal(s.intentSeq, .sent, ref: ref, into: &out) { orders[s.intentSeq]?.sentAt = now }
+        case .accepted(let a):
+            orderSignal(a.intentSeq, .acknowledged, ref: ref, into: &out)
+        case .rejected(let r):
+            if orderSignal(r.intentSeq, .refused, ref: ref, into: &out) { orderEnded(r.intentSeq, ref: ref, into: &out) }
+        case .cancelled(let c):
+            if orderSignal(c.intentSeq, .cancelled, ref: ref, into: &out) { orderEnded(c.intentSeq, ref: ref, into: &out) }
+        case .expired(let e):
+            if orderSignal(e.intentSeq, .expired, ref: ref, into: &out) { orderEnded(e.intentSeq, ref: ref, into: &out) }
+        case .unknown(let u):
+            orderSignal(u.intentSeq, .noAnswer, ref: ref, into: &out)
+        case .status(let s):
+            statusReported(s, ref: ref, into: &out)
+        case .filled(let fill):
+            filled(fill, ref: ref, into: &out)
+        case .fundingPaid(let payment):
+            portfolio.apply(payment)
+        case .snapshot(let snapshot):
+            reconcile(snapshot, ref: ref, into: &out)
+        }
+    }
+
+    /// Feeds an order fact to the order state machine. A fact for an intent the engine never
+    /// made, or one the machine refuses, is a breach that halts new entries. Returns whether
+    /// the order moved (or stayed) by the table.
+    @discardableResult
+    private mutating func orderSignal(_ intentSeq: UInt64, _ signal: OrderSignal, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+        guard var track = orders[intentSeq] else {
+            if intentSeq != 0 && intentSeq < forgottenBelow { return false }   // a late echo of an order finished long ago
+            breach(.unknownIntent, instrument: nil, limit: .zero, observed: Fixed(Int64(clamping: intentSeq)), ref: ref, into: &out)
+            return false
+        }
+        guard let next = OrderLifecycle.next(track.state, signal) else {
+            breach(.orderStateRefused, instrument: track.intent.instrumentId, limit: Fixed(Int64(track.state.rawValue)),
+                   observed: Fixed(Int64(clamping: intentSeq)), ref: ref, into: &out)
+            return false
+        }
+        let wasTerminal = track.state.isTerminal
+        setState(&track, next)
+        orders[intentSeq] = track
+        return !wasTerminal
+    }
+
+    /// Journals a breach and halts new entries.
+    private mutating func breach(_ rule: RiskRule, instrument: InstrumentId?, limit: Fixed, observed: Fixed, ref: CausationRef, into out: inout DecisionBuffer) {
+        out.add(.risk(RiskBreached(rule: rule, action: .halted, instrumentId: instrument, limit: limit, observed: observed)), causation: ref)
+        if halt == nil { halt = HaltState(rule: rule, since: now) }
+    }
+
+    private mutating func statusReported(_ s: OrderStatusReported, ref: CausationRef, into out: inout DecisionBuffer) {
+        guard let before = orders[s.intentSeq] else {
+            orderSignal(s.intentSeq, .reported(s.status), ref: ref, into: &out)
+            return
+        }
+        let moved = orderSignal(s.intentSeq, .reported(s.status), ref: ref, into: &out)
+        if s.status != .notFound, s.cumQty != before.filledQty {
+            // The venue executed more (or less) than the fills we have: a fill is missing.
+            out.add(.reconciled(Reconciled(instrumentId: before.intent.instrumentId, status: .missingFill, localQty: before.filledQty,
+                                           venueQty: s.cumQty, localCash: nil, venueCash: nil)), causation: ref)
+            reconciliationHold = true
+        }
+        if moved, let after = orders[s.intentSeq], after.state.isTerminal { orderEnded(s.intentSeq, ref: ref, into: &out) }
+    }
+
     private mutating func filled(_ fill: OrderFilled, ref: CausationRef, into out: inout DecisionBuffer) {
         let id = fill.instrumentId
+        guard fill.qty.isPositive, fill.price.isPositive else {
+            breach(.invalidFill, instrument: id, limit: .zero, observed: fill.qty, ref: ref, into: &out)
+            return
+        }
         grow(to: id)
-        portfolio.apply(fill, isPerp: instruments[id.index]?.kind.isPerpetual ?? false)
-        if var track = orders[fill.intentSeq] {
-            track.remaining = fill.leavesQty
-            orders[fill.intentSeq] = track
-            if fill.leavesQty.isZero { orderEnded(fill.intentSeq, ref: ref, into: &out, completed: true) }
-        }
-        guard let i = pairOfInstrument[id.index] else { return }
+        let isPerp = instruments[id.index]?.kind.isPerpetual ?? false
         if fill.isLiquidation {
+            portfolio.apply(fill, isPerp: isPerp)
+            guard let i = pairOfInstrument[id.index] else { return }
             // The perp leg was liquidated; the spot leg is now naked: close it.
-            _ = out.add(.riskBreached(RiskBreached(rule: .liquidation, action: .closed, instrumentId: id, limit: .zero, observed: fill.price)), causation: ref)
-            closePair(i, reason: .flatten, cause: ref, into: &out)
+            out.add(.risk(RiskBreached(rule: .liquidation, action: .closed, instrumentId: id, limit: .zero, observed: fill.price)), causation: ref)
+            closePair(i, cause: .risk, reason: .flatten, ref: ref, into: &out)
             return
         }
+        guard var track = orders[fill.intentSeq] else {
+            if fill.intentSeq != 0 && fill.intentSeq < forgottenBelow {
+                out.add(.alert(AlertRaised(severity: .warning, code: "fill.late",
+                                           message: "fill \(fill.executionId) of intent \(fill.intentSeq), finished long ago, ignored")), causation: ref)
+                return
+            }
+            // Real money all the same: book it, and stop opening until someone looks.
+            portfolio.apply(fill, isPerp: isPerp)
+            breach(.unknownIntent, instrument: id, limit: .zero, observed: Fixed(Int64(clamping: fill.intentSeq)), ref: ref, into: &out)
+            return
+        }
+        if track.executionIds.contains(fill.executionId) {
+            out.add(.alert(AlertRaised(severity: .info, code: "fill.duplicate",
+                                       message: "execution \(fill.executionId) of intent \(fill.intentSeq) reported again; ignored")), causation: ref)
+            return
+        }
+        let newFilled = track.filledQty + fill.qty
+        let complete = newFilled >= track.intent.qty || fill.leavesQty.isZero
+        let signal: OrderSignal = complete ? .finalFill : .partialFill
+        let wasTerminal = track.state.isTerminal
+        let accepted = OrderLifecycle.next(track.state, signal) != nil
+        portfolio.apply(fill, isPerp: isPerp)
+        track.filledQty = newFilled
+        track.executionIds.append(fill.executionId)
+        if let next = OrderLifecycle.next(track.state, signal) { setState(&track, next) }
+        orders[fill.intentSeq] = track
+        if newFilled > track.intent.qty {
+            breach(.overfill, instrument: id, limit: track.intent.qty, observed: newFilled, ref: ref, into: &out)
+        } else if !accepted {
+            breach(.orderStateRefused, instrument: id, limit: Fixed(Int64(track.state.rawValue)), observed: Fixed(Int64(clamping: fill.intentSeq)),
+                   ref: ref, into: &out)
+        }
+        if complete && !wasTerminal {
+            orderEnded(fill.intentSeq, ref: ref, into: &out, completed: true)
+        } else if let i = track.pairIndex {
+            afterFill(i, ref: ref, into: &out)
+        }
+    }
+
+    /// A fill moved a pair's positions (its order still working, or finished earlier).
+    private mutating func afterFill(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
         if killSwitchEngaged && (pairs[i].phase == .opening || pairs[i].phase == .open) {
-            closePair(i, reason: .flatten, cause: ref, into: &out)
+            closePair(i, cause: .killSwitch, reason: .flatten, ref: ref, into: &out)
             return
         }
-        advancePair(i)
-        if pairs[i].phase == .closing, !portfolio.position(id).isZero, pairs[i].openIntents.isEmpty {
-            // An opening fill landed after the pair started closing: flatten it too.
-            closePair(i, reason: .close, cause: ref, into: &out)
-        }
+        advancePair(i, ref: ref, into: &out)
     }
 
     private mutating func orderEnded(_ intentSeq: UInt64, ref: CausationRef, into out: inout DecisionBuffer, completed: Bool = false) {
-        guard let track = orders.removeValue(forKey: intentSeq) else { return }
-        guard let i = track.pairIndex else { return }
+        guard let track = orders[intentSeq], let i = track.pairIndex else { return }
         pairs[i].openIntents.removeAll { $0 == intentSeq }
         if !completed && track.intent.reason == .open && pairs[i].phase == .opening {
-            // One leg will never fill: do not keep half a pair.
+            // One leg will not fill (fully): say so once, as v1.0 did.
             let p = config.pairs[i]
             let imbalance = portfolio.position(p.spot) + portfolio.position(p.perp)
-            _ = out.add(.riskBreached(RiskBreached(rule: .legImbalance, action: .closed, instrumentId: track.intent.instrumentId,
-                                                   limit: .zero, observed: imbalance)), causation: ref)
-            closePair(i, reason: .flatten, cause: ref, into: &out)
+            out.add(.risk(RiskBreached(rule: .legImbalance, action: .closed, instrumentId: track.intent.instrumentId,
+                                       limit: .zero, observed: imbalance)), causation: ref)
+        }
+        if killSwitchEngaged && (pairs[i].phase == .opening || pairs[i].phase == .open) {
+            closePair(i, cause: .killSwitch, reason: .flatten, ref: ref, into: &out)
             return
         }
-        advancePair(i)
+        advancePair(i, ref: ref, into: &out)
     }
 
-    /// Moves a pair to open when both legs are filled, to flat when both are empty.
-    private mutating func advancePair(_ i: Int) {
+    /// Moves a pair along once its orders say where it stands.
+    private mutating func advancePair(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
         let p = config.pairs[i]
         let spot = portfolio.position(p.spot)
         let perp = portfolio.position(p.perp)
+        let working = !pairs[i].openIntents.isEmpty
         switch pairs[i].phase {
         case .opening:
-            if spot == pairs[i].targetQty && perp == -pairs[i].targetQty && pairs[i].openIntents.isEmpty {
-                pairs[i].phase = .open
-                pairs[i].openedAt = now
+            guard !working else { return }
+            let spotHeld = !spot.isZero, perpHeld = !perp.isZero
+            if spotHeld && perpHeld {
+                transition(i, .legsFilled, ref: ref, into: &out)
+                checkDrift(i, ref: ref, into: &out)
+            } else if !spotHeld && !perpHeld {
+                transition(i, .nothingFilled, ref: ref, into: &out)
+            } else if config.execution.legFailure == .complete {
+                completeMissingLeg(i, ref: ref, into: &out)
+            } else {
+                transition(i, .legFailed, observed: (spot + perp).magnitude, ref: ref, into: &out)
+                sendCloses(i, reason: .flatten, cause: ref, into: &out)
+                settleIfFlat(i, ref: ref, into: &out)
             }
-        case .closing:
-            settleIfFlat(i)
-        case .open, .flat:
+        case .rebalancing:
+            guard !working else { return }
+            if nakedFraction(i) <= config.execution.deltaBand {
+                transition(i, .rebalanced, ref: ref, into: &out)
+            } else {
+                transition(i, .legFailed, observed: nakedFraction(i), ref: ref, into: &out)
+                pairs[i].rebalanceAfter = now.adding(ms: config.execution.rebalanceRetryMs)
+            }
+        case .closing, .unwinding:
+            if !settleIfFlat(i, ref: ref, into: &out) && !working { retryClose(i, ref: ref, into: &out) }
+        case .open:
+            checkDrift(i, ref: ref, into: &out)
+        case .flat:
             break
         }
     }
 
-    private mutating func settleIfFlat(_ i: Int) {
+    /// Sends the leg that is missing (policy `complete`): the filled leg's quantity, as a market order.
+    private mutating func completeMissingLeg(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
         let p = config.pairs[i]
-        if portfolio.position(p.spot).isZero && portfolio.position(p.perp).isZero && pairs[i].openIntents.isEmpty {
-            pairs[i] = PairState(phase: .flat, pairId: 0, targetQty: .zero, openedAt: nil, closedAt: now, openIntents: [])
+        let spot = portfolio.position(p.spot)
+        let perp = portfolio.position(p.perp)
+        let missingSpot = spot.isZero
+        let qty = closeQuantity(missingSpot ? perp.magnitude : spot.magnitude, instrument: missingSpot ? p.spot : p.perp)
+        guard qty.isPositive else {
+            transition(i, .legFailed, ref: ref, into: &out)
+            sendCloses(i, reason: .flatten, cause: ref, into: &out)
+            return
         }
+        send(OrderIntended(pairId: pairs[i].pairId, leg: missingSpot ? .spot : .perp, instrumentId: missingSpot ? p.spot : p.perp,
+                           side: missingSpot ? .buy : .sell, type: .market, timeInForce: .immediateOrCancel, qty: qty, limitPrice: nil,
+                           reduceOnly: false, reason: .open), pair: i, cause: ref, into: &out)
+    }
+
+    /// The leg-risk budget ran out on an opening pair: unwind (cancel the working leg, close
+    /// the filled one) or, by policy, complete the missing leg.
+    private mutating func legRiskExceeded(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
+        let used = Fixed(pairs[i].legRiskUsedMs)
+        out.add(.risk(RiskBreached(rule: .legRisk, action: .closed, instrumentId: config.pairs[i].perp,
+                                   limit: Fixed(config.execution.legRiskBudgetMs), observed: used)), causation: ref)
+        if config.execution.legFailure == .complete {
+            guard transition(i, .legRiskBudget, observed: used, ref: ref, into: &out) else { return }
+            pairs[i].legRiskUsedMs = 0
+            for seq in pairs[i].openIntents { cancel(seq, reason: .legRisk, cause: ref, into: &out) }
+            return
+        }
+        closePair(i, cause: .legRiskBudget, reason: .flatten, ref: ref, into: &out)
+    }
+
+    /// A pair's legs differ by more than the band: trim the larger leg (reduce-only).
+    private mutating func checkDrift(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
+        guard pairs[i].phase == .open, pairs[i].openIntents.isEmpty, now >= pairs[i].rebalanceAfter else { return }
+        let drift = nakedFraction(i)
+        guard drift > config.execution.deltaBand else { return }
+        let p = config.pairs[i]
+        let spot = portfolio.position(p.spot)
+        let perp = portfolio.position(p.perp)
+        let excessSpot = spot.magnitude > perp.magnitude
+        let id = excessSpot ? p.spot : p.perp
+        let qty = closeQuantity((spot + perp).magnitude, instrument: id)
+        guard qty.isPositive else { return }
+        out.add(.risk(RiskBreached(rule: .deltaDrift, action: .warned, instrumentId: p.perp, limit: config.execution.deltaBand, observed: drift)),
+                causation: ref)
+        guard transition(i, .deltaDrift, observed: drift, ref: ref, into: &out) else { return }
+        let held = portfolio.position(id)
+        send(OrderIntended(pairId: pairs[i].pairId, leg: excessSpot ? .spot : .perp, instrumentId: id, side: held.isPositive ? .sell : .buy,
+                           type: .market, timeInForce: .immediateOrCancel, qty: qty, limitPrice: nil, reduceOnly: true, reason: .rebalance),
+             pair: i, cause: ref, into: &out)
+    }
+
+    /// Goes flat when both legs are empty (or dust below the step) and nothing works.
+    @discardableResult
+    private mutating func settleIfFlat(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+        guard pairs[i].openIntents.isEmpty, !hasClosableQuantity(i) else { return false }
+        return transition(i, .flat, ref: ref, into: &out)
+    }
+
+    /// Forgets the finished orders of a pair gone flat, beyond the memory kept for late facts.
+    private mutating func forgetFinishedOrders(of i: Int) {
+        guard orders.count > Self.orderMemory else { return }
+        let finished = orders.values.filter { $0.state.isTerminal }.map(\.intentSeq).sorted()
+        for seq in finished.prefix(orders.count - Self.orderMemory) {
+            orders.removeValue(forKey: seq)
+            forgottenBelow = Swift.max(forgottenBelow, seq + 1)
+        }
+    }
+
+    // MARK: - Reconciliation
+
+    /// Compares the venue's book with ours: matching instruments are confirmed; a difference
+    /// with an order in flight is a missing fill (wait for it); one without is position drift
+    /// (adopt the venue's quantity). Any mismatch holds new entries until a later snapshot
+    /// matches throughout.
+    private mutating func reconcile(_ snapshot: VenueSnapshot, ref: CausationRef, into out: inout DecisionBuffer) {
+        var mismatch = false
+        var venueQty: [InstrumentId: Fixed] = [:]
+        for p in snapshot.positions {
+            guard p.instrumentId.index < instruments.count, instruments[p.instrumentId.index] != nil else {
+                breach(.unknownInstrument, instrument: p.instrumentId, limit: .zero, observed: p.qty, ref: ref, into: &out)
+                mismatch = true
+                continue
+            }
+            venueQty[p.instrumentId, default: .zero] += p.qty
+        }
+        var traded: [InstrumentId] = []
+        for p in config.pairs { traded += [p.spot, p.perp] }
+        for id in venueQty.keys.sorted(by: { $0.rawValue < $1.rawValue }) where !traded.contains(id) { traded.append(id) }
+        for id in traded {
+            let local = portfolio.position(id)
+            let venue = venueQty[id] ?? .zero
+            if local == venue {
+                out.add(.reconciled(Reconciled(instrumentId: id, status: .matched, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
+                        causation: ref)
+                continue
+            }
+            mismatch = true
+            let inFlight = orders.values.contains { $0.intent.instrumentId == id && !$0.state.isTerminal && $0.state != .intended }
+            if inFlight {
+                out.add(.reconciled(Reconciled(instrumentId: id, status: .missingFill, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
+                        causation: ref)
+            } else {
+                out.add(.reconciled(Reconciled(instrumentId: id, status: .positionDrift, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
+                        causation: ref)
+                if let m = mark(id) {
+                    portfolio.correct(id, to: venue, at: m, isPerp: instruments[id.index]?.kind.isPerpetual ?? false)
+                    out.add(.reconciled(Reconciled(instrumentId: id, status: .corrected, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
+                            causation: ref)
+                    if let i = pairOfInstrument[id.index] { advancePair(i, ref: ref, into: &out) }
+                }
+            }
+        }
+        // Orders: the venue works one we consider finished or never made; or we wait on one it does not have.
+        let venueOpen = Set(snapshot.openOrders)
+        for seq in snapshot.openOrders.sorted() {
+            let known = orders[seq]
+            if known == nil || known!.state.isTerminal {
+                mismatch = true
+                out.add(.reconciled(Reconciled(instrumentId: known?.intent.instrumentId ?? InstrumentId(UInt32.max), status: .unknownOrder,
+                                               localQty: .zero, venueQty: Fixed(Int64(clamping: seq)), localCash: nil, venueCash: nil)), causation: ref)
+            }
+        }
+        for track in workingOrders where (track.state == .accepted || track.state == .partiallyFilled) && !venueOpen.contains(track.intentSeq) {
+            mismatch = true
+            out.add(.reconciled(Reconciled(instrumentId: track.intent.instrumentId, status: .unknownOrder, localQty: Fixed(Int64(clamping: track.intentSeq)),
+                                           venueQty: .zero, localCash: nil, venueCash: nil)), causation: ref)
+        }
+        if let cash = snapshot.cash, cash != portfolio.cash {
+            mismatch = true
+            out.add(.reconciled(Reconciled(instrumentId: InstrumentId(UInt32.max), status: .cashDrift, localQty: .zero, venueQty: .zero,
+                                           localCash: portfolio.cash, venueCash: cash)), causation: ref)
+        }
+        reconciliationHold = mismatch
     }
 
     // MARK: - Risk while holding
@@ -363,26 +785,37 @@ public struct CarryReducer: Sendable {
         let dd = RiskChecks.drawdown(equity: e, peak: peakEquity)
         guard !killSwitchEngaged && dd >= config.risk.maxDrawdown else { return false }
         killSwitchEngaged = true
-        _ = out.add(.riskBreached(RiskBreached(rule: .drawdown, action: .killSwitch, instrumentId: nil, limit: config.risk.maxDrawdown, observed: dd)), causation: ref)
-        let k = out.add(.killSwitchChanged(KillSwitchChanged(engaged: true, source: .automatic,
-                                                             reason: "drawdown \(dd) reached the limit \(config.risk.maxDrawdown)")), causation: ref)
-        flattenAll(reason: .flatten, ref: .local(k), into: &out)
+        out.add(.risk(RiskBreached(rule: .drawdown, action: .killSwitch, instrumentId: nil, limit: config.risk.maxDrawdown, observed: dd)), causation: ref)
+        let k = out.add(.killSwitch(KillSwitchChanged(engaged: true, source: .automatic,
+                                                      reason: "drawdown \(dd) reached the limit \(config.risk.maxDrawdown)")), causation: ref)
+        flattenAll(ref: .local(k), into: &out)
         return true
     }
 
-    /// The margin buffer of an open pair's perp leg, checked on each of its bars.
+    /// The margin buffer of an open pair's perp leg, and the pair's delta drift, on each of its bars.
     private mutating func checkRisk(afterBarOf i: Int, bar: BarClosed, ref: CausationRef, into out: inout DecisionBuffer) {
-        // Distance to liquidation of an open perp leg.
         let p = config.pairs[i]
+        if pairs[i].phase == .open { checkDrift(i, ref: ref, into: &out) }
         guard pairs[i].phase == .open, bar.instrumentId == p.perp, let entry = portfolio.entryPrice[p.perp.index] else { return }
         let pos = portfolio.position(p.perp)
         guard !pos.isZero else { return }
         let buffer = RiskChecks.marginBuffer(price: bar.close, entry: entry, short: pos.isNegative, margin: config.margin)
         if buffer < config.risk.exitMarginBuffer {
-            _ = out.add(.riskBreached(RiskBreached(rule: .marginBuffer, action: .closed, instrumentId: p.perp, limit: config.risk.exitMarginBuffer, observed: buffer)),
-                        causation: ref)
-            closePair(i, reason: .close, cause: ref, into: &out)
+            out.add(.risk(RiskBreached(rule: .marginBuffer, action: .closed, instrumentId: p.perp, limit: config.risk.exitMarginBuffer, observed: buffer)),
+                    causation: ref)
+            closePair(i, cause: .risk, reason: .close, ref: ref, into: &out)
         }
+    }
+
+    /// Delta drift of the whole book: Σ|spot + perp| × mark ÷ Σ pair notional (0 when flat).
+    public var bookDrift: Fixed {
+        var naked = Fixed.zero, notional = Fixed.zero
+        for (i, p) in config.pairs.enumerated() where pairs[i].phase != .flat {
+            guard let m = mark(p.spot) else { continue }
+            naked += (portfolio.position(p.spot) + portfolio.position(p.perp)).magnitude.multiplied(by: m, scale: quoteScale, .up)
+            notional += pairs[i].targetQty.multiplied(by: m, scale: quoteScale, .up)
+        }
+        return notional.isPositive ? naked.divided(by: notional, scale: 6, .up) : .zero
     }
 
     /// Notional of the perp legs of every non-flat pair, at their marks.
@@ -406,20 +839,5 @@ public struct CarryReducer: Sendable {
             }
         }
         return total
-    }
-}
-
-/// Collects decisions and knows the seq each will be journaled under.
-struct DecisionBuffer {
-    var nextSeq: UInt64
-    var decisions: [Decision] = []
-
-    init(nextSeq: UInt64) { self.nextSeq = nextSeq }
-
-    /// Adds a decision; returns the seq it will have.
-    mutating func add(_ event: Event, causation: CausationRef) -> UInt64 {
-        let seq = nextSeq + UInt64(decisions.count)
-        decisions.append(Decision(event, causation: causation))
-        return seq
     }
 }

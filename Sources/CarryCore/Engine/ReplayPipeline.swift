@@ -1,12 +1,16 @@
-// The replay pipeline: market events in time order → the simulated exchange and the reducer →
-// decisions and venue facts, each given the seq it will be journaled under. The backtest
-// driver feeds it from a market journal and writes `output` to the run journal; tests feed it
-// directly. Pure: time comes only from the events and the scan ticks it derives from them.
+// The replay pipeline: market events in time order → the venue (an `ExecutionVenue`: the
+// simulated exchange, or a fault-injecting wrapper around it) and the reducer → decisions
+// and venue facts, each given the seq it will be journaled under. The backtest driver feeds
+// it from a market journal and writes `output` to the run journal; paper trading and the
+// fault simulation drive it the same way. Pure: time comes only from the events and the
+// scan ticks it derives from them.
 //
 // Order within one timestamp t (the boundary rules the funding tests pin):
+//   0. facts the venue held back that are due by t (late acknowledgements, late fills), and
+//      status queries for orders whose outcome is unknown;
 //   1. instrument definitions;
-//   2. bars closing at t — the simulated exchange fills eligible orders at those closes
-//      (and checks liquidation) before the reducer sees the bar;
+//   2. bars closing at t — the venue fills eligible orders at those closes (and checks
+//      liquidation) before the reducer sees the bar;
 //   3. funding interval changes, then settlements at t — paid on the position held after
 //      the fills of step 2 (a position opened exactly at t earns the settlement at t; one
 //      closed exactly at t does not);
@@ -14,9 +18,11 @@
 // Ticks fall on multiples of the scan interval since the epoch (UTC-aligned); a tick due
 // between two market timestamps is emitted before the later one.
 //
-// Every decision and venue fact is appended to `output` before anything acts on it, with
-// its seq (`nextSeq` at the time), the input's time and its causation, so journaling
-// `output` in order reproduces the run byte for byte.
+// Journal order (what makes a fold of the journal reproduce the run, `Recovery`): every
+// input is fed to the reducer the moment it is recorded, and its decisions are recorded
+// right after it; then the executor acts on those decisions' order commands, and each fact
+// the venue answers is recorded, fed, and acted on the same way, depth first. So the
+// decisions of an input always follow it contiguously.
 
 /// One event for the run journal.
 public struct PipelineOutput: Sendable, Equatable {
@@ -46,10 +52,10 @@ public struct MarketGroup: Sendable {
     }
 }
 
-/// The reducer and the simulated exchange, wired together under a simulated clock.
-public struct ReplayPipeline: Sendable {
+/// The reducer and a venue, wired together under a simulated clock.
+public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     public private(set) var reducer: CarryReducer
-    public private(set) var sim: SimulatedExchange
+    public private(set) var venue: Venue
     /// The seq the next output event gets.
     public private(set) var nextSeq: UInt64
     /// Events to journal, in seq order, ending at `nextSeq − 1`.
@@ -61,10 +67,10 @@ public struct ReplayPipeline: Sendable {
     public private(set) var nextTick: Timestamp
 
     /// A pipeline whose first output will be journaled as `firstSeq`, trading from `from`.
-    public init(reducer: CarryReducer, sim: SimulatedExchange, firstSeq: UInt64, from: Timestamp, to: Timestamp, scanIntervalMs: Int64) {
+    public init(reducer: CarryReducer, venue: Venue, firstSeq: UInt64, from: Timestamp, to: Timestamp, scanIntervalMs: Int64) {
         precondition(scanIntervalMs > 0)
         self.reducer = reducer
-        self.sim = sim
+        self.venue = venue
         self.nextSeq = firstSeq
         self.to = to
         self.scanIntervalMs = scanIntervalMs
@@ -88,52 +94,51 @@ public struct ReplayPipeline: Sendable {
     /// Records and applies an instrument definition (the run's header).
     public mutating func define(_ d: InstrumentDefined, at time: Timestamp) {
         record(.instrumentDefined(d), time: time, causation: .none)
-        sim.define(d)
-        feed(.instrumentDefined(d), time: time, ref: .none)
+        venue.define(d)
+        feed(.market(.defined(d)), time: time, ref: .none)
     }
 
-    /// Feeds one input to the reducer, records its decisions, sends intents to the simulated
-    /// exchange and feeds the resulting venue facts back, until quiet.
-    mutating func feed(_ event: Event, time: Timestamp, ref: CausationRef) {
-        let decisions = reducer.apply(event, time: time, ref: ref, nextSeq: nextSeq)
-        if decisions.isEmpty { return }   // most inputs decide nothing: no queue for them
-        actAndFollow(decisions, at: time)
+    /// Feeds one input to the reducer, records its decisions, and acts on them.
+    mutating func feed(_ input: EngineInput, time: Timestamp, ref: CausationRef) {
+        let decisions = reducer.apply(input, time: time, ref: ref, nextSeq: nextSeq)
+        if decisions.isEmpty { return }   // most inputs decide nothing
+        act(on: decisions, at: time)
     }
 
-    /// Acts on an input's decisions, then feeds the venue's answers back until quiet.
-    private mutating func actAndFollow(_ decisions: [Decision], at time: Timestamp) {
-        var queue: [(Event, Timestamp, CausationRef)] = []
-        act(on: decisions, at: time, queue: &queue)
-        var head = 0
-        while head < queue.count {
-            let (e, t, r) = queue[head]
-            head += 1
-            let more = reducer.apply(e, time: t, ref: r, nextSeq: nextSeq)
-            if !more.isEmpty { act(on: more, at: t, queue: &queue) }
-        }
-    }
-
-    /// Records decisions, submits their intents, and queues the venue's answers.
-    private mutating func act(on decisions: [Decision], at t: Timestamp, queue: inout [(Event, Timestamp, CausationRef)]) {
-        var intents: [(UInt64, OrderIntended)] = []
+    /// Records decisions, then hands their order commands to the venue; each fact it answers
+    /// is delivered (recorded, fed, acted on) before the next command goes out.
+    private mutating func act(on decisions: [Decision], at t: Timestamp) {
+        var commands: [(UInt64, OrderCommand)] = []
         for d in decisions {
             let seq = record(d.event, time: t, causation: d.causation)
-            if case .orderIntended(let intent) = d.event { intents.append((seq, intent)) }
+            if let c = d.output.orderCommand { commands.append((seq, c)) }
         }
-        for (seq, intent) in intents {
-            for fact in sim.submit(intentSeq: seq, intent, at: t) {
-                let factSeq = record(fact.event, time: fact.time, causation: fact.causation)
-                queue.append((fact.event, fact.time, .local(factSeq)))
-            }
+        for (seq, command) in commands { deliver(venue.execute(command, commandSeq: seq, at: t)) }
+    }
+
+    /// Records venue facts and feeds each to the reducer as it is recorded.
+    public mutating func deliver(_ facts: [VenueFact]) {
+        for fact in facts {
+            let seq = record(fact.event, time: fact.time, causation: fact.causation)
+            guard let input = EngineInput(fact.event) else { continue }
+            feed(input, time: fact.time, ref: .local(seq))
         }
     }
 
-    /// Records venue facts and feeds them to the reducer.
-    mutating func deliver(_ facts: [VenueFact]) {
-        for fact in facts {
-            let seq = record(fact.event, time: fact.time, causation: fact.causation)
-            feed(fact.event, time: fact.time, ref: .local(seq))
-        }
+    /// Records and applies an input from outside the market stream (an operator command, a
+    /// reconciliation snapshot, a heartbeat), at `time`.
+    public mutating func inject(_ input: EngineInput, at time: Timestamp) {
+        let seq = record(input.event, time: time, causation: .none)
+        feed(input, time: time, ref: .local(seq))
+    }
+
+    /// Facts the venue held back that are due by `time`, and answers to status queries for
+    /// orders whose outcome is unknown.
+    public mutating func settleVenue(through time: Timestamp) {
+        let due = venue.due(through: time)
+        if !due.isEmpty { deliver(due) }
+        guard reducer.unknownCount > 0 else { return }
+        for order in reducer.unknownOrders { deliver(venue.query(intentSeq: order.intentSeq, at: time)) }
     }
 
     /// Processes every market event of one timestamp (with their source seqs, each list in
@@ -145,14 +150,16 @@ public struct ReplayPipeline: Sendable {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
         }
+        if venue.holdsFacts || reducer.unknownCount > 0 { settleVenue(through: time) }
         // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
         // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
         handle(group.others, rank: 0, at: time)
         for item in group.bars {
             let ref = CausationRef.source(item.seq)
-            deliver(sim.onBar(item.bar, barRef: ref))
+            let facts = venue.onBar(item.bar, barRef: ref)
+            if !facts.isEmpty { deliver(facts) }
             let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
-            if !decisions.isEmpty { actAndFollow(decisions, at: time) }
+            if !decisions.isEmpty { act(on: decisions, at: time) }
         }
         for rank in 1...3 { handle(group.others, rank: rank, at: time) }
         group.removeAll()
@@ -174,11 +181,12 @@ public struct ReplayPipeline: Sendable {
         for item in others where Self.rank(item.event) == rank {
             let ref = CausationRef.source(item.seq)
             switch item.event {
-            case .instrumentDefined(let d): sim.define(d)
-            case .fundingSettled(let f): deliver(sim.onFundingSettled(f, at: time, cause: ref))
+            case .instrumentDefined(let d): venue.define(d)
+            case .fundingSettled(let f): deliver(venue.onFundingSettled(f, at: time, cause: ref))
             default: break
             }
-            feed(item.event, time: time, ref: ref)
+            guard let input = EngineInput(item.event) else { continue }
+            feed(input, time: time, ref: ref)
         }
     }
 
@@ -189,9 +197,13 @@ public struct ReplayPipeline: Sendable {
 
     private mutating func tick(_ afterTick: (Timestamp, CarryReducer) -> Void) {
         let time = nextTick
+        if venue.holdsFacts || reducer.unknownCount > 0 { settleVenue(through: time) }
         let seq = record(.clockTicked(ClockTicked(purpose: .scan)), time: time, causation: .none)
-        feed(.clockTicked(ClockTicked(purpose: .scan)), time: time, ref: .local(seq))
+        feed(.clock(ClockTicked(purpose: .scan)), time: time, ref: .local(seq))
         afterTick(time, reducer)
         nextTick = nextTick.adding(ms: scanIntervalMs)
     }
+
+    /// Replaces the reducer (a restart: the state rebuilt from the journal).
+    public mutating func restart(with reducer: CarryReducer) { self.reducer = reducer }
 }

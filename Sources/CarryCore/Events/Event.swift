@@ -28,6 +28,9 @@ public enum Event: Sendable, Equatable {
     case riskBreached(RiskBreached)
     case killSwitchChanged(KillSwitchChanged)
     case alertRaised(AlertRaised)
+    case pairTransition(PairTransition)
+    case cancelIntended(CancelIntended)
+    case entrySkipped(EntrySkipped)
     case orderSubmitted(OrderSubmitted)
     case orderAccepted(OrderAccepted)
     case orderRejected(OrderRejected)
@@ -35,6 +38,10 @@ public enum Event: Sendable, Equatable {
     case orderFilled(OrderFilled)
     case fundingPaid(FundingPaid)
     case reconciled(Reconciled)
+    case orderUnknown(OrderUnknown)
+    case orderExpired(OrderExpired)
+    case orderStatus(OrderStatusReported)
+    case venueSnapshot(VenueSnapshot)
     case configApplied(ConfigApplied)
     case clockTicked(ClockTicked)
     case runStarted(RunStarted)
@@ -54,6 +61,9 @@ public enum Event: Sendable, Equatable {
         case .riskBreached(let p): return p
         case .killSwitchChanged(let p): return p
         case .alertRaised(let p): return p
+        case .pairTransition(let p): return p
+        case .cancelIntended(let p): return p
+        case .entrySkipped(let p): return p
         case .orderSubmitted(let p): return p
         case .orderAccepted(let p): return p
         case .orderRejected(let p): return p
@@ -61,6 +71,10 @@ public enum Event: Sendable, Equatable {
         case .orderFilled(let p): return p
         case .fundingPaid(let p): return p
         case .reconciled(let p): return p
+        case .orderUnknown(let p): return p
+        case .orderExpired(let p): return p
+        case .orderStatus(let p): return p
+        case .venueSnapshot(let p): return p
         case .configApplied(let p): return p
         case .clockTicked(let p): return p
         case .runStarted(let p): return p
@@ -82,6 +96,9 @@ public enum Event: Sendable, Equatable {
         case .riskBreached: return .riskBreached
         case .killSwitchChanged: return .killSwitchChanged
         case .alertRaised: return .alertRaised
+        case .pairTransition: return .pairTransition
+        case .cancelIntended: return .cancelIntended
+        case .entrySkipped: return .entrySkipped
         case .orderSubmitted: return .orderSubmitted
         case .orderAccepted: return .orderAccepted
         case .orderRejected: return .orderRejected
@@ -89,6 +106,10 @@ public enum Event: Sendable, Equatable {
         case .orderFilled: return .orderFilled
         case .fundingPaid: return .fundingPaid
         case .reconciled: return .reconciled
+        case .orderUnknown: return .orderUnknown
+        case .orderExpired: return .orderExpired
+        case .orderStatus: return .orderStatus
+        case .venueSnapshot: return .venueSnapshot
         case .configApplied: return .configApplied
         case .clockTicked: return .clockTicked
         case .runStarted: return .runStarted
@@ -110,13 +131,20 @@ public enum Event: Sendable, Equatable {
         case .riskBreached: return RiskBreached.layoutVersion
         case .killSwitchChanged: return KillSwitchChanged.layoutVersion
         case .alertRaised: return AlertRaised.layoutVersion
+        case .pairTransition: return PairTransition.layoutVersion
+        case .cancelIntended: return CancelIntended.layoutVersion
+        case .entrySkipped: return EntrySkipped.layoutVersion
         case .orderSubmitted: return OrderSubmitted.layoutVersion
         case .orderAccepted: return OrderAccepted.layoutVersion
         case .orderRejected: return OrderRejected.layoutVersion
         case .orderCancelled: return OrderCancelled.layoutVersion
-        case .orderFilled: return OrderFilled.layoutVersion
+        case .orderFilled(let p): return p.encodedLayoutVersion
         case .fundingPaid: return FundingPaid.layoutVersion
         case .reconciled: return Reconciled.layoutVersion
+        case .orderUnknown: return OrderUnknown.layoutVersion
+        case .orderExpired: return OrderExpired.layoutVersion
+        case .orderStatus: return OrderStatusReported.layoutVersion
+        case .venueSnapshot: return VenueSnapshot.layoutVersion
         case .configApplied: return ConfigApplied.layoutVersion
         case .clockTicked: return ClockTicked.layoutVersion
         case .runStarted: return RunStarted.layoutVersion
@@ -144,6 +172,9 @@ public enum Event: Sendable, Equatable {
         case .riskBreached(let p): p.encode(to: &w)
         case .killSwitchChanged(let p): p.encode(to: &w)
         case .alertRaised(let p): p.encode(to: &w)
+        case .pairTransition(let p): p.encode(to: &w)
+        case .cancelIntended(let p): p.encode(to: &w)
+        case .entrySkipped(let p): p.encode(to: &w)
         case .orderSubmitted(let p): p.encode(to: &w)
         case .orderAccepted(let p): p.encode(to: &w)
         case .orderRejected(let p): p.encode(to: &w)
@@ -151,6 +182,10 @@ public enum Event: Sendable, Equatable {
         case .orderFilled(let p): p.encode(to: &w)
         case .fundingPaid(let p): p.encode(to: &w)
         case .reconciled(let p): p.encode(to: &w)
+        case .orderUnknown(let p): p.encode(to: &w)
+        case .orderExpired(let p): p.encode(to: &w)
+        case .orderStatus(let p): p.encode(to: &w)
+        case .venueSnapshot(let p): p.encode(to: &w)
         case .configApplied(let p): p.encode(to: &w)
         case .clockTicked(let p): p.encode(to: &w)
         case .runStarted(let p): p.encode(to: &w)
@@ -178,6 +213,9 @@ public enum Event: Sendable, Equatable {
         case .riskBreached: return .riskBreached(try RiskBreached(from: &r, version: version))
         case .killSwitchChanged: return .killSwitchChanged(try KillSwitchChanged(from: &r, version: version))
         case .alertRaised: return .alertRaised(try AlertRaised(from: &r, version: version))
+        case .pairTransition: return .pairTransition(try PairTransition(from: &r, version: version))
+        case .cancelIntended: return .cancelIntended(try CancelIntended(from: &r, version: version))
+        case .entrySkipped: return .entrySkipped(try EntrySkipped(from: &r, version: version))
         case .orderSubmitted: return .orderSubmitted(try OrderSubmitted(from: &r, version: version))
         case .orderAccepted: return .orderAccepted(try OrderAccepted(from: &r, version: version))
         case .orderRejected: return .orderRejected(try OrderRejected(from: &r, version: version))
@@ -185,6 +223,10 @@ public enum Event: Sendable, Equatable {
         case .orderFilled: return .orderFilled(try OrderFilled(from: &r, version: version))
         case .fundingPaid: return .fundingPaid(try FundingPaid(from: &r, version: version))
         case .reconciled: return .reconciled(try Reconciled(from: &r, version: version))
+        case .orderUnknown: return .orderUnknown(try OrderUnknown(from: &r, version: version))
+        case .orderExpired: return .orderExpired(try OrderExpired(from: &r, version: version))
+        case .orderStatus: return .orderStatus(try OrderStatusReported(from: &r, version: version))
+        case .venueSnapshot: return .venueSnapshot(try VenueSnapshot(from: &r, version: version))
         case .configApplied: return .configApplied(try ConfigApplied(from: &r, version: version))
         case .clockTicked: return .clockTicked(try ClockTicked(from: &r, version: version))
         case .runStarted: return .runStarted(try RunStarted(from: &r, version: version))

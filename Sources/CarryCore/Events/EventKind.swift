@@ -20,6 +20,9 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case riskBreached = 34
     case killSwitchChanged = 35
     case alertRaised = 36
+    case pairTransition = 37
+    case cancelIntended = 38
+    case entrySkipped = 39
     // Venue facts (inputs from the exchange or the simulated exchange)
     case orderSubmitted = 64
     case orderAccepted = 65
@@ -28,6 +31,10 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case orderFilled = 68
     case fundingPaid = 69
     case reconciled = 70
+    case orderUnknown = 71
+    case orderExpired = 72
+    case orderStatus = 73
+    case venueSnapshot = 74
     // Run control (inputs from the operator and the clock)
     case configApplied = 96
     case clockTicked = 97
@@ -48,6 +55,9 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .riskBreached: return "risk.breached"
         case .killSwitchChanged: return "killswitch.changed"
         case .alertRaised: return "alert.raised"
+        case .pairTransition: return "pair.transition"
+        case .cancelIntended: return "cancel.intended"
+        case .entrySkipped: return "entry.skipped"
         case .orderSubmitted: return "order.submitted"
         case .orderAccepted: return "order.accepted"
         case .orderRejected: return "order.rejected"
@@ -55,6 +65,10 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .orderFilled: return "order.filled"
         case .fundingPaid: return "funding.paid"
         case .reconciled: return "reconciled"
+        case .orderUnknown: return "order.unknown"
+        case .orderExpired: return "order.expired"
+        case .orderStatus: return "order.status"
+        case .venueSnapshot: return "venue.snapshot"
         case .configApplied: return "config.applied"
         case .clockTicked: return "clock.ticked"
         case .runStarted: return "run.started"

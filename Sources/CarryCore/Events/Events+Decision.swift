@@ -281,6 +281,22 @@ public enum RiskRule: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case staleData = 9
     case liquidation = 10
     case legImbalance = 11
+    /// A venue fact named an intent the engine never made.
+    case unknownIntent = 12
+    /// A fill larger than what was asked.
+    case overfill = 13
+    /// A fill with a quantity or price that is not positive.
+    case invalidFill = 14
+    /// A reconciliation named an instrument the engine does not know.
+    case unknownInstrument = 15
+    /// A venue fact the order state machine refuses in the order's state.
+    case orderStateRefused = 16
+    /// Reconciliation found a mismatch.
+    case reconciliation = 17
+    /// Naked notional × time on one leg reached the budget.
+    case legRisk = 18
+    /// |spot − perp| ÷ pair quantity went past the band.
+    case deltaDrift = 19
     public var description: String {
         switch self {
         case .maxPairNotional: return "maxPairNotional"
@@ -294,6 +310,14 @@ public enum RiskRule: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .staleData: return "staleData"
         case .liquidation: return "liquidation"
         case .legImbalance: return "legImbalance"
+        case .unknownIntent: return "unknownIntent"
+        case .overfill: return "overfill"
+        case .invalidFill: return "invalidFill"
+        case .unknownInstrument: return "unknownInstrument"
+        case .orderStateRefused: return "orderStateRefused"
+        case .reconciliation: return "reconciliation"
+        case .legRisk: return "legRisk"
+        case .deltaDrift: return "deltaDrift"
         }
     }
 }
@@ -308,12 +332,18 @@ public enum RiskAction: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case warned = 3
     /// The affected pair is being closed.
     case closed = 4
+    /// The engine stops opening new pairs until an operator (or a clean reconciliation) clears it.
+    case halted = 5
+    /// Local state was corrected to the venue's.
+    case corrected = 6
     public var description: String {
         switch self {
         case .rejected: return "rejected"
         case .killSwitch: return "killSwitch"
         case .warned: return "warned"
         case .closed: return "closed"
+        case .halted: return "halted"
+        case .corrected: return "corrected"
         }
     }
 }

@@ -121,15 +121,29 @@ public struct OrderCancelled: EventPayload {
     }
 }
 
+/// The asset a fee is charged in. Raw values are journaled: permanent.
+public enum FeeAsset: UInt8, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    /// The quote asset (USDT): cash pays it.
+    case quote = 0
+    /// The base coin (Bybit takes a spot buy's fee from the coin bought): the position is
+    /// smaller than the quantity filled by the fee.
+    case base = 1
+    public var description: String { self == .quote ? "quote" : "base" }
+}
+
 /// A (partial) execution of an order.
+///
+/// Layout 1 has no fee asset (the fee is in the quote asset); layout 2 appends it. A fill is
+/// written at the lowest layout that can express it, so quote-fee fills keep layout 1's bytes.
 public struct OrderFilled: EventPayload {
     public static let kind = EventKind.orderFilled
+    public static let layoutVersion: UInt8 = 2
     public var intentSeq: UInt64
     public var instrumentId: InstrumentId
     public var side: Side
     public var price: Fixed
     public var qty: Fixed
-    /// Fee in the quote asset; positive is paid, negative is a rebate.
+    /// Fee in `feeAsset`; positive is paid, negative is a rebate.
     public var fee: Fixed
     public var liquidity: Liquidity
     /// The price the decision was made against (mid or last close); slippage is measured
@@ -141,10 +155,13 @@ public struct OrderFilled: EventPayload {
     public var isLiquidation: Bool
     /// The venue's execution id.
     public var executionId: String
+    /// The asset the fee is charged in.
+    public var feeAsset: FeeAsset
 
     /// Builds a fill.
     public init(intentSeq: UInt64, instrumentId: InstrumentId, side: Side, price: Fixed, qty: Fixed, fee: Fixed, liquidity: Liquidity,
-                referencePrice: Fixed, leavesQty: Fixed, isLiquidation: Bool, executionId: String) {
+                referencePrice: Fixed, leavesQty: Fixed, isLiquidation: Bool, executionId: String, feeAsset: FeeAsset = .quote) {
+        self.feeAsset = feeAsset
         self.intentSeq = intentSeq
         self.instrumentId = instrumentId
         self.side = side
@@ -172,6 +189,22 @@ public struct OrderFilled: EventPayload {
         w.write(leavesQty)
         w.write(isLiquidation)
         w.write(executionId)
+        if feeAsset != .quote { w.write(feeAsset.rawValue) }
+    }
+
+    /// The layout this fill is written at: 1 unless the fee is in the base coin.
+    public var encodedLayoutVersion: UInt8 { feeAsset == .quote ? 1 : 2 }
+
+    /// The fee's value in the quote asset: a base-coin fee is valued at the fill price,
+    /// rounded half-even to 8 decimals.
+    public var feeInQuote: Fixed {
+        feeAsset == .quote ? fee : fee.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
+    }
+
+    /// The signed change of the position: the quantity filled, less a base-coin fee.
+    public var positionDelta: Fixed {
+        let dq = side == .buy ? qty : -qty
+        return feeAsset == .base ? dq - fee : dq
     }
 
     public init(from r: inout ByteReader, version: UInt8) throws(CodecError) {
@@ -187,6 +220,7 @@ public struct OrderFilled: EventPayload {
         leavesQty = try r.readFixed("fill.leavesQty")
         isLiquidation = try r.readBool("fill.isLiquidation")
         executionId = try r.readString("fill.executionId")
+        feeAsset = version >= 2 ? try r.readEnum(FeeAsset.self, "fill.feeAsset") : .quote
         try r.finish("order.filled")
     }
 
@@ -196,6 +230,7 @@ public struct OrderFilled: EventPayload {
          EventField("fee", .fixed(fee)), EventField("liquidity", .name(liquidity.description)),
          EventField("referencePrice", .fixed(referencePrice)), EventField("leavesQty", .fixed(leavesQty)),
          EventField("isLiquidation", .bool(isLiquidation)), EventField("executionId", .text(executionId))]
+            + (feeAsset == .quote ? [] : [EventField("feeAsset", .name(feeAsset.description))])
     }
 }
 
@@ -258,11 +293,23 @@ public enum ReconcileStatus: UInt8, Sendable, CaseIterable, CustomStringConverti
     case mismatched = 2
     /// Local state was corrected to the venue's.
     case corrected = 3
+    /// The venue holds more (or less) than our fills explain: a fill we never heard of.
+    case missingFill = 4
+    /// The venue has a working order we do not know (or we wait on one it does not have).
+    case unknownOrder = 5
+    /// A position differs with no order in flight to explain it.
+    case positionDrift = 6
+    /// The venue's cash differs from ours.
+    case cashDrift = 7
     public var description: String {
         switch self {
         case .matched: return "matched"
         case .mismatched: return "mismatched"
         case .corrected: return "corrected"
+        case .missingFill: return "missingFill"
+        case .unknownOrder: return "unknownOrder"
+        case .positionDrift: return "positionDrift"
+        case .cashDrift: return "cashDrift"
         }
     }
 }

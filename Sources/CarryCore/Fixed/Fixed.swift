@@ -360,6 +360,25 @@ extension Fixed {
         return Fixed.checked(Fixed.divide(numerator, by: denominator, rounding: rule), scale: target, "division")
     }
 
+    /// self × numerator ÷ denominator, formed exactly in 128 bits and rounded once to
+    /// `scale` decimals (a rate re-expressed per another interval: × 480 ÷ minutes). Works for
+    /// any scale the value has, however many decimals. Traps on a zero denominator.
+    public func multiplied(by numerator: Int64, dividedBy denominator: Int64, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
+        precondition(denominator != 0, "Fixed division by zero")
+        precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
+        var n = Int128(mantissa) * Int128(numerator)
+        var d = Int128(denominator)
+        let shift = target - Int(scale)
+        if shift >= 0 {
+            let (r, o) = n.multipliedReportingOverflow(by: Fixed.pow10(shift))
+            precondition(!o, "Fixed overflow in scaling")
+            n = r
+        } else {
+            d *= Fixed.pow10(-shift)
+        }
+        return Fixed.checked(Fixed.divide(n, by: d, rounding: rule), scale: target, "scaling")
+    }
+
     /// The quotient by an integer, rounded to `scale` decimals.
     public func divided(by n: Int64, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         divided(by: Fixed(n), scale: target, rule)

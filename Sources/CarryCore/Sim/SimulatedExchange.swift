@@ -23,9 +23,20 @@
 //   driver applies fills of a timestamp before its settlements). Mark = the settlement's
 //   mark price when the data has one, else the perp's last bar close at or before it.
 // - Liquidation. Perp positions are isolated-margined at the configured leverage; when a
-//   perp bar's extreme crosses the liquidation price, the position is closed at that price
-//   and the maintenance margin is forfeited (journaled as the fill's fee). The spot leg is
-//   untouched — the real failure mode of this trade.
+//   perp bar's extreme crosses the liquidation price, the position is closed at the
+//   bankruptcy price (the liquidation price moved by the maintenance rate, so the forfeited
+//   maintenance margin is a price loss, not a fee). The spot leg is
+//   untouched — the real failure mode of this trade. Liquidation is checked against the
+//   position held during the bar, before that bar's fills.
+// - Time in force. An immediate-or-cancel order executes at the first bar that has volume
+//   (its first observable price); what the participation cap leaves unfilled expires there
+//   (`order.expired`). Good-till-cancel orders wait for later bars.
+// - Balance and margin. An order that would take more than the account has is rejected
+//   (110007, 170131 for spot): a spot buy needs its value and fee; a perp order that adds to
+//   the position needs its margin (notional ÷ leverage); available = equity − spot held −
+//   posted perp margin. Reduce-only orders need nothing.
+// - Fee asset. With `spotBuyFeeInBase`, a spot buy's fee is taken in the coin bought, as
+//   Bybit does: the position grows by the quantity less the fee.
 
 /// A fact the simulated venue reports, with the time it happened and what caused it.
 public struct VenueFact: Sendable, Equatable {
@@ -53,10 +64,13 @@ public enum SimRejectCode {
     public static let reduceOnlyNothing: Int32 = 110017
     /// Unknown instrument.
     public static let unknownSymbol: Int32 = 10001
+    /// Insufficient balance (derivatives / spot).
+    public static let insufficientBalance: Int32 = 110007
+    public static let insufficientBalanceSpot: Int32 = 170131
 }
 
 /// The deterministic simulated exchange.
-public struct SimulatedExchange: Sendable {
+public struct SimulatedExchange: ExecutionVenue, Sendable {
     struct Pending: Sendable {
         var intentSeq: UInt64
         var intent: OrderIntended
@@ -82,14 +96,79 @@ public struct SimulatedExchange: Sendable {
     private var liquidationAt: [Fixed?] = []
     /// The venue's view of the account's cash (quote asset), for reconciliation.
     public private(set) var cash: Fixed
+    /// Take a spot buy's fee in the coin bought (Bybit), not in the quote asset.
+    public let spotBuyFeeInBase: Bool
+    /// What the venue knows of every order it was sent: status, executed quantity, fills.
+    public private(set) var records: [UInt64: OrderRecord] = [:]
+
+    /// The venue's record of one order.
+    public struct OrderRecord: Sendable, Equatable {
+        public var status: VenueOrderStatus
+        public var cumQty: Fixed
+        public var fills: [OrderFilled]
+    }
 
     /// A venue with these rules and an opening cash balance.
-    public init(fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, initialCash: Fixed) {
+    public init(fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, initialCash: Fixed, spotBuyFeeInBase: Bool = false) {
         self.fees = fees
         self.slippage = slippage
         self.margin = margin
         self.latencyMs = latencyMs
         self.cash = initialCash
+        self.spotBuyFeeInBase = spotBuyFeeInBase
+    }
+
+    // MARK: - ExecutionVenue
+
+    public mutating func execute(_ command: OrderCommand, commandSeq: UInt64, at time: Timestamp) -> [VenueFact] {
+        switch command {
+        case .submit(let intent): return submit(intentSeq: commandSeq, intent, at: time)
+        case .cancel(let c): return cancel(intentSeq: c.intentSeq, at: time, reason: "cancelled: \(c.reason)")
+        }
+    }
+
+    public mutating func due(through time: Timestamp) -> [VenueFact] { [] }
+    public var holdsFacts: Bool { false }
+
+    public mutating func query(intentSeq: UInt64, at time: Timestamp) -> [VenueFact] {
+        let cause = CausationRef.local(intentSeq)
+        guard let r = records[intentSeq] else {
+            return [VenueFact(event: .orderStatus(OrderStatusReported(intentSeq: intentSeq, status: .notFound, cumQty: .zero, venueOrderId: "")),
+                              time: time, causation: cause)]
+        }
+        return r.fills.map { VenueFact(event: .orderFilled($0), time: time, causation: cause) }
+            + [VenueFact(event: .orderStatus(OrderStatusReported(intentSeq: intentSeq, status: r.status, cumQty: r.cumQty, venueOrderId: "sim-\(intentSeq)")),
+                         time: time, causation: cause)]
+    }
+
+    public func snapshot() -> VenueSnapshot {
+        var list: [VenuePosition] = []
+        for i in positions.indices where !positions[i].isZero { list.append(VenuePosition(instrumentId: InstrumentId(UInt32(i)), qty: positions[i])) }
+        return VenueSnapshot(positions: list, cash: cash, openOrders: pending.map(\.intentSeq).sorted())
+    }
+
+    /// Moves a position without an order (a trade made elsewhere on the account, for the
+    /// fault simulation's reconciliation drift), paid at the last close.
+    public mutating func externalTrade(_ id: InstrumentId, qty dq: Fixed) {
+        guard id.index < positions.count, let price = lastClose[id.index] else { return }
+        positions[id.index] += dq
+        cash -= dq.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
+    }
+
+    /// Quote value the account can still commit: equity − spot held − posted perp margin.
+    private func available() -> Fixed {
+        var equity = cash, held = Fixed.zero
+        for i in positions.indices where !positions[i].isZero {
+            guard let price = lastClose[i], let def = instruments[i] else { continue }
+            let value = positions[i].multiplied(by: price, scale: quoteScale, .toNearestOrEven)
+            equity += value
+            if def.kind.isPerpetual {
+                held += value.magnitude.divided(by: margin.perpLeverage, scale: quoteScale, .up)
+            } else {
+                held += value.magnitude
+            }
+        }
+        return equity - held
     }
 
     /// Orders not yet fully filled.
@@ -115,7 +194,8 @@ public struct SimulatedExchange: Sendable {
     public mutating func submit(intentSeq: UInt64, _ intent: OrderIntended, at time: Timestamp) -> [VenueFact] {
         let cause = CausationRef.local(intentSeq)
         func reject(_ code: Int32, _ reason: String) -> [VenueFact] {
-            [VenueFact(event: .orderRejected(OrderRejected(intentSeq: intentSeq, code: code, reason: reason)), time: time, causation: cause)]
+            records[intentSeq] = OrderRecord(status: .rejected, cumQty: .zero, fills: [])
+            return [VenueFact(event: .orderRejected(OrderRejected(intentSeq: intentSeq, code: code, reason: reason)), time: time, causation: cause)]
         }
         guard intent.instrumentId.index < instruments.count, let def = instruments[intent.instrumentId.index] else {
             return reject(SimRejectCode.unknownSymbol, "unknown instrument \(intent.instrumentId)")
@@ -136,7 +216,18 @@ public struct SimulatedExchange: Sendable {
         if let ref = referenceForNotional, qty.multiplied(by: ref, scale: quoteScale, .towardZero) < def.minNotional {
             return reject(SimRejectCode.belowMinNotional, "order value below the minimum notional \(def.minNotional)")
         }
+        if !intent.reduceOnly, let ref = referenceForNotional {
+            let value = qty.multiplied(by: ref, scale: quoteScale, .up)
+            let need = def.kind.isPerpetual ? value.divided(by: margin.perpLeverage, scale: quoteScale, .up)
+                                            : value + value.multiplied(by: fees.rates(for: def).taker, scale: quoteScale, .up)
+            let adds = def.kind.isPerpetual ? (intent.side == .sell ? !positions[def.id.index].isPositive : !positions[def.id.index].isNegative) : intent.side == .buy
+            if adds, need > available() {
+                return reject(def.kind.isPerpetual ? SimRejectCode.insufficientBalance : SimRejectCode.insufficientBalanceSpot,
+                              "insufficient balance: the order needs \(need), available \(available())")
+            }
+        }
         pending.append(Pending(intentSeq: intentSeq, intent: intent, eligibleAt: time.adding(ms: latencyMs), remaining: qty, fills: 0))
+        records[intentSeq] = OrderRecord(status: .new, cumQty: .zero, fills: [])
         return [
             VenueFact(event: .orderSubmitted(OrderSubmitted(intentSeq: intentSeq)), time: time, causation: cause),
             VenueFact(event: .orderAccepted(OrderAccepted(intentSeq: intentSeq, venueOrderId: "sim-\(intentSeq)")), time: time, causation: cause),
@@ -147,6 +238,7 @@ public struct SimulatedExchange: Sendable {
     public mutating func cancel(intentSeq: UInt64, at time: Timestamp, reason: String) -> [VenueFact] {
         guard let i = pending.firstIndex(where: { $0.intentSeq == intentSeq }) else { return [] }
         let p = pending.remove(at: i)
+        records[intentSeq]?.status = .cancelled
         return [VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: intentSeq, remainingQty: p.remaining, reason: reason)),
                           time: time, causation: .local(intentSeq))]
     }
@@ -161,12 +253,21 @@ public struct SimulatedExchange: Sendable {
         if pending.isEmpty && (liquidationAt[id.index] == nil || positions[id.index].isZero) { return [] }
         let def = instruments[id.index]!
         let closeTime = bar.closeTime
-        var facts: [VenueFact] = []
+        // The position held during the bar meets the bar's extreme before the bar's fills.
+        var facts = def.kind.isPerpetual ? checkLiquidation(bar: bar, def: def, cause: barRef) : []
         var i = 0
         while i < pending.count {
             if pending[i].intent.instrumentId == id && pending[i].eligibleAt <= closeTime {
                 var order = pending[i]
+                let observed = bar.volumeQuote.isPositive || order.intent.type == .limit
                 if let fact = fill(&order, bar: bar, def: def) { facts.append(fact) }
+                if !order.remaining.isZero && order.intent.timeInForce == .immediateOrCancel && observed {
+                    // IOC: what did not execute at the first observable price expires.
+                    records[order.intentSeq]?.status = .expired
+                    facts.append(VenueFact(event: .orderExpired(OrderExpired(intentSeq: order.intentSeq, remainingQty: order.remaining)),
+                                           time: closeTime, causation: .local(order.intentSeq)))
+                    order.remaining = .zero
+                }
                 if order.remaining.isZero {
                     pending.remove(at: i)
                     continue
@@ -175,7 +276,6 @@ public struct SimulatedExchange: Sendable {
             }
             i += 1
         }
-        if def.kind.isPerpetual { facts += checkLiquidation(bar: bar, def: def, cause: barRef) }
         return facts
     }
 
@@ -191,6 +291,7 @@ public struct SimulatedExchange: Sendable {
                 // the order ends, and says so, so the engine does not wait for it forever.
                 let left = order.remaining
                 order.remaining = .zero
+                records[order.intentSeq]?.status = .cancelled
                 return VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: order.intentSeq, remainingQty: left,
                                                                        reason: "reduce-only: no position left to reduce")),
                                  time: bar.closeTime, causation: .local(order.intentSeq))
@@ -224,27 +325,37 @@ public struct SimulatedExchange: Sendable {
             liquidity = .maker
         }
         if price.isNegative || price.isZero { price = def.tickSize }
-        let value = qty.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
-        let fee = value.multiplied(by: liquidity == .taker ? rates.taker : rates.maker, scale: quoteScale, .toNearestOrEven)
+        let rate = liquidity == .taker ? rates.taker : rates.maker
+        let feeInBase = spotBuyFeeInBase && def.kind == .spot && intent.side == .buy
+        let fee = feeInBase ? qty.multiplied(by: rate, scale: quoteScale, .toNearestOrEven)
+                            : qty.multiplied(by: price, scale: quoteScale, .toNearestOrEven).multiplied(by: rate, scale: quoteScale, .toNearestOrEven)
         order.remaining = order.remaining - qty
         order.fills += 1
-        applyFill(def: def, side: intent.side, qty: qty, price: price, fee: fee)
         let filled = OrderFilled(intentSeq: order.intentSeq, instrumentId: def.id, side: intent.side, price: price, qty: qty, fee: fee,
                                  liquidity: liquidity, referencePrice: intent.type == .market ? reference : price,
-                                 leavesQty: order.remaining, isLiquidation: false, executionId: "sim-\(order.intentSeq)-\(order.fills)")
+                                 leavesQty: order.remaining, isLiquidation: false, executionId: "sim-\(order.intentSeq)-\(order.fills)",
+                                 feeAsset: feeInBase ? .base : .quote)
+        applyFill(filled, def: def)
+        if var r = records[order.intentSeq] {
+            r.cumQty += qty
+            r.fills.append(filled)
+            r.status = order.remaining.isZero ? .filled : .partiallyFilled
+            records[order.intentSeq] = r
+        }
         return VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: .local(order.intentSeq))
     }
 
-    private mutating func applyFill(def: InstrumentDefined, side: Side, qty: Fixed, price: Fixed, fee: Fixed) {
+    /// Books a fill on the venue's side: the same accounting as the engine's `FillAmounts`.
+    private mutating func applyFill(_ fill: OrderFilled, def: InstrumentDefined) {
         let i = def.id.index
-        let signed = side == .buy ? qty : -qty
+        let a = FillAmounts(fill)
         let before = positions[i]
-        let after = before + signed
-        cash -= signed.multiplied(by: price, scale: quoteScale, .toNearestOrEven)
-        cash -= fee
+        let after = before + a.dq
+        cash -= a.notional
+        cash -= a.cashFee
         positions[i] = after
         if def.kind.isPerpetual {
-            entryPrice[i] = Portfolio.entryPrice(position: before, entry: entryPrice[i], fill: signed, at: price)
+            entryPrice[i] = Portfolio.entryPrice(position: before, entry: entryPrice[i], fill: a.dq, at: fill.price)
             liquidationAt[i] = entryPrice[i].map { margin.liquidationPrice(entry: $0, short: after.isNegative) }
         }
     }
@@ -256,16 +367,20 @@ public struct SimulatedExchange: Sendable {
         let short = pos.isNegative
         let crossed = short ? bar.high >= liq : bar.low <= liq
         guard crossed else { return [] }
-        let price = liq.rounded(toMultipleOf: def.tickSize, short ? .up : .down).rounded(scale: Int(def.tickSize.scale), .toNearestOrEven)
+        // Closed at the bankruptcy price (the liquidation price moved by the maintenance rate):
+        // the forfeited maintenance margin is part of the price loss, not a fee.
+        let one = Fixed(1)
+        let bankrupt = liq.multiplied(by: short ? one + margin.maintenanceMarginRate : one - margin.maintenanceMarginRate, scale: 12, .toNearestOrEven)
+        let price = bankrupt.rounded(toMultipleOf: def.tickSize, short ? .up : .down).rounded(scale: Int(def.tickSize.scale), .toNearestOrEven)
         let qty = pos.magnitude
-        let forfeited = qty.multiplied(by: price, margin.maintenanceMarginRate, scale: quoteScale, .toNearestOrEven)
         let side: Side = short ? .buy : .sell
-        applyFill(def: def, side: side, qty: qty, price: price, fee: forfeited)
-        let filled = OrderFilled(intentSeq: 0, instrumentId: def.id, side: side, price: price, qty: qty, fee: forfeited, liquidity: .taker,
+        let filled = OrderFilled(intentSeq: 0, instrumentId: def.id, side: side, price: price, qty: qty, fee: .zero, liquidity: .taker,
                                  referencePrice: price, leavesQty: .zero, isLiquidation: true, executionId: "sim-liq-\(bar.closeTime.ms)-\(def.id.rawValue)")
+        applyFill(filled, def: def)
         var facts = [VenueFact(event: .orderFilled(filled), time: bar.closeTime, causation: cause)]
         // Reduce-only orders on a liquidated position have nothing left to do: cancel them.
         for order in pending where order.intent.instrumentId == def.id && order.intent.reduceOnly {
+            records[order.intentSeq]?.status = .cancelled
             facts.append(VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: order.intentSeq, remainingQty: order.remaining,
                                                                          reason: "position liquidated")),
                                    time: bar.closeTime, causation: .local(order.intentSeq)))
@@ -290,35 +405,5 @@ public struct SimulatedExchange: Sendable {
         return [VenueFact(event: .fundingPaid(FundingPaid(instrumentId: id, settlementTime: time, positionQty: pos, markPrice: mark,
                                                           ratePerInterval: f.ratePerInterval, amount: amount)),
                           time: time, causation: cause)]
-    }
-}
-
-/// Funding arithmetic, shared by the simulated exchange, projections and tests.
-public enum FundingMath {
-    /// The account's cash flow for a position of `positionQty` (signed) at a settlement:
-    /// −qty × mark × rate, rounded once, half-even, to 8 decimals. Positive = received.
-    public static func payment(positionQty: Fixed, markPrice: Fixed, ratePerInterval: Fixed) -> Fixed {
-        -positionQty.multiplied(by: markPrice, ratePerInterval, scale: quoteScale, .toNearestOrEven)
-    }
-
-    /// A rate per `intervalMinutes` expressed per 8 hours (× 480 / interval), to compare
-    /// symbols that settle every 8 h, 4 h or 1 h.
-    public static func per8h(_ rate: Fixed, intervalMinutes: UInt32) -> Fixed {
-        precondition(intervalMinutes > 0)
-        return rate.multiplied(by: Fixed(480), scale: Int(rate.scale) + 4, .toNearestOrEven)
-            .divided(by: Fixed(Int64(intervalMinutes)), scale: 12, .toNearestOrEven)
-    }
-
-    /// Settlement instants of an interval in (after, through]: multiples of the interval
-    /// since the epoch (00:00, 08:00, 16:00 UTC for 8 h).
-    public static func settlements(after: Timestamp, through: Timestamp, intervalMinutes: UInt32) -> [Timestamp] {
-        let period = Int64(intervalMinutes) * Millis.minute
-        var t = after.floored(toMultipleOf: period).adding(ms: period)
-        var out: [Timestamp] = []
-        while t <= through {
-            out.append(t)
-            t = t.adding(ms: period)
-        }
-        return out
     }
 }

@@ -136,7 +136,7 @@ final class Runner {
     let from: Timestamp
     let to: Timestamp
     var warnings: [String]
-    var pipeline: ReplayPipeline
+    var pipeline: ReplayPipeline<SimulatedExchange>
     let journal: Journal
     let writer: JournalWriter
     let runPath: String
@@ -183,7 +183,7 @@ final class Runner {
         writer = try journal.makeWriter(options: JournalWriterOptions(maxBatchEvents: 50_000))
         pipeline = ReplayPipeline(
             reducer: CarryReducer(config: engineConfig, reentryCooldownMs: config.reentryCooldownMs),
-            sim: SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
+            venue: SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
                                    initialCash: config.initialCapitalUsdt),
             firstSeq: writer.nextSeq, from: from, to: to, scanIntervalMs: config.scanIntervalMs)
         sampler = try EquitySampler(config: config, csvPath: outDirectory + "/equity.csv")

@@ -67,6 +67,14 @@ public struct EventGenerator {
             return .killSwitchChanged(KillSwitchChanged(engaged: rng.chance(0.5), source: pick(KillSwitchSource.self), reason: text()))
         case .alertRaised:
             return .alertRaised(AlertRaised(severity: pick(AlertSeverity.self), code: text(maxLength: 12), message: text()))
+        case .pairTransition:
+            return .pairTransition(PairTransition(pairId: seq(), spot: instrument(), perp: instrument(), from: pick(PairPhase.self), to: pick(PairPhase.self),
+                                                  cause: pick(PairCause.self), observed: fixed()))
+        case .cancelIntended:
+            return .cancelIntended(CancelIntended(intentSeq: seq(), reason: pick(CancelReason.self)))
+        case .entrySkipped:
+            return .entrySkipped(EntrySkipped(spot: instrument(), perp: instrument(), reason: pick(SkipReason.self),
+                                              factor: rng.chance(0.5) ? pick(SignalFactor.self) : nil, limit: fixed(), observed: fixed()))
         case .orderSubmitted:
             return .orderSubmitted(OrderSubmitted(intentSeq: seq()))
         case .orderAccepted:
@@ -77,12 +85,23 @@ public struct EventGenerator {
             return .orderCancelled(OrderCancelled(intentSeq: seq(), remainingQty: fixed(), reason: text()))
         case .orderFilled:
             return .orderFilled(OrderFilled(intentSeq: seq(), instrumentId: instrument(), side: pick(Side.self), price: fixed(), qty: fixed(), fee: fixed(),
-                                            liquidity: pick(Liquidity.self), referencePrice: fixed(), leavesQty: fixed(), isLiquidation: rng.chance(0.1), executionId: text(maxLength: 36)))
+                                            liquidity: pick(Liquidity.self), referencePrice: fixed(), leavesQty: fixed(), isLiquidation: rng.chance(0.1), executionId: text(maxLength: 36),
+                                            feeAsset: rng.chance(0.3) ? .base : .quote))
         case .fundingPaid:
             return .fundingPaid(FundingPaid(instrumentId: instrument(), settlementTime: time(), positionQty: fixed(), markPrice: fixed(), ratePerInterval: fixed(), amount: fixed()))
         case .reconciled:
             return .reconciled(Reconciled(instrumentId: instrument(), status: pick(ReconcileStatus.self), localQty: fixed(), venueQty: fixed(),
                                           localCash: optionalFixed(), venueCash: optionalFixed()))
+        case .orderUnknown:
+            return .orderUnknown(OrderUnknown(intentSeq: seq(), reason: text()))
+        case .orderExpired:
+            return .orderExpired(OrderExpired(intentSeq: seq(), remainingQty: fixed()))
+        case .orderStatus:
+            return .orderStatus(OrderStatusReported(intentSeq: seq(), status: pick(VenueOrderStatus.self), cumQty: fixed(), venueOrderId: text(maxLength: 36)))
+        case .venueSnapshot:
+            let n = rng.below(6), m = rng.below(6)
+            return .venueSnapshot(VenueSnapshot(positions: (0..<n).map { _ in VenuePosition(instrumentId: instrument(), qty: fixed()) },
+                                                cash: optionalFixed(), openOrders: (0..<m).map { _ in seq() }))
         case .configApplied:
             return .configApplied(ConfigApplied(source: text(maxLength: 30), text: text(maxLength: 400)))
         case .clockTicked:

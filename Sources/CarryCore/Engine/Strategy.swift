@@ -1,0 +1,149 @@
+// The strategy seam: a strategy observes market inputs (keeping whatever features it needs)
+// and, at each scan, says which held pairs to exit and which flat pairs it would enter, best
+// first, each with the signal that records why. The reducer keeps everything else: it
+// journals the signals, sizes the entries (the sizer seam), checks risk, runs the pair and
+// order state machines. Pure: a strategy sees only what it is given.
+
+/// A pair as a strategy sees it.
+public struct PairView: Sendable, Equatable {
+    public var spec: PairSpec
+    public var phase: PairPhase
+    /// When both legs were filled (open pairs).
+    public var openedAt: Timestamp?
+}
+
+/// What a strategy sees at a scan.
+public struct StrategyView: Sendable {
+    public var now: Timestamp
+    public var pairs: [PairView]
+    /// Last closes by instrument index (the marks).
+    public var marks: [Fixed?]
+
+    /// The mark of an instrument, if it has had a bar.
+    public func mark(_ id: InstrumentId) -> Fixed? { id.index < marks.count ? marks[id.index] : nil }
+}
+
+/// A held pair the strategy wants out of.
+public struct ExitSignal: Sendable, Equatable {
+    public var pairIndex: Int
+    public var signal: SignalComputed
+}
+
+/// A flat pair the strategy would enter.
+public struct EntryCandidate: Sendable, Equatable {
+    public var pairIndex: Int
+    public var signal: SignalComputed
+    /// 0…1: how strongly (sizers may scale by it; the threshold strategy says 1).
+    public var conviction: Fixed
+}
+
+/// A strategy.
+public protocol CarryStrategy: Sendable, Equatable {
+    /// Learns from a market input (its time is the input's).
+    mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef)
+    /// Exits for pairs in `open`, in pair order.
+    func exits(_ view: StrategyView) -> [ExitSignal]
+    /// Entries for flat pairs, best first (ties in pair order).
+    func entries(_ view: StrategyView) -> [EntryCandidate]
+}
+
+/// The strategies Carry has, as one concrete type (no existential on the scan path).
+public enum AnyCarryStrategy: CarryStrategy {
+    case threshold(ThresholdStrategy)
+
+    public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
+        switch self {
+        case .threshold(var s):
+            s.observe(input, time: time, ref: ref)
+            self = .threshold(s)
+        }
+    }
+
+    public func exits(_ view: StrategyView) -> [ExitSignal] {
+        switch self {
+        case .threshold(let s): return s.exits(view)
+        }
+    }
+
+    public func entries(_ view: StrategyView) -> [EntryCandidate] {
+        switch self {
+        case .threshold(let s): return s.entries(view)
+        }
+    }
+}
+
+/// v1.0, the simple threshold: enter when the last settled rate per 8 h reaches the entry
+/// threshold (and is fresh), exit when it falls below the exit threshold or the pair has been
+/// held for the maximum time. Ranks by rate.
+public struct ThresholdStrategy: CarryStrategy {
+    public let config: ThresholdStrategyConfig
+    /// Per perp: the last settled rate per 8 h (normalised with the interval it settled
+    /// under), when it settled, and the input that carried it.
+    private var rate8h: [Fixed?] = []
+    private var rateTime: [Timestamp] = []
+    private var rateRef: [CausationRef] = []
+
+    /// A strategy with these thresholds.
+    public init(config: ThresholdStrategyConfig) { self.config = config }
+
+    public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
+        guard case .fundingSettled(let f) = input else { return }
+        let i = f.instrumentId.index
+        while rate8h.count <= i {
+            rate8h.append(nil)
+            rateTime.append(.distantPast)
+            rateRef.append(.none)
+        }
+        rate8h[i] = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
+        rateTime[i] = time
+        rateRef[i] = ref
+    }
+
+    /// The rate of a perp per 8 h and its source, if fresh at `now`.
+    func freshRate(_ perp: InstrumentId, now: Timestamp) -> (rate8h: Fixed, ref: CausationRef)? {
+        let i = perp.index
+        guard i < rate8h.count, let r = rate8h[i], now.msSince(rateTime[i]) <= config.maxRateAgeMs else { return nil }
+        return (r, rateRef[i])
+    }
+
+    public func exits(_ view: StrategyView) -> [ExitSignal] {
+        var out: [ExitSignal] = []
+        for (i, pair) in view.pairs.enumerated() where pair.phase == .open {
+            let p = pair.spec
+            let held = pair.openedAt.map { view.now.msSince($0) } ?? 0
+            let rate = freshRate(p.perp, now: view.now)
+            var exit = false
+            var components = [SignalComponent(factor: .holdingTime, value: Fixed(held / Millis.hour), weight: .zero, sourceSeq: 0)]
+            if let rate {
+                components.insert(SignalComponent(factor: .fundingLevel, value: rate.rate8h, weight: Fixed(1), sourceSeq: rate.ref.raw), at: 0)
+                components.append(SignalComponent(factor: .threshold, value: config.exitThresholdPerInterval8h, weight: .zero, sourceSeq: 0))
+                if rate.rate8h < config.exitThresholdPerInterval8h { exit = true }
+            }
+            if held >= config.maxHoldingMs { exit = true }
+            guard exit else { continue }
+            out.append(ExitSignal(pairIndex: i, signal: SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .exit,
+                                                                       direction: .longSpotShortPerp, score: rate?.rate8h ?? .zero, components: components)))
+        }
+        return out
+    }
+
+    public func entries(_ view: StrategyView) -> [EntryCandidate] {
+        var out: [EntryCandidate] = []
+        for (i, pair) in view.pairs.enumerated() where pair.phase == .flat {
+            let p = pair.spec
+            guard let rate = freshRate(p.perp, now: view.now), rate.rate8h >= config.entryThresholdPerInterval8h else { continue }
+            guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else { continue }
+            let components = [
+                SignalComponent(factor: .fundingLevel, value: rate.rate8h, weight: Fixed(1), sourceSeq: rate.ref.raw),
+                SignalComponent(factor: .threshold, value: config.entryThresholdPerInterval8h, weight: .zero, sourceSeq: 0),
+            ]
+            out.append(EntryCandidate(pairIndex: i, signal: SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .enter,
+                                                                           direction: .longSpotShortPerp, score: rate.rate8h, components: components),
+                                      conviction: Fixed(1)))
+        }
+        // Stable: equal rates keep pair order.
+        return out.enumerated().sorted { a, b in
+            a.element.signal.score != b.element.signal.score ? a.element.signal.score > b.element.signal.score : a.offset < b.offset
+        }.map(\.element)
+    }
+}
