@@ -276,12 +276,15 @@ struct DiffIgnoreKindTests {
         #expect(e3.contains("seq 3 cannot be decoded: kind code 37 is not in this build's catalogue"), "\(e3)")
     }
 
-    @Test("a name that is neither a kind, a category nor a code: exit 2 naming the option")
+    @Test("a name that is neither a kind, a category nor a code, or no name at all: exit 2 naming the option")
     func badKindName() throws {
         let (status, out, err) = Self.diff(try Self.pair("bad-name"), ["pair.transition"])
         #expect(status == .cannotOpen)
         #expect(out.isEmpty)
         #expect(err.contains("unknown event kind 'pair.transition' for --ignore-kind") && err.contains("or a numeric kind code"), "\(err)")
+        let (empty, _, emptyErr) = Self.diff(try Self.pair("empty-name"), [","])
+        #expect(empty == .cannotOpen)
+        #expect(emptyErr.contains("--ignore-kind needs a kind"), "\(emptyErr)")
     }
 
     @Test("the shipped tool: --help explains --ignore-kind; a run with it exits 0 and prints the summary")

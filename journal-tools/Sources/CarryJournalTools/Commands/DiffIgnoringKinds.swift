@@ -71,7 +71,9 @@ extension DiffCommand {
 
     /// The kind codes `--ignore-kind` names (names, codes, categories; unknown codes allowed).
     func ignoredCodes() throws(ToolError) -> Set<UInt16> {
-        try FilterOptions.kindCodes(ignoreKinds, option: "--ignore-kind", unknownCodes: true)
+        let codes = try FilterOptions.kindCodes(ignoreKinds, option: "--ignore-kind", unknownCodes: true)
+        if codes.isEmpty { throw .badInput("--ignore-kind needs a kind: a name (alert.raised), a code (36) or a category.") }
+        return codes
     }
 
     /// `alert.raised, kind 37`: the ignored kinds, by name where this build knows them.
