@@ -37,19 +37,7 @@ public struct FilterOptions: Sendable, Equatable {
     public func resolve(in journal: ToolJournal) throws(ToolError) -> EventFilter {
         var f = EventFilter()
         if !kinds.isEmpty {
-            var set = Set<EventKind>()
-            for item in kinds.flatMap({ $0.split(separator: ",").map(String.init) }) {
-                let name = item.trimmingSpaces
-                if let kind = EventKind(name: name) {
-                    set.insert(kind)
-                } else if let category = EventCategory(rawValue: name) {
-                    for k in EventKind.allCases where k.category == category { set.insert(k) }
-                } else {
-                    let known = EventKind.allCases.map(\.name).joined(separator: ", ")
-                    throw .badInput("unknown event kind '\(name)'. Use one of: \(known); or a category: market, decision, venue, control.")
-                }
-            }
-            f.kinds = set
+            f.kinds = Set(try Self.kindCodes(kinds, option: "--kind", unknownCodes: false).compactMap(EventKind.init(rawValue:)))
         }
         if !symbols.isEmpty {
             let table = try journal.instruments()
@@ -70,6 +58,29 @@ public struct FilterOptions: Sendable, Equatable {
         if let seqs { f.seqs = try Self.seqRange(seqs) }
         if let causedBy { f.causation = try Self.causation(causedBy) }
         return f
+    }
+
+    /// Kind names, codes or categories (repeated or comma-separated) as kind codes.
+    /// `unknownCodes` also accepts a numeric code this build's catalogue lacks (a kind a
+    /// newer Carry journals), for commands that never decode such records.
+    public static func kindCodes(_ items: [String], option: String, unknownCodes: Bool) throws(ToolError) -> Set<UInt16> {
+        var set = Set<UInt16>()
+        for item in items.flatMap({ $0.split(separator: ",").map(String.init) }) {
+            let name = item.trimmingSpaces
+            if let kind = EventKind(name: name) {
+                set.insert(kind.rawValue)
+            } else if let category = EventCategory(rawValue: name) {
+                for k in EventKind.allCases where k.category == category { set.insert(k.rawValue) }
+            } else if unknownCodes, let code = UInt16(name) {
+                set.insert(code)
+            } else {
+                let known = EventKind.allCases.map(\.name).joined(separator: ", ")
+                let codes = unknownCodes ? "; a category: market, decision, venue, control; or a numeric kind code" : "; or a category: market, decision, venue, control"
+                let what = option == "--kind" ? "" : " for \(option)"
+                throw .badInput("unknown event kind '\(name)'\(what). Use one of: \(known)\(codes).")
+            }
+        }
+        return set
     }
 
     static func time(_ text: String, _ option: String) throws(ToolError) -> Timestamp {

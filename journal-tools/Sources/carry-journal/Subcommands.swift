@@ -181,14 +181,35 @@ struct DiffCLI: ToolCommand {
         commandName: "diff",
         abstract: "The first divergence between two journals, or 'identical' with the content hash.",
         discussion: """
-        Compares records byte for byte in seq order (journal ids and creation times are not
-        content). Two runs of the same backtest must be identical.
-        Exit status: 0 identical; 1 they differ (first divergent seq and fields printed); 2 cannot open.
+        Compares records byte for byte in seq order (journal ids and creation
+        times are not content). Two runs of the same backtest must be identical.
+
+        --ignore-kind K drops every record of kind K from both journals,
+        renumbers the rest densely (the k-th kept record of A against the k-th
+        kept record of B) and compares them by meaning: kind, layout version,
+        event time, record time and every field, where the causation and seq
+        fields (intentSeq, pairId, a component's source) are compared after
+        renumbering: a link to a dropped record must point at a dropped record
+        on both sides, and src:N links compare as they are. So a run journal
+        that gained records of a new kind can be shown to hold everything else
+        unchanged:
+          carry-journal diff run-old run-new --ignore-kind pair.transition
+        A kind this build does not know can be ignored by its numeric code; its
+        records are skipped unread. Without --ignore-kind naming it, a journal
+        holding an unknown kind is refused (exit 2).
+
+        Exit status: 0 identical; 1 they differ (first divergent record and
+        fields printed); 2 cannot open or bad arguments.
         """)
 
     @Argument(help: "Journal A.") var a: String
     @Argument(help: "Journal B.") var b: String
     @Flag(name: .customLong("ignore-record-time"), help: "Ignore when records were journaled (a live session against its replay).") var ignoreRecordTime = false
+    @Option(name: .customLong("ignore-kind"),
+            help: ArgumentHelp("Drop this kind's records from both journals and compare the rest renumbered: a name, a numeric code (also one this build does not know) or a category; repeat or comma-separate.", valueName: "kind"))
+    var ignoreKind: [String] = []
 
-    mutating func execute(_ io: ToolIO) throws -> ExitStatus { try DiffCommand(pathA: a, pathB: b, ignoreRecordTime: ignoreRecordTime).run(io) }
+    mutating func execute(_ io: ToolIO) throws -> ExitStatus {
+        try DiffCommand(pathA: a, pathB: b, ignoreRecordTime: ignoreRecordTime, ignoreKinds: ignoreKind).run(io)
+    }
 }

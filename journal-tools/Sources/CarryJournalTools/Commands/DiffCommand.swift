@@ -5,7 +5,8 @@
 // "identical" means what `JournalSnapshot.contentHash` means: byte-identical records.
 // `--ignore-record-time` compares everything but the journaling time (a live session
 // against its replay). Journal ids and creation times are metadata, not content: they are
-// printed, never compared.
+// printed, never compared. `--ignore-kind` compares by meaning instead, with the named kinds
+// taken out and the rest renumbered (DiffIgnoringKinds.swift).
 
 import CarryCore
 import CarryJournal
@@ -21,16 +22,21 @@ public struct DiffCommand {
     public var pathB: String
     /// Ignore record times (header bytes 24..<32, and so the CRC).
     public var ignoreRecordTime = false
+    /// Kinds (names, codes or categories) whose records are taken out of both journals
+    /// before the rest is compared, renumbered; empty: the byte comparison.
+    public var ignoreKinds: [String] = []
 
     /// A diff.
-    public init(pathA: String, pathB: String, ignoreRecordTime: Bool = false) {
+    public init(pathA: String, pathB: String, ignoreRecordTime: Bool = false, ignoreKinds: [String] = []) {
         self.pathA = pathA
         self.pathB = pathB
         self.ignoreRecordTime = ignoreRecordTime
+        self.ignoreKinds = ignoreKinds
     }
 
     /// Exit 0 identical, 1 different.
     public func run(_ io: ToolIO) throws -> ExitStatus {
+        if !ignoreKinds.isEmpty { return try runIgnoringKinds(io) }
         let a = try ToolJournal.open(pathA)
         let b = try ToolJournal.open(pathB)
         try a.noteWriter(io)
