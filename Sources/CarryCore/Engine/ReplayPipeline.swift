@@ -65,6 +65,10 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     public let to: Timestamp
     /// When the next scan tick is due.
     public private(set) var nextTick: Timestamp
+    /// Journal market inputs too, before feeding them (paper, live and the fault simulation:
+    /// one journal then holds everything a restart folds). A backtest leaves them in the
+    /// market journal and refers to them there (`src:` causation).
+    public var journalsMarketInputs = false
 
     /// A pipeline whose first output will be journaled as `firstSeq`, trading from `from`.
     public init(reducer: CarryReducer, venue: Venue, firstSeq: UInt64, from: Timestamp, to: Timestamp, scanIntervalMs: Int64) {
@@ -113,7 +117,19 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
             let seq = record(d.event, time: t, causation: d.causation)
             if let c = d.output.orderCommand { commands.append((seq, c)) }
         }
-        for (seq, command) in commands { deliver(venue.execute(command, commandSeq: seq, at: t)) }
+        for (seq, command) in commands { deliver(Self.interpret(venue.execute(command, commandSeq: seq, at: t))) }
+    }
+
+    /// What the executor makes of a venue's answer: a refusal for a duplicate client order id
+    /// means the order exists (an earlier send reached the venue), so its outcome is unknown —
+    /// to be resolved by a query, never by another send.
+    public static func interpret(_ facts: [VenueFact]) -> [VenueFact] {
+        facts.map { fact in
+            guard case .orderRejected(let r) = fact.event,
+                  r.code == SimRejectCode.duplicateClientId || r.code == SimRejectCode.duplicateClientIdSpot else { return fact }
+            return VenueFact(event: .orderUnknown(OrderUnknown(intentSeq: r.intentSeq, reason: "the venue already has this client order id")),
+                             time: fact.time, causation: fact.causation)
+        }
     }
 
     /// Records venue facts and feeds each to the reducer as it is recorded.
@@ -155,7 +171,7 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
         handle(group.others, rank: 0, at: time)
         for item in group.bars {
-            let ref = CausationRef.source(item.seq)
+            let ref = journalsMarketInputs ? .local(record(.barClosed(item.bar), time: time, causation: .none)) : CausationRef.source(item.seq)
             let facts = venue.onBar(item.bar, barRef: ref)
             if !facts.isEmpty { deliver(facts) }
             let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
@@ -179,7 +195,7 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// Handles the events of one rank, in seq order.
     private mutating func handle(_ others: [(seq: UInt64, event: Event)], rank: Int, at time: Timestamp) {
         for item in others where Self.rank(item.event) == rank {
-            let ref = CausationRef.source(item.seq)
+            let ref = journalsMarketInputs ? .local(record(item.event, time: time, causation: .none)) : CausationRef.source(item.seq)
             switch item.event {
             case .instrumentDefined(let d): venue.define(d)
             case .fundingSettled(let f): deliver(venue.onFundingSettled(f, at: time, cause: ref))
@@ -204,6 +220,22 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         nextTick = nextTick.adding(ms: scanIntervalMs)
     }
 
-    /// Replaces the reducer (a restart: the state rebuilt from the journal).
-    public mutating func restart(with reducer: CarryReducer) { self.reducer = reducer }
+    /// A restart: the reducer rebuilt from the journal, whose next record will be `nextSeq`
+    /// (records after the crash point were never journaled). Nothing is resent here; see
+    /// `resolveInFlight`.
+    public mutating func restart(with reducer: CarryReducer, nextSeq: UInt64) {
+        self.reducer = reducer
+        self.nextSeq = nextSeq
+        output.removeAll()
+    }
+
+    /// After a restart, at `time`: intents journaled but never handed to the venue are sent
+    /// (their client order ids make a duplicate impossible), and every order sent whose end
+    /// the journal does not show is queried (its fills, then its status).
+    public mutating func resolveInFlight(at time: Timestamp) {
+        for order in reducer.unsentOrders {
+            deliver(Self.interpret(venue.execute(.submit(order.intent), commandSeq: order.intentSeq, at: time)))
+        }
+        for order in reducer.workingOrders { deliver(venue.query(intentSeq: order.intentSeq, at: time)) }
+    }
 }

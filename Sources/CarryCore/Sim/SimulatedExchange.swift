@@ -64,6 +64,9 @@ public enum SimRejectCode {
     public static let reduceOnlyNothing: Int32 = 110017
     /// Unknown instrument.
     public static let unknownSymbol: Int32 = 10001
+    /// A client order id the venue has seen before (derivatives / spot): the order exists.
+    public static let duplicateClientId: Int32 = 110072
+    public static let duplicateClientIdSpot: Int32 = 170141
     /// Insufficient balance (derivatives / spot).
     public static let insufficientBalance: Int32 = 110007
     public static let insufficientBalanceSpot: Int32 = 170131
@@ -199,6 +202,13 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         }
         guard intent.instrumentId.index < instruments.count, let def = instruments[intent.instrumentId.index] else {
             return reject(SimRejectCode.unknownSymbol, "unknown instrument \(intent.instrumentId)")
+        }
+        if records[intentSeq] != nil {
+            // The venue keys orders by client order id: a second send of one intent is refused
+            // and changes nothing (the first order stands).
+            let code = def.kind == .spot ? SimRejectCode.duplicateClientIdSpot : SimRejectCode.duplicateClientId
+            return [VenueFact(event: .orderRejected(OrderRejected(intentSeq: intentSeq, code: code, reason: "duplicate client order id")),
+                              time: time, causation: cause)]
         }
         let qty = intent.qty
         guard qty.isPositive, qty.isMultiple(of: def.qtyStep), qty >= def.minQty else {

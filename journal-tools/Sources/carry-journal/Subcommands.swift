@@ -196,7 +196,11 @@ struct DiffCLI: ToolCommand {
           carry-journal diff run-old run-new --ignore-kind pair.transition
         A kind this build does not know can be ignored by its numeric code; its
         records are skipped unread. Without --ignore-kind naming it, a journal
-        holding an unknown kind is refused (exit 2).
+        holding an unknown kind is refused (exit 2). --ignore-field NAME (with
+        --ignore-kind) leaves a field out, for ids a venue made from a seq
+        (the simulated exchange's venueOrderId and executionId):
+          carry-journal diff old new --ignore-kind pair.transition \\
+            --ignore-field venueOrderId,executionId
 
         Exit status: 0 identical; 1 they differ (first divergent record and
         fields printed); 2 cannot open or bad arguments.
@@ -208,8 +212,15 @@ struct DiffCLI: ToolCommand {
     @Option(name: .customLong("ignore-kind"),
             help: ArgumentHelp("Drop this kind's records from both journals and compare the rest renumbered: a name, a numeric code (also one this build does not know) or a category; repeat or comma-separate.", valueName: "kind"))
     var ignoreKind: [String] = []
+    @Option(name: .customLong("ignore-field"),
+            help: ArgumentHelp("With --ignore-kind: leave this field out of the comparison (repeat or comma-separate).", valueName: "field"))
+    var ignoreField: [String] = []
 
     mutating func execute(_ io: ToolIO) throws -> ExitStatus {
-        try DiffCommand(pathA: a, pathB: b, ignoreRecordTime: ignoreRecordTime, ignoreKinds: ignoreKind).run(io)
+        guard ignoreField.isEmpty || !ignoreKind.isEmpty else {
+            throw ValidationError("--ignore-field compares by meaning: give it with --ignore-kind")
+        }
+        let fields = ignoreField.flatMap { $0.split(separator: ",").map(String.init) }
+        return try DiffCommand(pathA: a, pathB: b, ignoreRecordTime: ignoreRecordTime, ignoreKinds: ignoreKind, ignoreFields: fields).run(io)
     }
 }

@@ -25,9 +25,13 @@ public struct DiffCommand {
     /// Kinds (names, codes or categories) whose records are taken out of both journals
     /// before the rest is compared, renumbered; empty: the byte comparison.
     public var ignoreKinds: [String] = []
+    /// Fields (by name) left out of the comparison by meaning: venue-assigned ids that embed
+    /// the seq they were made from (`venueOrderId`, `executionId` of the simulated exchange).
+    public var ignoreFields: [String] = []
 
     /// A diff.
-    public init(pathA: String, pathB: String, ignoreRecordTime: Bool = false, ignoreKinds: [String] = []) {
+    public init(pathA: String, pathB: String, ignoreRecordTime: Bool = false, ignoreKinds: [String] = [], ignoreFields: [String] = []) {
+        self.ignoreFields = ignoreFields
         self.pathA = pathA
         self.pathB = pathB
         self.ignoreRecordTime = ignoreRecordTime

@@ -123,6 +123,7 @@ extension DiffCommand {
         var compared: UInt64 = 0
         var first: (ea: RecordedEvent, eb: RecordedEvent, differences: [Difference])? = nil
         let ignoreTime = ignoreRecordTime
+        let ignored = Set(ignoreFields)
         try a.read { snapA in
             try b.read { snapB in
                 var nextB: UInt64 = 1, droppedB = 0
@@ -139,7 +140,7 @@ extension DiffCommand {
                     let ea = try ToolJournal.decodeRecorded(va, path: pathA)
                     let found = try snapB.withRecord(at: seqB) { vb in
                         let eb = try ToolJournal.decodeRecorded(vb, path: pathB)
-                        return (eb, Self.differences(ea, va.header.layoutVersion, mapA, eb, vb.header.layoutVersion, mapB, ignoreRecordTime: ignoreTime))
+                        return (eb, Self.differences(ea, va.header.layoutVersion, mapA, eb, vb.header.layoutVersion, mapB, ignoreRecordTime: ignoreTime, ignoreFields: ignored))
                     }
                     guard let found else {
                         throw ToolError(.failed, "\(pathB): seq \(seqB) vanished between two reads. Run `carry-journal verify \(pathB)`.")
@@ -188,7 +189,7 @@ extension DiffCommand {
     /// Every way kept record `x` of A differs from kept record `y` of B; empty when they match.
     static func differences(_ x: RecordedEvent, _ layoutX: UInt8, _ mapX: Renumbering,
                             _ y: RecordedEvent, _ layoutY: UInt8, _ mapY: Renumbering,
-                            ignoreRecordTime: Bool) -> [Difference] {
+                            ignoreRecordTime: Bool, ignoreFields: Set<String> = []) -> [Difference] {
         var out: [Difference] = []
         if x.event.kind != y.event.kind { out.append(Difference(name: "kind", a: .text(x.event.kind.name), b: .text(y.event.kind.name))) }
         if layoutX != layoutY { out.append(Difference(name: "layoutVersion", a: .text(String(layoutX)), b: .text(String(layoutY)))) }
@@ -199,7 +200,7 @@ extension DiffCommand {
         let cx = mapX.map(x.causation), cy = mapY.map(y.causation)
         if cx != cy { out.append(Difference(name: "causation", a: .ref(x.causation, cx), b: .ref(y.causation, cy))) }
         guard x.event.kind == y.event.kind else { return out }
-        for (fx, fy) in zip(x.event.fields, y.event.fields) {
+        for (fx, fy) in zip(x.event.fields, y.event.fields) where !ignoreFields.contains(fx.name) {
             compare(fx.name, fx.value, mapX, fy.value, mapY, into: &out)
         }
         return out
