@@ -8,6 +8,7 @@ enum CommandRegistry {
         FetchCommand.self,
         ExchangeSimCommand.self,
         BacktestCommand.self,
+        SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,
         DebugAppendCommand.self,

@@ -130,6 +130,16 @@ public struct Portfolio: Sendable, Equatable {
         if isPerp { entryPrice[i] = venueQty.isZero ? nil : (entryPrice[i] ?? mark) }
     }
 
+    /// Sets cash to what the venue holds (reconciliation, after positions were corrected: a
+    /// trade made elsewhere moved cash at a price the engine never saw). The difference is
+    /// booked as price P&L of `instrument`, so the accounting identity still holds.
+    public mutating func correctCash(to venueCash: Fixed, attributeTo id: InstrumentId) {
+        grow(to: id)
+        let d = venueCash - cash
+        cash = venueCash
+        referenceCost[id.index] -= d
+    }
+
     /// Books a funding payment.
     public mutating func apply(_ payment: FundingPaid) {
         grow(to: payment.instrumentId)

@@ -43,6 +43,9 @@ public struct PairState: Sendable, Equatable {
     public var lastCloseAttempt: Timestamp = .distantPast
     /// No rebalancing before this (after one ended unfilled).
     public var rebalanceAfter: Timestamp = .distantPast
+    /// The venue refused a close because it holds nothing to reduce: our position is wrong,
+    /// so closing waits for reconciliation instead of retrying.
+    public var closeRefusedByVenue = false
 
     public init() {}
 }
@@ -437,7 +440,7 @@ public struct CarryReducer: Sendable, Equatable {
             pairs[i].lastCloseAttempt = now
             pairs[i].closeAttempts = 0
         }
-        guard pairs[i].closeAttempts < 3, hasClosableQuantity(i) else { return }
+        guard pairs[i].closeAttempts < 3, !pairs[i].closeRefusedByVenue, hasClosableQuantity(i) else { return }
         pairs[i].closeAttempts += 1
         guard transition(i, .closeRetry, ref: ref, into: &out) else { return }
         sendCloses(i, reason: pairs[i].phase == .unwinding ? .flatten : .close, cause: ref, into: &out)
@@ -457,6 +460,10 @@ public struct CarryReducer: Sendable, Equatable {
         case .accepted(let a):
             orderSignal(a.intentSeq, .acknowledged, ref: ref, into: &out)
         case .rejected(let r):
+            if r.code == SimRejectCode.reduceOnlyNothing, let i = orders[r.intentSeq]?.pairIndex {
+                pairs[i].closeRefusedByVenue = true
+                reconciliationHold = true
+            }
             if orderSignal(r.intentSeq, .refused, ref: ref, into: &out) { orderEnded(r.intentSeq, ref: ref, into: &out) }
         case .cancelled(let c):
             if orderSignal(c.intentSeq, .cancelled, ref: ref, into: &out) { orderEnded(c.intentSeq, ref: ref, into: &out) }
@@ -715,6 +722,8 @@ public struct CarryReducer: Sendable, Equatable {
     /// matches throughout.
     private mutating func reconcile(_ snapshot: VenueSnapshot, ref: CausationRef, into out: inout DecisionBuffer) {
         var mismatch = false
+        var unresolved = false
+        var corrected: InstrumentId?
         var venueQty: [InstrumentId: Fixed] = [:]
         for p in snapshot.positions {
             guard p.instrumentId.index < instruments.count, instruments[p.instrumentId.index] != nil else {
@@ -738,12 +747,14 @@ public struct CarryReducer: Sendable, Equatable {
             mismatch = true
             let inFlight = orders.values.contains { $0.intent.instrumentId == id && !$0.state.isTerminal && $0.state != .intended }
             if inFlight {
+                unresolved = true
                 out.add(.reconciled(Reconciled(instrumentId: id, status: .missingFill, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
                         causation: ref)
             } else {
                 out.add(.reconciled(Reconciled(instrumentId: id, status: .positionDrift, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
                         causation: ref)
                 if let m = mark(id) {
+                    corrected = corrected ?? id
                     portfolio.correct(id, to: venue, at: m, isPerp: instruments[id.index]?.kind.isPerpetual ?? false)
                     out.add(.reconciled(Reconciled(instrumentId: id, status: .corrected, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
                             causation: ref)
@@ -757,21 +768,33 @@ public struct CarryReducer: Sendable, Equatable {
             let known = orders[seq]
             if known == nil || known!.state.isTerminal {
                 mismatch = true
+                unresolved = true
                 out.add(.reconciled(Reconciled(instrumentId: known?.intent.instrumentId ?? InstrumentId(UInt32.max), status: .unknownOrder,
                                                localQty: .zero, venueQty: Fixed(Int64(clamping: seq)), localCash: nil, venueCash: nil)), causation: ref)
             }
         }
         for track in workingOrders where (track.state == .accepted || track.state == .partiallyFilled) && !venueOpen.contains(track.intentSeq) {
             mismatch = true
+            unresolved = true
             out.add(.reconciled(Reconciled(instrumentId: track.intent.instrumentId, status: .unknownOrder, localQty: Fixed(Int64(clamping: track.intentSeq)),
                                            venueQty: .zero, localCash: nil, venueCash: nil)), causation: ref)
         }
         if let cash = snapshot.cash, cash != portfolio.cash {
             mismatch = true
-            out.add(.reconciled(Reconciled(instrumentId: InstrumentId(UInt32.max), status: .cashDrift, localQty: .zero, venueQty: .zero,
+            out.add(.reconciled(Reconciled(instrumentId: corrected ?? InstrumentId(UInt32.max), status: .cashDrift, localQty: .zero, venueQty: .zero,
                                            localCash: portfolio.cash, venueCash: cash)), causation: ref)
+            if !unresolved, let id = corrected ?? config.pairs.first?.spot {
+                // Positions now agree and nothing is in flight: the venue's cash is the truth.
+                portfolio.correctCash(to: cash, attributeTo: id)
+                out.add(.reconciled(Reconciled(instrumentId: id, status: .corrected, localQty: .zero, venueQty: .zero,
+                                               localCash: cash, venueCash: cash)), causation: ref)
+            }
         }
         reconciliationHold = mismatch
+        for i in pairs.indices where pairs[i].closeRefusedByVenue && !unresolved {
+            pairs[i].closeRefusedByVenue = false
+            if pairs[i].phase == .closing || pairs[i].phase == .unwinding { advancePair(i, ref: ref, into: &out) }
+        }
     }
 
     // MARK: - Risk while holding

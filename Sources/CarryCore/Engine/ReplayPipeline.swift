@@ -117,7 +117,18 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
             let seq = record(d.event, time: t, causation: d.causation)
             if let c = d.output.orderCommand { commands.append((seq, c)) }
         }
-        for (seq, command) in commands { deliver(Self.interpret(venue.execute(command, commandSeq: seq, at: t))) }
+        for (seq, command) in commands { send(command, commandSeq: seq, at: t) }
+    }
+
+    /// The executor: an order is journaled as submitted (and the engine told) before it goes
+    /// to the venue — write-ahead, so after a crash an order without that record was never
+    /// sent, and one with it is resolved by a query, never sent again. Then the venue's
+    /// answers are delivered.
+    private mutating func send(_ command: OrderCommand, commandSeq seq: UInt64, at t: Timestamp) {
+        if case .submit = command {
+            deliver([VenueFact(event: .orderSubmitted(OrderSubmitted(intentSeq: seq)), time: t, causation: .local(seq))])
+        }
+        deliver(Self.interpret(venue.execute(command, commandSeq: seq, at: t)))
     }
 
     /// What the executor makes of a venue's answer: a refusal for a duplicate client order id
@@ -171,9 +182,11 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
         handle(group.others, rank: 0, at: time)
         for item in group.bars {
-            let ref = journalsMarketInputs ? .local(record(.barClosed(item.bar), time: time, causation: .none)) : CausationRef.source(item.seq)
-            let facts = venue.onBar(item.bar, barRef: ref)
+            // Journaling inputs, the venue's facts of this bar go first (the order the reducer
+            // sees them in, which a fold repeats); a backtest points them at the source bar.
+            let facts = venue.onBar(item.bar, barRef: journalsMarketInputs ? .none : .source(item.seq))
             if !facts.isEmpty { deliver(facts) }
+            let ref = journalsMarketInputs ? .local(record(.barClosed(item.bar), time: time, causation: .none)) : CausationRef.source(item.seq)
             let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
             if !decisions.isEmpty { act(on: decisions, at: time) }
         }
@@ -195,12 +208,12 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// Handles the events of one rank, in seq order.
     private mutating func handle(_ others: [(seq: UInt64, event: Event)], rank: Int, at time: Timestamp) {
         for item in others where Self.rank(item.event) == rank {
-            let ref = journalsMarketInputs ? .local(record(item.event, time: time, causation: .none)) : CausationRef.source(item.seq)
             switch item.event {
             case .instrumentDefined(let d): venue.define(d)
-            case .fundingSettled(let f): deliver(venue.onFundingSettled(f, at: time, cause: ref))
+            case .fundingSettled(let f): deliver(venue.onFundingSettled(f, at: time, cause: journalsMarketInputs ? .none : .source(item.seq)))
             default: break
             }
+            let ref = journalsMarketInputs ? .local(record(item.event, time: time, causation: .none)) : CausationRef.source(item.seq)
             guard let input = EngineInput(item.event) else { continue }
             feed(input, time: time, ref: ref)
         }
@@ -233,9 +246,7 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// (their client order ids make a duplicate impossible), and every order sent whose end
     /// the journal does not show is queried (its fills, then its status).
     public mutating func resolveInFlight(at time: Timestamp) {
-        for order in reducer.unsentOrders {
-            deliver(Self.interpret(venue.execute(.submit(order.intent), commandSeq: order.intentSeq, at: time)))
-        }
+        for order in reducer.unsentOrders { send(.submit(order.intent), commandSeq: order.intentSeq, at: time) }
         for order in reducer.workingOrders { deliver(venue.query(intentSeq: order.intentSeq, at: time)) }
     }
 }

@@ -71,6 +71,10 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
     public private(set) var sends: [UInt64: Int] = [:]
     /// Orders placed smaller than asked (partial fills): the quantity the engine asked for.
     private var asked: [UInt64: Fixed] = [:]
+    /// Of those, the ones whose remainder's expiry was reported.
+    private var expiryReported: Set<UInt64> = []
+    /// Orders reported cancelled ahead of their fill: the venue says nothing more of their end.
+    private var cancelReported: Set<UInt64> = []
     /// Facts held back until a later instant.
     private var held: [VenueFact] = []
     /// Instruments a drift may move (the traded ones).
@@ -116,6 +120,10 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
 
     public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
         var out: [VenueFact] = []
+        for fact in base.onBar(bar, barRef: barRef) {
+            if case .orderExpired(let e) = fact.event, cancelReported.contains(e.intentSeq) { continue }
+            out += disturb(fact)
+        }
         if !driftable.isEmpty, rng.chance(rates.drift) {
             let id = driftable[rng.below(driftable.count)]
             if let step = base.instruments[safe: id.index]??.qtyStep, step.isPositive, id == bar.instrumentId {
@@ -123,7 +131,6 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
                 base.externalTrade(id, qty: rng.chance(0.5) ? step.multiplied(by: 3) : -step.multiplied(by: 3))
             }
         }
-        for fact in base.onBar(bar, barRef: barRef) { out += disturb(fact) }
         return out
     }
 
@@ -138,8 +145,8 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
             // and the remainder's expiry once the placed part is done.
             let cum = (base.records[fill.intentSeq]?.cumQty ?? fill.qty)
             fill.leavesQty = want - cum
-            if base.records[fill.intentSeq]?.status == .filled {
-                asked.removeValue(forKey: fill.intentSeq)
+            if base.records[fill.intentSeq]?.status == .filled, !expiryReported.contains(fill.intentSeq) {
+                expiryReported.insert(fill.intentSeq)
                 expiry = VenueFact(event: .orderExpired(OrderExpired(intentSeq: fill.intentSeq, remainingQty: want - cum)), time: fact.time, causation: fact.causation)
             }
         }
@@ -147,6 +154,8 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
         if rng.chance(rates.fillAfterCancel) {
             // The cancel confirmation overtakes the fill; the fill arrives a moment later.
             counts.fillsAfterCancel += 1
+            cancelReported.insert(fill.intentSeq)
+            expiry = nil
             out.append(VenueFact(event: .orderCancelled(OrderCancelled(intentSeq: fill.intentSeq, remainingQty: fill.qty + fill.leavesQty,
                                                                        reason: "injected: cancel confirmed before the fill")),
                                  time: fact.time, causation: fact.causation))
@@ -180,15 +189,22 @@ public struct FaultyVenue: ExecutionVenue, Sendable {
     public var holdsFacts: Bool { !held.isEmpty }
 
     public mutating func query(intentSeq: UInt64, at time: Timestamp) -> [VenueFact] {
-        var facts = base.query(intentSeq: intentSeq, at: time)
-        guard let want = asked[intentSeq] ?? nil else { return facts }
-        // A partially placed order the venue still works: report leaves against the asked quantity.
-        facts = facts.map { f in
-            guard case .orderFilled(var fill) = f.event else { return f }
-            fill.leavesQty = want - (base.records[intentSeq]?.cumQty ?? .zero)
-            return VenueFact(event: .orderFilled(fill), time: f.time, causation: f.causation)
+        let facts = base.query(intentSeq: intentSeq, at: time)
+        guard let want = asked[intentSeq] else { return facts }
+        // A partially placed order: leaves against what was asked; done means its remainder expired.
+        let cum = base.records[intentSeq]?.cumQty ?? .zero
+        return facts.map { f in
+            switch f.event {
+            case .orderFilled(var fill):
+                fill.leavesQty = want - cum
+                return VenueFact(event: .orderFilled(fill), time: f.time, causation: f.causation)
+            case .orderStatus(var s) where s.status == .filled:
+                s.status = .expired
+                return VenueFact(event: .orderStatus(s), time: f.time, causation: f.causation)
+            default:
+                return f
+            }
         }
-        return facts
     }
 
     public func snapshot() -> VenueSnapshot { base.snapshot() }

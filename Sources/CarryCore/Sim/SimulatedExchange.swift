@@ -193,7 +193,8 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         instruments[d.id.index] = d
     }
 
-    /// Accepts or rejects an order decided at `time`. Accepted orders wait for a price.
+    /// Accepts or rejects an order decided at `time`. Accepted orders wait for a price. (The
+    /// executor journals `order.submitted` before it calls this: the venue only answers.)
     public mutating func submit(intentSeq: UInt64, _ intent: OrderIntended, at time: Timestamp) -> [VenueFact] {
         let cause = CausationRef.local(intentSeq)
         func reject(_ code: Int32, _ reason: String) -> [VenueFact] {
@@ -238,10 +239,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         }
         pending.append(Pending(intentSeq: intentSeq, intent: intent, eligibleAt: time.adding(ms: latencyMs), remaining: qty, fills: 0))
         records[intentSeq] = OrderRecord(status: .new, cumQty: .zero, fills: [])
-        return [
-            VenueFact(event: .orderSubmitted(OrderSubmitted(intentSeq: intentSeq)), time: time, causation: cause),
-            VenueFact(event: .orderAccepted(OrderAccepted(intentSeq: intentSeq, venueOrderId: "sim-\(intentSeq)")), time: time, causation: cause),
-        ]
+        return [VenueFact(event: .orderAccepted(OrderAccepted(intentSeq: intentSeq, venueOrderId: "sim-\(intentSeq)")), time: time, causation: cause)]
     }
 
     /// Cancels an open order (kill switch, pair abandoned).
