@@ -190,21 +190,7 @@ public struct BybitPublicAPI: Sendable {
     }
 }
 
-/// Minimal JSON text helpers (the shapes above are fixed; only strings need escaping).
+/// JSON text helpers (the shapes above are fixed; only strings need escaping).
 enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ s: String) -> String { jsonString(s) }
 }
