@@ -59,10 +59,11 @@ public struct BybitPublicAPI: Sendable {
 
     // MARK: Endpoints
 
-    func serverTime() -> SimResponse {
-        let s = data.now.ms / 1000
+    /// `/v5/market/time`, `skewMs` ahead of the data's clock (the clock-skew fault).
+    func serverTime(skewMs: Int64 = 0) -> SimResponse {
+        let ms = data.now.ms + skewMs
         // Nanoseconds: the millisecond clock, zero below it.
-        return envelope(result: "{\"timeSecond\":\(JSON.string(String(s))),\"timeNano\":\(JSON.string(String(data.now.ms) + "000000"))}")
+        return envelope(result: "{\"timeSecond\":\(JSON.string(String(ms / 1000))),\"timeNano\":\(JSON.string(String(ms) + "000000"))}")
     }
 
     func fundingHistory(_ q: [String: String]) -> SimResponse {

@@ -49,6 +49,11 @@ public final class SimMarketData: Sendable {
         clock = Mutex(now ?? latest)
     }
 
+    /// Sets the clock before serving starts (a replay from the first event).
+    public func resetClock(to time: Timestamp) {
+        clock.withLock { $0 = time }
+    }
+
     /// Moves the clock forward to `time` (never back).
     public func advance(to time: Timestamp) {
         clock.withLock { $0 = max($0, time) }

@@ -128,9 +128,11 @@ public final class SimAccount: Sendable {
     private func injectedReject(_ s: inout State, spot: Bool) -> SimReject? {
         let n = s.counts.createRequests
         if config.rejectBalanceEvery > 0 && n % config.rejectBalanceEvery == 0 {
+            s.counts.injected[.rejectBalance, default: 0] += 1
             return spot ? SimReject(170131, "Insufficient balance.") : SimReject(110007, "ab not enough for new order")
         }
         if config.rejectMinNotionalEvery > 0 && n % config.rejectMinNotionalEvery == 0 {
+            s.counts.injected[.rejectMinNotional, default: 0] += 1
             return spot ? SimReject(170140, "Order value exceeded lower limit.") : SimReject(110094, "Order does not meet minimum order value")
         }
         return nil
@@ -157,6 +159,7 @@ public final class SimAccount: Sendable {
         if config.partialFillEvery > 0 && n % config.partialFillEvery == 0 {
             let half = r.qty.divided(by: Fixed(2), scale: Int(inst.qtyStep.scale), .down).rounded(toMultipleOf: inst.qtyStep, .towardZero)
             if half >= inst.minQty && r.qty - half >= inst.minQty {
+                s.counts.injected[.partial, default: 0] += 1
                 qty = half
                 deferred = r.qty - half
             }
@@ -177,6 +180,7 @@ public final class SimAccount: Sendable {
         let index = s.orders.count
         s.orders.append(Order(record: record, seqs: [seq], deferredQty: deferred))
         s.byLinkId[linkId] = index
+        s.counts.distinctLinkIds = s.byLinkId.count
         s.bySeq[seq] = index
         var updates: [SimAccountUpdate] = [.order(record)]
         if r.timeInForce == .postOnly, let price = r.price, let last = lastClose(inst), r.side == .buy ? price >= last : price <= last {

@@ -188,4 +188,8 @@ public struct SimAccountCounts: Sendable, Equatable {
     public var rejected = 0
     public var executions = 0
     public var settlements = 0
+    /// Distinct orderLinkIds among placed orders: equals `placed` when no duplicate got in.
+    public var distinctLinkIds = 0
+    /// Order faults injected by the account (refusals, split fills).
+    public var injected: [SimFaultKind: Int] = [:]
 }
