@@ -64,6 +64,7 @@ struct SigningTests {
         #expect(BybitCredentials.load(environment: ["BYBIT_API_KEY": "k"], dotEnv: nil) == nil)
         #expect(BybitCredentials.load(environment: ["BYBIT_API_KEY": "has space", "BYBIT_API_SECRET": "s"], dotEnv: nil) == nil)
         #expect(BybitCredentials.load(environment: ["BYBIT_API_KEY": "", "BYBIT_API_SECRET": "s"], dotEnv: nil) == nil)
+        #expect(BybitCredentials.load(environment: ["BYBIT_API_KEY": "", "BYBIT_API_SECRET": ""], dotEnv: file)?.apiKey == "file-key", "empty counts as unset")
         #expect(BybitCredentials.missingMessage.contains("BYBIT_API_KEY") && BybitCredentials.missingMessage.contains("BYBIT_API_SECRET"))
     }
 

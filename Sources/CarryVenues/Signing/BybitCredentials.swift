@@ -39,12 +39,12 @@ public struct BybitCredentials: Sendable, CustomStringConvertible, CustomDebugSt
         """
 
     /// Reads `BYBIT_API_KEY` and `BYBIT_API_SECRET` from `environment`, else from the `.env`
-    /// text (each variable separately: the environment wins). Nil when either is missing or
-    /// unusable.
+    /// text (each variable separately: the environment wins; an empty variable counts as
+    /// unset). Nil when either is missing or unusable.
     public static func load(environment: [String: String], dotEnv: String?) -> BybitCredentials? {
         let file = dotEnv.map(DotEnv.parse) ?? [:]
-        guard let key = environment[apiKeyVariable] ?? file[apiKeyVariable],
-              let secret = environment[secretVariable] ?? file[secretVariable] else { return nil }
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? file[name] }
+        guard let key = value(apiKeyVariable), let secret = value(secretVariable) else { return nil }
         return BybitCredentials(apiKey: key, secret: secret)
     }
 }
