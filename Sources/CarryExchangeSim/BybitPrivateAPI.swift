@@ -115,11 +115,7 @@ public struct BybitPrivateAPI: Sendable {
         }
     }
 
-    static func limit(_ text: String?, default value: Int, max: Int) -> Int? {
-        guard let text else { return value }
-        guard let n = Int(text), n >= 1 else { return nil }
-        return min(n, max)
-    }
+    static func limit(_ text: String?, default value: Int, max: Int) -> Int? { BybitPublicAPI.limit(text, default: value, max: max) }
 
     // MARK: Orders
 

@@ -12,12 +12,9 @@ extension BybitParser {
         "\(body.count) bytes, SHA-256 \(SHA256Digest.hex(body))"
     }
 
+    /// `decode`, with the body's fingerprint in the error.
     static func privateDecode<R: Decodable>(_ type: R.Type, _ body: [UInt8], _ what: String) throws -> R {
-        do {
-            return try JSONDecoder().decode(Envelope<R>.self, from: Data(body)).result
-        } catch {
-            throw BybitError(.malformed, "\(what): \(describe(error)) (answer of \(fingerprint(body)))")
-        }
+        try fields(body, what) { try decode(type, body, what) }
     }
 
     /// Runs a field conversion, adding the body's fingerprint to its error.
@@ -25,7 +22,8 @@ extension BybitParser {
         do {
             return try make()
         } catch let e as BybitError {
-            throw BybitError(.malformed, "\(what): \(e.message) (answer of \(fingerprint(body)))")
+            let message = e.message.hasPrefix(what + ": ") ? e.message : "\(what): \(e.message)"
+            throw BybitError(.malformed, "\(message) (answer of \(fingerprint(body)))")
         }
     }
 
