@@ -5,8 +5,10 @@
 import CarryCore
 import CarryVenues
 
-/// Builds Bybit's private result objects.
-enum SimJSON {
+/// Builds Bybit's private result objects. `order`, `execution`, `position` and `wallet` are
+/// the REST list items; Bybit's private WebSocket topics carry the same fields, so the stream
+/// side can publish `SimAccountUpdate`s with them.
+public enum SimJSON {
     enum Value {
         /// A JSON string.
         case s(String)
@@ -26,7 +28,8 @@ enum SimJSON {
     static func side(_ s: Side) -> String { s == .buy ? "Buy" : "Sell" }
     static func fixed(_ f: Fixed?) -> Value { .s(f?.description ?? "") }
 
-    static func order(_ o: SimOrder) -> String {
+    /// One item in Bybit's shape (every number a string).
+    public static func order(_ o: SimOrder) -> String {
         object([("orderId", .s(o.orderId)), ("orderLinkId", .s(o.orderLinkId)), ("blockTradeId", .s("")), ("symbol", .s(o.instrument.symbol)),
                 ("price", .s(o.price?.description ?? "0")), ("qty", .s(o.qty.description)), ("side", .s(side(o.side))), ("isLeverage", .s("")),
                 ("positionIdx", .raw("0")), ("orderStatus", .s(o.status.rawValue)), ("cancelType", .s(o.status == .cancelled ? "CancelByUser" : "UNKNOWN")),
@@ -39,7 +42,8 @@ enum SimJSON {
                 ("createdTime", .s(String(o.createdTime.ms))), ("updatedTime", .s(String(o.updatedTime.ms)))])
     }
 
-    static func execution(_ e: SimExecution) -> String {
+    /// One item in Bybit's shape (every number a string).
+    public static func execution(_ e: SimExecution) -> String {
         object([("symbol", .s(e.instrument.symbol)), ("orderType", .s(e.execType == "Funding" ? "UNKNOWN" : "Market")), ("orderLinkId", .s(e.orderLinkId)),
                 ("side", .s(side(e.side))), ("orderId", .s(e.orderId)), ("leavesQty", .s(e.leavesQty.description)), ("execTime", .s(String(e.time.ms))),
                 ("feeCurrency", .s("USDT")), ("isMaker", .raw(e.isMaker ? "true" : "false")), ("execFee", .s(e.fee.description)),
@@ -49,7 +53,8 @@ enum SimJSON {
                 ("execType", .s(e.execType)), ("closedSize", .s("")), ("seq", .raw(String(e.time.ms)))])
     }
 
-    static func position(_ p: SimPositionView) -> String {
+    /// One item in Bybit's shape (every number a string).
+    public static func position(_ p: SimPositionView) -> String {
         object([("positionIdx", .raw("0")), ("symbol", .s(p.instrument.symbol)), ("side", .s(p.side)), ("size", .s(p.signedSize.magnitude.description)),
                 ("avgPrice", .s(p.avgPrice.description)),
                 ("positionValue", .s(p.signedSize.magnitude.multiplied(by: p.avgPrice, scale: quoteScale, .toNearestOrEven).description)),
@@ -59,7 +64,8 @@ enum SimJSON {
                 ("createdTime", .s(String(p.updatedTime.ms))), ("updatedTime", .s(String(p.updatedTime.ms)))])
     }
 
-    static func wallet(_ w: SimWalletView, coins: Set<String>?) -> String {
+    /// One item in Bybit's shape (every number a string).
+    public static func wallet(_ w: SimWalletView, coins: Set<String>?) -> String {
         let list = w.coins.filter { coins?.contains($0.coin) ?? true }.map { c in
             object([("coin", .s(c.coin)), ("walletBalance", .s(c.walletBalance.description)), ("equity", .s(c.equity.description)),
                     ("usdValue", .s(c.usdValue.description)), ("unrealisedPnl", .s(c.unrealisedPnl.description)), ("locked", .s("0")),
@@ -75,7 +81,8 @@ enum SimJSON {
         return object([("list", .raw("[" + account + "]"))])
     }
 
-    static func transaction(_ t: SimTransaction) -> String {
+    /// One item in Bybit's shape (every number a string).
+    public static func transaction(_ t: SimTransaction) -> String {
         object([("id", .s(t.id)), ("symbol", .s(t.instrument.symbol)), ("category", .s(t.instrument.kind == .spot ? "spot" : "linear")),
                 ("side", .s(side(t.side))), ("transactionTime", .s(String(t.time.ms))), ("type", .s(t.type)), ("transSubType", .s("")),
                 ("qty", .s(t.qty.description)), ("size", .s(t.size.description)), ("currency", .s("USDT")), ("tradePrice", .s(t.tradePrice.description)),
