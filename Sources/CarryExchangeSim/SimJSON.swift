@@ -64,7 +64,7 @@ public enum SimJSON {
                 ("createdTime", .s(String(p.updatedTime.ms))), ("updatedTime", .s(String(p.updatedTime.ms)))])
     }
 
-    /// One item in Bybit's shape (every number a string).
+    /// The wallet-balance result (`{"list":[account]}`), in Bybit's shape.
     public static func wallet(_ w: SimWalletView, coins: Set<String>?) -> String {
         let list = w.coins.filter { coins?.contains($0.coin) ?? true }.map { c in
             object([("coin", .s(c.coin)), ("walletBalance", .s(c.walletBalance.description)), ("equity", .s(c.equity.description)),
