@@ -129,3 +129,31 @@ struct SimPrivateAPITests {
         #expect(kinds == ["order:New", "order:Filled", "execution:Trade", "position:Sell", "wallet"])
     }
 }
+
+@Suite("Loopback venue: the account's balance checks", .serialized)
+struct SimBalanceTests {
+    @Test("open orders hold their margin: a second order the wallet cannot cover is refused 110007, spot 170131")
+    func openOrdersHoldMargin() throws {
+        let venue = try makeVenue()
+        let at = marchFirst
+        // 100,000 USDT at 2× leverage: a resting 1.5 BTC sell at 80,000 holds 60,000 of margin.
+        let first = SimOrderRequest(kind: .linearPerpetual, symbol: "BTCUSDT", side: .sell, orderType: .limit, qty: Fixed("1.500")!, price: Fixed(80_000),
+                                    timeInForce: .goodTillCancel, reduceOnly: false, orderLinkId: "m-1")
+        guard case .success = venue.account.place(first, at: at) else { Issue.record("first refused"); return }
+        #expect(venue.account.wallet.totalAvailableBalance == Fixed(40_000))
+        var second = first
+        second.orderLinkId = "m-2"
+        #expect(venue.account.place(second, at: at) == .failure(SimReject(110007, "ab not enough for new order")))
+        let spot = SimOrderRequest(kind: .spot, symbol: "BTCUSDT", side: .buy, orderType: .limit, qty: Fixed("1.000")!, price: Fixed(50_000),
+                                   timeInForce: .goodTillCancel, reduceOnly: false, orderLinkId: "m-3")
+        #expect(venue.account.place(spot, at: at) == .failure(SimReject(170131, "Insufficient balance.")))
+        var sell = spot
+        sell.side = .sell
+        sell.orderLinkId = "m-4"
+        #expect(venue.account.place(sell, at: at) == .failure(SimReject(170131, "Insufficient balance.")), "no coins to sell")
+        // Cancelling frees the margin.
+        _ = venue.account.cancel(kind: .linearPerpetual, symbol: "BTCUSDT", orderId: nil, orderLinkId: "m-1", at: at)
+        #expect(venue.account.wallet.totalAvailableBalance == Fixed(100_000))
+        guard case .success = venue.account.place(second, at: at) else { Issue.record("second refused after the cancel"); return }
+    }
+}

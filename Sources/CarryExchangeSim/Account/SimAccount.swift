@@ -139,17 +139,32 @@ public final class SimAccount: Sendable {
     }
 
     /// The real balance check: a spot buy needs its cost in USDT, a spot sell the coins, a perp
-    /// order its initial margin (reduce-only orders need nothing).
+    /// order its initial margin (reduce-only orders need nothing), net of what open orders
+    /// already hold (their order margin, Bybit's totalOrderIM).
     private func balanceReject(_ s: State, _ r: SimOrderRequest, _ inst: InstrumentDefined) -> SimReject? {
         guard !r.reduceOnly, let ref = r.price ?? lastClose(inst) else { return nil }
         let value = r.qty.multiplied(by: ref, scale: quoteScale, .up)
-        let wallet = walletView(s)
-        if inst.kind == .spot {
-            let enough = r.side == .buy ? value <= wallet.totalAvailableBalance : r.qty <= s.exchange.positions[Int(inst.id.rawValue)]
-            return enough ? nil : SimReject(170131, "Insufficient balance.")
+        let available = walletView(s).totalAvailableBalance
+        if inst.kind == .spot && r.side == .sell {
+            let held = s.orders.filter { $0.record.status.isOpen && $0.record.instrument.id == inst.id && $0.record.side == .sell }
+                .reduce(Fixed.zero) { $0 + $1.record.leavesQty }
+            return r.qty + held <= s.exchange.positions[inst.id.index] ? nil : SimReject(170131, "Insufficient balance.")
         }
-        let margin = value.divided(by: leverage(s, inst), scale: quoteScale, .up)
-        return margin <= wallet.totalAvailableBalance ? nil : SimReject(110007, "ab not enough for new order")
+        let needed = inst.kind == .spot ? value : value.divided(by: leverage(s, inst), scale: quoteScale, .up)
+        guard needed <= available else { return inst.kind == .spot ? SimReject(170131, "Insufficient balance.") : SimReject(110007, "ab not enough for new order") }
+        return nil
+    }
+
+    /// USDT held by open orders: a spot buy's remaining cost, a perp order's remaining margin.
+    private func orderMargin(_ s: State) -> Fixed {
+        var total = Fixed.zero
+        for o in s.orders where o.record.status.isOpen && !o.record.reduceOnly {
+            let r = o.record
+            guard let ref = r.price ?? lastClose(r.instrument), !(r.instrument.kind == .spot && r.side == .sell) else { continue }
+            let value = r.leavesQty.multiplied(by: ref, scale: quoteScale, .up)
+            total += r.instrument.kind == .spot ? value : value.divided(by: leverage(s, r.instrument), scale: quoteScale, .up)
+        }
+        return total
     }
 
     private func accept(_ s: inout State, _ r: SimOrderRequest, _ inst: InstrumentDefined, linkId: String, at time: Timestamp) -> Result<SimOrder, SimReject> {
@@ -455,6 +470,6 @@ public final class SimAccount: Sendable {
         coins.insert(SimCoinBalance(coin: "USDT", walletBalance: usdt, unrealisedPnl: upl, equity: usdt + upl, usdValue: usdt + upl), at: 0)
         let total = usdt + coinValue
         return SimWalletView(coins: coins, totalWalletBalance: total, totalPerpUPL: upl, totalEquity: total + upl, totalInitialMargin: im,
-                             totalAvailableBalance: usdt + upl - im, updatedTime: s.now)
+                             totalAvailableBalance: usdt + upl - im - orderMargin(s), updatedTime: s.now)
     }
 }
