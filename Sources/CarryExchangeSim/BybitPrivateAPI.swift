@@ -5,8 +5,8 @@
 // over the raw bytes (`SimAuth`) before anything else; parameters then follow Bybit's rules
 // (10001 with the reason).
 //
-// Not served: pagination cursors (`nextPageCursor` is always empty; `limit` caps each list),
-// conditional/TP-SL orders, amend, batch endpoints, hedge mode (positionIdx 1/2), options.
+// Lists page with `limit` and `cursor` (`nextPageCursor`, empty on the last page).
+// Not served: conditional/TP-SL orders, amend, batch endpoints, hedge mode (positionIdx 1/2), options.
 
 import CarryCore
 import CarryVenues
@@ -193,9 +193,10 @@ public struct BybitPrivateAPI: Sendable {
             o.instrument.kind == kind && (p["symbol"].map { $0 == o.instrument.symbol } ?? true)
                 && (p["orderId"].map { $0 == o.orderId } ?? true) && (p["orderLinkId"].map { $0 == o.orderLinkId } ?? true)
                 && (!realtime || byId || (closedWanted ? !o.status.isOpen : o.status.isOpen))
-        }.prefix(limit)
-        let items = list.map(SimJSON.order)
-        return ok(SimJSON.object([("list", .raw("[" + items.joined(separator: ",") + "]")), ("nextPageCursor", .s("")), ("category", .s(p["category"]!))]))
+        }
+        guard let (page, next) = BybitPublicAPI.page(list, cursor: p["cursor"], limit: limit) else { return refuse(SimReject(10001, "params error: invalid cursor")) }
+        let items = page.map(SimJSON.order)
+        return ok(SimJSON.object([("list", .raw("[" + items.joined(separator: ",") + "]")), ("nextPageCursor", .s(next)), ("category", .s(p["category"]!))]))
     }
 
     func executions(_ p: [String: String]) -> SimResponse {
@@ -207,9 +208,10 @@ public struct BybitPrivateAPI: Sendable {
             e.instrument.kind == kind && (p["symbol"].map { $0 == e.instrument.symbol } ?? true) && (p["orderId"].map { $0 == e.orderId } ?? true)
                 && (p["orderLinkId"].map { $0 == e.orderLinkId } ?? true) && (p["execType"].map { $0 == e.execType } ?? true)
                 && e.time.ms >= start && e.time.ms <= end
-        }.prefix(limit)
-        let items = list.map(SimJSON.execution)
-        return ok(SimJSON.object([("nextPageCursor", .s("")), ("category", .s(p["category"]!)), ("list", .raw("[" + items.joined(separator: ",") + "]"))]))
+        }
+        guard let (page, next) = BybitPublicAPI.page(list, cursor: p["cursor"], limit: limit) else { return refuse(SimReject(10001, "params error: invalid cursor")) }
+        let items = page.map(SimJSON.execution)
+        return ok(SimJSON.object([("nextPageCursor", .s(next)), ("category", .s(p["category"]!)), ("list", .raw("[" + items.joined(separator: ",") + "]"))]))
     }
 
     func positions(_ p: [String: String]) -> SimResponse {
@@ -255,9 +257,10 @@ public struct BybitPrivateAPI: Sendable {
         let list = account.transactions.reversed().filter { t in
             (kind.map { $0 == t.instrument.kind } ?? true) && (p["type"].map { $0 == t.type } ?? true) && (p["currency"].map { $0 == "USDT" } ?? true)
                 && (p["symbol"].map { $0 == t.instrument.symbol } ?? true) && t.time.ms >= start && t.time.ms <= end
-        }.prefix(limit)
-        let items = list.map(SimJSON.transaction)
-        return ok(SimJSON.object([("nextPageCursor", .s("")), ("list", .raw("[" + items.joined(separator: ",") + "]"))]))
+        }
+        guard let (page, next) = BybitPublicAPI.page(list, cursor: p["cursor"], limit: limit) else { return refuse(SimReject(10001, "params error: invalid cursor")) }
+        let items = page.map(SimJSON.transaction)
+        return ok(SimJSON.object([("nextPageCursor", .s(next)), ("list", .raw("[" + items.joined(separator: ",") + "]"))]))
     }
 
     func apiKeyInfo() -> SimResponse {

@@ -113,14 +113,8 @@ public struct BybitPublicAPI: Sendable {
         var next = ""
         if kind != .spot {   // spot is not paginated on Bybit
             guard let limit = Self.limit(q["limit"], default: 500, max: 1000) else { return paramsError("params error: limit must be 1..1000") }
-            var offset = 0
-            if let cursor = q["cursor"], !cursor.isEmpty {
-                guard cursor.hasPrefix("next:"), let o = Int(cursor.dropFirst(5)), o >= 0 else { return paramsError("params error: invalid cursor") }
-                offset = o
-            }
-            let page = Array(list.dropFirst(offset).prefix(limit))
-            if offset + page.count < list.count { next = "next:\(offset + page.count)" }
-            list = page
+            guard let page = Self.page(list, cursor: q["cursor"], limit: limit) else { return paramsError("params error: invalid cursor") }
+            (list, next) = page
         }
         let items = list.map { instrumentJSON($0.definition) }
         return envelope(result: "{\"category\":\(JSON.string(categoryText)),\"list\":[\(items.joined(separator: ","))],\"nextPageCursor\":\(JSON.string(next))}")
@@ -183,6 +177,18 @@ public struct BybitPublicAPI: Sendable {
     }
 
     // MARK: Parameters
+
+    /// One page of `list` from `cursor` (`next:OFFSET`, empty or nil: the start) and the cursor
+    /// of the next page (empty on the last); nil for a cursor this venue did not issue.
+    static func page<T>(_ list: [T], cursor: String?, limit: Int) -> ([T], String)? {
+        var offset = 0
+        if let cursor, !cursor.isEmpty {
+            guard cursor.hasPrefix("next:"), let o = Int(cursor.dropFirst(5)), o >= 0 else { return nil }
+            offset = o
+        }
+        let page = Array(list.dropFirst(offset).prefix(limit))
+        return (page, offset + page.count < list.count ? "next:\(offset + page.count)" : "")
+    }
 
     static func limit(_ text: String?, default value: Int, max: Int) -> Int? {
         guard let text else { return value }

@@ -45,6 +45,9 @@ struct ReplayTests {
         }
         let rows = try client.transactionLog(category: .linear, type: "SETTLEMENT")
         #expect(rows.count == 3)
+        // Two rows a page: the client follows nextPageCursor and reads the same three.
+        #expect(try client.transactionLog(category: .linear, type: "SETTLEMENT", limit: 2, maxPages: 5) == rows)
+        #expect(try client.transactionLog(category: .linear, type: "SETTLEMENT", limit: 2).count == 2)
         #expect(rows.reduce(Fixed.zero) { $0 + ($1.funding ?? .zero) } == expected)
         #expect(rows.map(\.transactionTime) == settlements.map(\.time).reversed())
         #expect(rows.allSatisfy { $0.size == -qty && $0.symbol == "BTCUSDT" })

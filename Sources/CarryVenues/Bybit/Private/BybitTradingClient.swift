@@ -186,9 +186,10 @@ public final class BybitTradingClient {
         return try BybitParser.feeRates(try perform(.get(BybitPrivatePath.feeRate, q), group: .account))
     }
 
-    /// Transaction log rows, newest first (`type` SETTLEMENT: funding per position).
+    /// Transaction log rows, newest first (`type` SETTLEMENT: funding per position), following
+    /// `nextPageCursor` for at most `maxPages` pages of `limit` rows.
     public func transactionLog(category: Bybit.Category? = nil, currency: String? = nil, type: String? = nil, startTime: Timestamp? = nil,
-                               endTime: Timestamp? = nil, limit: Int = 50) throws -> [BybitTransaction] {
+                               endTime: Timestamp? = nil, limit: Int = 50, maxPages: Int = 1) throws -> [BybitTransaction] {
         var q = [("accountType", "UNIFIED")]
         if let category { q.append(("category", category.rawValue)) }
         if let currency { q.append(("currency", currency)) }
@@ -196,7 +197,15 @@ public final class BybitTradingClient {
         if let startTime { q.append(("startTime", String(startTime.ms))) }
         if let endTime { q.append(("endTime", String(endTime.ms))) }
         q.append(("limit", String(limit)))
-        return try BybitParser.transactions(try perform(.get(BybitPrivatePath.transactionLog, q), group: .account))
+        var rows: [BybitTransaction] = []
+        var cursor = ""
+        for _ in 0..<max(1, maxPages) {
+            let page = try BybitParser.transactionsPage(try perform(.get(BybitPrivatePath.transactionLog, q + (cursor.isEmpty ? [] : [("cursor", cursor)])), group: .account))
+            rows += page.rows
+            guard !page.nextPageCursor.isEmpty, page.nextPageCursor != cursor else { break }
+            cursor = page.nextPageCursor
+        }
+        return rows
     }
 
     /// `/v5/account/info`.

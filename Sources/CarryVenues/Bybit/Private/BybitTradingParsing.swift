@@ -268,12 +268,16 @@ extension BybitParser {
             let transactionTime: String
         }
         let list: [Item]
+        let nextPageCursor: String?
     }
 
-    /// `/v5/account/transaction-log`.
-    public static func transactions(_ body: [UInt8]) throws -> [BybitTransaction] {
+    /// `/v5/account/transaction-log`, one page.
+    public static func transactions(_ body: [UInt8]) throws -> [BybitTransaction] { try transactionsPage(body).rows }
+
+    /// `/v5/account/transaction-log`, one page and the cursor of the next (empty: the last).
+    public static func transactionsPage(_ body: [UInt8]) throws -> (rows: [BybitTransaction], nextPageCursor: String) {
         let r = try privateDecode(TransactionsResult.self, body, "transaction log")
-        return try fields(body, "transaction log") {
+        let rows = try fields(body, "transaction log") {
             try r.list.enumerated().map { i, t in
                 let p = "result.list[\(i)]"
                 return BybitTransaction(id: t.id, symbol: t.symbol, category: t.category, type: t.type, side: t.side,
@@ -283,6 +287,7 @@ extension BybitParser {
                                         transactionTime: try millis(t.transactionTime, p + ".transactionTime"))
             }
         }
+        return (rows, r.nextPageCursor ?? "")
     }
 
     struct AccountInfoResult: Decodable {
