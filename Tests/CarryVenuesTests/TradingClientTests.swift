@@ -225,3 +225,19 @@ struct TradingClientTests {
         #expect(SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+@Suite("Bybit trading client: clock sync across hosts")
+struct TradingClockFailoverTests {
+    @Test("the clock sync itself fails over when the primary host cannot be reached")
+    func syncFailsOver() throws {
+        let t = FunctionTransport { r, _ in
+            if r.url.hasPrefix("http://127.0.0.1:1/") { throw TransportError(.unresolvedHost, url: r.url, detail: "no such host") }
+            if r.url.hasSuffix(Bybit.Path.serverTime) { return HTTPResponse(status: 200, body: Array(timeBody.utf8)) }
+            return ok(#"{"marginMode":"REGULAR_MARGIN","unifiedMarginStatus":5}"#)
+        }
+        let (c, _) = tradingClient(t, backups: ["http://127.0.0.1:2"])
+        #expect(try c.accountInfo().marginMode == "REGULAR_MARGIN")
+        #expect(t.requests.map(\.url) == ["http://127.0.0.1:1/v5/market/time", "http://127.0.0.1:2/v5/market/time", "http://127.0.0.1:2/v5/account/info"])
+        #expect(c.stats.failovers == 1)
+    }
+}

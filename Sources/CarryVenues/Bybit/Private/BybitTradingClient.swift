@@ -52,7 +52,7 @@ public final class BybitTradingClient {
     /// Creates an order, sending it exactly once (see the policy above).
     public func createOrder(_ order: BybitOrderRequest) -> BybitOrderOutcome {
         let body = BybitTradingClient.createBody(order)
-        if !clockSynced, let error = try? syncClockIfNeeded() { return .rejected(retCode: -1, message: error, kind: .unreachable) }
+        if let error = syncClockIfNeeded() { return .rejected(retCode: -1, message: error, kind: .unreachable) }
         switch attempt(.post(BybitPrivatePath.orderCreate, body), group: .order) {
         case .unreachable(let why):
             return .rejected(retCode: -1, message: why, kind: .unreachable)
@@ -223,23 +223,33 @@ public final class BybitTradingClient {
     /// Measures the venue's clock against ours: offset = venue time − the midpoint of the
     /// round trip.
     public func resyncClock() throws {
-        let before = clock.nowMs
-        let request = HTTPRequest(url: baseURL + Bybit.Path.serverTime, timeoutMs: options.requestTimeoutMs, connectTimeoutMs: options.connectTimeoutMs)
         stats.pacedMs += pacer.pace(.time, clock: clock)
-        stats.requests += 1
-        let response: HTTPResponse
-        do { response = try transport.send(request) } catch let e as TransportError {
-            throw BybitError(.transport, "cannot read the venue's clock at \(baseURL): \(e.detail)")
+        var before = clock.nowMs
+        var response: HTTPResponse? = nil
+        while response == nil {
+            stats.requests += 1
+            before = clock.nowMs
+            let request = HTTPRequest(url: baseURL + Bybit.Path.serverTime, timeoutMs: options.requestTimeoutMs, connectTimeoutMs: options.connectTimeoutMs)
+            do { response = try transport.send(request) } catch let e as TransportError {
+                guard [.connectionRefused, .unresolvedHost, .other].contains(e.kind), urlIndex + 1 < options.allBaseURLs.count else {
+                    throw BybitError(.transport, "cannot read the venue's clock at \(baseURL): \(e.detail)")
+                }
+                urlIndex += 1
+                stats.failovers += 1
+                logger.warning("failing over", metadata: ["to": "\(baseURL)", "reason": "\(e.kind.rawValue)"])
+            }
         }
+        guard let response else { return }
         let venue = try BybitParser.serverTime(response.body)
         let after = clock.nowMs
         clockOffsetMs = venue.time.ms - (before + (after - before) / 2)
         clockSynced = true
     }
 
-    private func syncClockIfNeeded() throws -> String? {
+    /// Measures the clock once, before the first signed request; the failure, if any.
+    private func syncClockIfNeeded() -> String? {
         guard !clockSynced else { return nil }
-        do { try resyncClock() } catch let e as BybitError { return e.message }
+        do { try resyncClock() } catch { return "cannot sign on the venue's clock: \(error)" }
         return nil
     }
 
@@ -322,7 +332,7 @@ public final class BybitTradingClient {
     /// Sends a request that is safe to repeat until it succeeds or the policy gives up;
     /// returns the body of a retCode 0 answer.
     func perform(_ call: Call, group: EndpointGroup) throws -> [UInt8] {
-        if let error = try syncClockIfNeeded() { throw BybitError(.transport, error) }
+        if let error = syncClockIfNeeded() { throw BybitError(.transport, error) }
         var lastProblem = ""
         for attemptNumber in 1...options.maxAttempts {
             let wait: Int64
