@@ -131,7 +131,7 @@ public struct BybitPrivateAPI: Sendable {
     }
 
     /// Bybit's create parameters → a request, with its 10001 reasons.
-    static func orderRequest(_ p: [String: String], account: SimAccount) -> Result<SimOrderRequest, SimReject> {
+    static func orderRequest(_ p: [String: String], account: SimAccount) -> Result<BybitOrderRequest, SimReject> {
         guard let kind = kind(p["category"]) else { return .failure(SimReject(10001, "params error: category must be spot or linear")) }
         guard let symbol = p["symbol"], let inst = account.market.instrument(kind, symbol) else { return .failure(SimReject(10001, "params error: symbol invalid")) }
         guard let side: Side = p["side"] == "Buy" ? .buy : (p["side"] == "Sell" ? .sell : nil) else { return .failure(SimReject(10001, "params error: side invalid")) }
@@ -160,7 +160,7 @@ public struct BybitPrivateAPI: Sendable {
             qty = qty.divided(by: last, scale: Int(d.qtyStep.scale) + 2, .down).rounded(toMultipleOf: d.qtyStep, .towardZero)
         }
         let reduceOnly = p["reduceOnly"] == "true" || p["reduceOnly"] == "1"
-        return .success(SimOrderRequest(kind: kind, symbol: symbol, side: side, orderType: type, qty: qty, price: price, timeInForce: tif,
+        return .success(BybitOrderRequest(category: kind == .spot ? .spot : .linear, symbol: symbol, side: side, orderType: type, qty: qty, price: price, timeInForce: tif,
                                         reduceOnly: reduceOnly, orderLinkId: link))
     }
 

@@ -137,15 +137,13 @@ struct SimBalanceTests {
         let venue = try makeVenue()
         let at = marchFirst
         // 100,000 USDT at 2× leverage: a resting 1.5 BTC sell at 80,000 holds 60,000 of margin.
-        let first = SimOrderRequest(kind: .linearPerpetual, symbol: "BTCUSDT", side: .sell, orderType: .limit, qty: Fixed("1.500")!, price: Fixed(80_000),
-                                    timeInForce: .goodTillCancel, reduceOnly: false, orderLinkId: "m-1")
+        let first = BybitOrderRequest(category: .linear, symbol: "BTCUSDT", side: .sell, orderType: .limit, qty: Fixed("1.500")!, price: Fixed(80_000), orderLinkId: "m-1")
         guard case .success = venue.account.place(first, at: at) else { Issue.record("first refused"); return }
         #expect(venue.account.wallet.totalAvailableBalance == Fixed(40_000))
         var second = first
         second.orderLinkId = "m-2"
         #expect(venue.account.place(second, at: at) == .failure(SimReject(110007, "ab not enough for new order")))
-        let spot = SimOrderRequest(kind: .spot, symbol: "BTCUSDT", side: .buy, orderType: .limit, qty: Fixed("1.000")!, price: Fixed(50_000),
-                                   timeInForce: .goodTillCancel, reduceOnly: false, orderLinkId: "m-3")
+        let spot = BybitOrderRequest(category: .spot, symbol: "BTCUSDT", side: .buy, orderType: .limit, qty: Fixed("1.000")!, price: Fixed(50_000), orderLinkId: "m-3")
         #expect(venue.account.place(spot, at: at) == .failure(SimReject(170131, "Insufficient balance.")))
         var sell = spot
         sell.side = .sell

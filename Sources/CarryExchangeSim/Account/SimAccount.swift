@@ -13,6 +13,7 @@
 // changes happened (they are yielded under the lock).
 
 public import CarryCore
+public import CarryVenues
 import Synchronization
 
 /// How the account trades: the backtest's cost model plus the order faults a test switches on.
@@ -103,12 +104,13 @@ public final class SimAccount: Sendable {
 
     // MARK: Orders
 
-    /// Places an order at `time`; the placed order, or Bybit's refusal.
-    public func place(_ request: SimOrderRequest, at time: Timestamp) -> Result<SimOrder, SimReject> {
+    /// Places an order at `time` (an empty orderLinkId gets one made up, as Bybit does); the
+    /// placed order, or Bybit's refusal.
+    public func place(_ request: BybitOrderRequest, at time: Timestamp) -> Result<SimOrder, SimReject> {
         state.withLock { s in
             s.counts.createRequests += 1
-            let spot = request.kind == .spot
-            guard let inst = market.instrument(request.kind, request.symbol)?.definition else {
+            let spot = request.category == .spot
+            guard let inst = market.instrument(request.category.instrumentKind, request.symbol)?.definition else {
                 s.counts.rejected += 1
                 return .failure(SimReject(10001, "params error: symbol invalid"))
             }
@@ -141,7 +143,7 @@ public final class SimAccount: Sendable {
     /// The real balance check: a spot buy needs its cost in USDT, a spot sell the coins, a perp
     /// order its initial margin (reduce-only orders need nothing), net of what open orders
     /// already hold (their order margin, Bybit's totalOrderIM).
-    private func balanceReject(_ s: State, _ r: SimOrderRequest, _ inst: InstrumentDefined) -> SimReject? {
+    private func balanceReject(_ s: State, _ r: BybitOrderRequest, _ inst: InstrumentDefined) -> SimReject? {
         guard !r.reduceOnly, let ref = r.price ?? lastClose(inst) else { return nil }
         let value = r.qty.multiplied(by: ref, scale: quoteScale, .up)
         let available = walletView(s).totalAvailableBalance
@@ -167,7 +169,7 @@ public final class SimAccount: Sendable {
         return total
     }
 
-    private func accept(_ s: inout State, _ r: SimOrderRequest, _ inst: InstrumentDefined, linkId: String, at time: Timestamp) -> Result<SimOrder, SimReject> {
+    private func accept(_ s: inout State, _ r: BybitOrderRequest, _ inst: InstrumentDefined, linkId: String, at time: Timestamp) -> Result<SimOrder, SimReject> {
         let n = s.counts.placed + 1
         var qty = r.qty
         var deferred = Fixed.zero

@@ -3,6 +3,7 @@
 // `BybitPrivateAPI` shapes them as JSON, and the WebSocket side publishes `SimAccountUpdate`s.
 
 public import CarryCore
+public import CarryVenues
 
 /// Bybit's order statuses.
 public enum SimOrderStatus: String, Sendable, Equatable {
@@ -138,31 +139,9 @@ public enum SimAccountUpdate: Sendable, Equatable {
     case wallet(SimWalletView)
 }
 
-/// A request to place an order, already validated for shape.
-public struct SimOrderRequest: Sendable, Equatable {
-    public var kind: InstrumentKind
-    public var symbol: String
-    public var side: Side
-    public var orderType: OrderType
-    public var qty: Fixed
-    public var price: Fixed?
-    public var timeInForce: TimeInForce
-    public var reduceOnly: Bool
-    /// Empty: the venue makes one up (Bybit does too).
-    public var orderLinkId: String
-
-    public init(kind: InstrumentKind, symbol: String, side: Side, orderType: OrderType, qty: Fixed, price: Fixed?, timeInForce: TimeInForce,
-                reduceOnly: Bool, orderLinkId: String) {
-        self.kind = kind
-        self.symbol = symbol
-        self.side = side
-        self.orderType = orderType
-        self.qty = qty
-        self.price = price
-        self.timeInForce = timeInForce
-        self.reduceOnly = reduceOnly
-        self.orderLinkId = orderLinkId
-    }
+extension Bybit.Category {
+    /// The journal's instrument kind of a category (inverse contracts are not traded here).
+    public var instrumentKind: InstrumentKind { self == .spot ? .spot : (self == .inverse ? .inversePerpetual : .linearPerpetual) }
 }
 
 /// A refusal with Bybit's code and message.
