@@ -61,3 +61,17 @@ public enum HMACSHA256 {
         return out
     }
 }
+
+/// SHA-256 of bytes, for fingerprints of bodies that did not parse (their hash and length go
+/// into an error, never the bytes themselves).
+public enum SHA256Digest {
+    /// Lower-case hex of the 32-byte digest.
+    public static func hex(_ bytes: some Collection<UInt8>) -> String {
+        let input = Array(bytes)
+        var out = [UInt8](repeating: 0, count: 32)
+        input.withUnsafeBytes { src in
+            out.withUnsafeMutableBufferPointer { carry_sha256(src.baseAddress, src.count, $0.baseAddress!) }
+        }
+        return HMACSHA256.toHex(out)
+    }
+}
