@@ -301,6 +301,9 @@ public final class SimAccount: Sendable {
         case .orderFilled(let f): applyFill(&s, f, at: fact.time)
         case .orderCancelled(let c):
             if let i = s.bySeq[c.intentSeq], s.orders[i].record.status.isOpen { _ = cancelLocked(&s, i, at: fact.time, reason: "EC_CancelByReduceOnly") }
+        case .orderExpired(let e):
+            // The matching engine expired an IOC remainder (the participation cap left it unfilled).
+            if let i = s.bySeq[e.intentSeq], s.orders[i].record.status.isOpen { _ = cancelLocked(&s, i, at: fact.time, reason: "EC_CancelForNoFullFill") }
         case .fundingPaid(let p): applyFunding(&s, p, at: fact.time)
         default: break
         }
