@@ -43,6 +43,8 @@ public struct PairState: Sendable, Equatable {
     public var lastCloseAttempt: Timestamp = .distantPast
     /// No rebalancing before this (after one ended unfilled).
     public var rebalanceAfter: Timestamp = .distantPast
+    /// The missing leg was already sent again once (policy `complete`): next time, unwind.
+    public var completedOnce = false
     /// The venue refused a close because it holds nothing to reduce: our position is wrong,
     /// so closing waits for reconciliation instead of retrying.
     public var closeRefusedByVenue = false
@@ -239,10 +241,11 @@ public struct CarryReducer: Sendable, Equatable {
     /// Moves pair `i` by `cause`, journaling the transition; a cause the table refuses is
     /// journaled as an alert and changes nothing. Returns whether it moved.
     @discardableResult
-    private mutating func transition(_ i: Int, _ cause: PairCause, observed: Fixed = .zero, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+    private mutating func transition(_ i: Int, _ cause: PairCause, observed: Fixed = .zero, completing: Bool = false, ref: CausationRef,
+                                     into out: inout DecisionBuffer) -> Bool {
         let from = pairs[i].phase
         let p = config.pairs[i]
-        guard let to = PairMachine.next(from, cause, completeMissingLeg: config.execution.legFailure == .complete) else {
+        guard let to = PairMachine.next(from, cause, completeMissingLeg: completing) else {
             out.add(.alert(AlertRaised(severity: .warning, code: "pair.refused",
                                        message: "pair \(pairs[i].pairId): \(cause) refused in phase \(from)")), causation: ref)
             return false
@@ -620,7 +623,7 @@ public struct CarryReducer: Sendable, Equatable {
                 checkDrift(i, ref: ref, into: &out)
             } else if !spotHeld && !perpHeld {
                 transition(i, .nothingFilled, ref: ref, into: &out)
-            } else if config.execution.legFailure == .complete {
+            } else if config.execution.legFailure == .complete && !pairs[i].completedOnce {
                 completeMissingLeg(i, ref: ref, into: &out)
             } else {
                 transition(i, .legFailed, observed: (spot + perp).magnitude, ref: ref, into: &out)
@@ -656,6 +659,8 @@ public struct CarryReducer: Sendable, Equatable {
             sendCloses(i, reason: .flatten, cause: ref, into: &out)
             return
         }
+        pairs[i].completedOnce = true
+        pairs[i].legRiskUsedMs = 0
         send(OrderIntended(pairId: pairs[i].pairId, leg: missingSpot ? .spot : .perp, instrumentId: missingSpot ? p.spot : p.perp,
                            side: missingSpot ? .buy : .sell, type: .market, timeInForce: .immediateOrCancel, qty: qty, limitPrice: nil,
                            reduceOnly: false, reason: .open), pair: i, cause: ref, into: &out)
@@ -667,8 +672,10 @@ public struct CarryReducer: Sendable, Equatable {
         let used = Fixed(pairs[i].legRiskUsedMs)
         out.add(.risk(RiskBreached(rule: .legRisk, action: .closed, instrumentId: config.pairs[i].perp,
                                    limit: Fixed(config.execution.legRiskBudgetMs), observed: used)), causation: ref)
-        if config.execution.legFailure == .complete {
-            guard transition(i, .legRiskBudget, observed: used, ref: ref, into: &out) else { return }
+        if config.execution.legFailure == .complete && !pairs[i].completedOnce {
+            // Complete once; a second exhausted budget unwinds (a leg that cannot be had within
+            // the budget is not chased forever).
+            guard transition(i, .legRiskBudget, observed: used, completing: true, ref: ref, into: &out) else { return }
             pairs[i].legRiskUsedMs = 0
             for seq in pairs[i].openIntents { cancel(seq, reason: .legRisk, cause: ref, into: &out) }
             return
