@@ -822,11 +822,13 @@ public struct CarryReducer: Sendable, Equatable {
         return true
     }
 
-    /// The margin buffer of an open pair's perp leg, and the pair's delta drift, on each of its bars.
+    /// The margin buffer of a held pair's perp leg, and an open pair's delta drift, on each of its bars.
     private mutating func checkRisk(afterBarOf i: Int, bar: BarClosed, ref: CausationRef, into out: inout DecisionBuffer) {
         let p = config.pairs[i]
         if pairs[i].phase == .open { checkDrift(i, ref: ref, into: &out) }
-        guard pairs[i].phase == .open, bar.instrumentId == p.perp, let entry = portfolio.entryPrice[p.perp.index] else { return }
+        // Opening and rebalancing pairs are watched like open ones (closing ones are already leaving).
+        let watched = pairs[i].phase == .open || pairs[i].phase == .opening || pairs[i].phase == .rebalancing
+        guard watched, bar.instrumentId == p.perp, let entry = portfolio.entryPrice[p.perp.index] else { return }
         let pos = portfolio.position(p.perp)
         guard !pos.isZero else { return }
         let buffer = RiskChecks.marginBuffer(price: bar.close, entry: entry, short: pos.isNegative, margin: config.margin)

@@ -29,6 +29,8 @@ public struct BacktestConfig: Sendable, Equatable {
     public var slippage: SlippageModel
     public var margin: MarginModel
     public var latencyMs: Int64
+    /// Leg risk, the delta band and rebalancing (`execution.*`).
+    public var execution: ExecutionPolicy = .standard
     /// The canonical text of this config (journaled as `config.applied`).
     public var canonicalText: String
     /// Where it came from.
@@ -70,9 +72,15 @@ extension BacktestConfig {
         let cooldown = try s.durationMs("reentryCooldown", default: 8 * Millis.hour, min: 0, max: 30 * Millis.day)
 
         let x = try root.section("execution")
-        x.expect(["latency", "orderType"])
+        x.expect(["latency", "orderType", "legRiskBudget", "legFailure", "deltaBand", "rebalanceRetry"])
         let latency = try x.durationMs("latency", default: 250, min: 0, max: Millis.hour)
         _ = try x.string("orderType", default: "market", allowed: ["market"])
+        let standard = ExecutionPolicy.standard
+        let execution = ExecutionPolicy(
+            legRiskBudgetMs: try x.durationMs("legRiskBudget", default: standard.legRiskBudgetMs, min: 0, max: Millis.day),
+            legFailure: try x.string("legFailure", default: "unwind", allowed: ["unwind", "complete"]) == "complete" ? .complete : .unwind,
+            deltaBand: try x.fixed("deltaBand", default: standard.deltaBand, min: Fixed("0.001")!, max: Fixed(1), hint: "A fraction of the pair: 0.02 is 2 %."),
+            rebalanceRetryMs: try x.durationMs("rebalanceRetry", default: standard.rebalanceRetryMs, min: 0, max: Millis.day))
 
         let f = try root.section("fees")
         f.expect(Venue.allCases.map(\.description) + ["overrides"])
@@ -144,7 +152,7 @@ extension BacktestConfig {
             strategy: ThresholdStrategyConfig(entryThresholdPerInterval8h: entry, exitThresholdPerInterval8h: exit, maxHoldingMs: maxHolding,
                                               pairNotionalUsdt: pairNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAge),
             reentryCooldownMs: cooldown, risk: risk, fees: FeeSchedule(spot: spotFees, perp: perpFees, overrides: overrides),
-            slippage: slippage, margin: margin, latencyMs: latency, canonicalText: "", source: source)
+            slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
         config.canonicalText = config.canonical()
         return config
     }
@@ -228,6 +236,13 @@ extension BacktestConfig {
         add("strategy.reentryCooldown", ConfigReader.formatDuration(reentryCooldownMs))
         add("execution.latency", ConfigReader.formatDuration(latencyMs))
         add("execution.orderType", "market")
+        // Keys added after v1.0 appear only when they differ from their defaults, so a run
+        // journaled by v1.0 and the same run now record the same config.
+        let standard = ExecutionPolicy.standard
+        if execution.legRiskBudgetMs != standard.legRiskBudgetMs { add("execution.legRiskBudget", ConfigReader.formatDuration(execution.legRiskBudgetMs)) }
+        if execution.legFailure != standard.legFailure { add("execution.legFailure", execution.legFailure == .complete ? "complete" : "unwind") }
+        if execution.deltaBand != standard.deltaBand { add("execution.deltaBand", execution.deltaBand.description) }
+        if execution.rebalanceRetryMs != standard.rebalanceRetryMs { add("execution.rebalanceRetry", ConfigReader.formatDuration(execution.rebalanceRetryMs)) }
         for v in Venue.allCases {
             let s = fees.spot[v.rawValue]!, p = fees.perp[v.rawValue]!
             add("fees.\(v).spotTaker", s.taker.description)
