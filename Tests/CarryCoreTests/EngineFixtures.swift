@@ -56,20 +56,21 @@ func engineConfig(pairs: Int = 1, strategy s: ThresholdStrategyConfig = strategy
 
 /// Drives a ReplayPipeline over a list of (time, event) inputs, grouped by time in the given
 /// order (so a test can put a settlement before the bar of the same instant), the way the
-/// backtest driver does. Source seqs are the inputs' positions, from 1.
-struct PipelineRun {
-    var pipeline: ReplayPipeline<SimulatedExchange>
+/// backtest driver does. Source seqs are the inputs' positions, from 1. Generic over the venue
+/// so a test can put a scripted venue in front of the simulated exchange; `PipelineRun` is the
+/// backtest's form.
+struct VenueRun<V: ExecutionVenue> {
+    var pipeline: ReplayPipeline<V>
     /// Everything journaled, with seqs.
     var journal: [(seq: UInt64, out: PipelineOutput)] = []
     /// Equity at each tick.
     var equity: [(Timestamp, Fixed)] = []
 
-    init(config: EngineConfig, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], perpInterval: UInt32 = 480,
-         from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0) {
-        let sim = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
-                                    initialCash: config.initialCashUsdt)
-        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs), venue: sim, firstSeq: 1,
+    init(config: EngineConfig, venue: V, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], perpInterval: UInt32 = 480,
+         from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0, journalsMarketInputs: Bool = false) {
+        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs), venue: venue, firstSeq: 1,
                                   from: from, to: to, scanIntervalMs: scanIntervalMs)
+        pipeline.journalsMarketInputs = journalsMarketInputs
         for k in config.pairs.indices {
             pipeline.define(spotDef(UInt32(2 * k), symbols[k]), at: from)
             pipeline.define(perpDef(UInt32(2 * k + 1), symbols[k], intervalMinutes: perpInterval), at: from)
@@ -86,20 +87,24 @@ struct PipelineRun {
         }
     }
 
-    /// Feeds inputs (time-ordered; within a time, in the given order).
-    mutating func run(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast) {
+    /// Feeds inputs (time-ordered; within a time, in the given order). `inject` lists inputs
+    /// from outside the market stream (operator commands, snapshots, venue facts), each fed
+    /// right after the market events of its instant.
+    mutating func run(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast, inject: [(Timestamp, EngineInput)] = []) {
         var group = MarketGroup()
         var groupTime = Timestamp.distantPast
         var samples: [(Timestamp, Fixed)] = []
         let sample: (Timestamp, CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
+        let flush: (inout ReplayPipeline<V>, inout MarketGroup, Timestamp) -> Void = { p, g, t in
+            p.process(group: &g, at: t, trading: t >= tradingFrom, afterTick: sample)
+            for (at, input) in inject where at == t { p.inject(input, at: t) }
+        }
         for (i, (t, e)) in inputs.enumerated() {
-            if t != groupTime && !group.isEmpty {
-                pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: sample)
-            }
+            if t != groupTime && !group.isEmpty { flush(&pipeline, &group, groupTime) }
             groupTime = t
             group.append(seq: UInt64(i + 1), e)
         }
-        if !group.isEmpty { pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: sample) }
+        if !group.isEmpty { flush(&pipeline, &group, groupTime) }
         pipeline.finish(afterTick: sample)
         equity += samples
         collect()
@@ -108,6 +113,19 @@ struct PipelineRun {
     /// Journaled events of one kind.
     func events<T>(_ pick: (Event) -> T?) -> [(seq: UInt64, time: Timestamp, value: T)] {
         journal.compactMap { e in pick(e.out.event).map { (e.seq, e.out.time, $0) } }
+    }
+}
+
+typealias PipelineRun = VenueRun<SimulatedExchange>
+
+extension VenueRun where V == SimulatedExchange {
+    init(config: EngineConfig, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], perpInterval: UInt32 = 480,
+         from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0, journalsMarketInputs: Bool = false,
+         spotBuyFeeInBase: Bool = false) {
+        let sim = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
+                                    initialCash: config.initialCashUsdt, spotBuyFeeInBase: spotBuyFeeInBase)
+        self.init(config: config, venue: sim, symbols: symbols, perpInterval: perpInterval, from: from, to: to, scanIntervalMs: scanIntervalMs,
+                  cooldownMs: cooldownMs, journalsMarketInputs: journalsMarketInputs)
     }
 }
 

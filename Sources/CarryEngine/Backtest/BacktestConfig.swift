@@ -48,6 +48,10 @@ extension BacktestConfig {
         let venue = Venue(name: venueName)!
         let symbols = try root.stringList("symbols", default: ["BTCUSDT", "ETHUSDT", "SOLUSDT"]).map { $0.uppercased() }
         if symbols.isEmpty { throw root.error("symbols", nil, "list at least one symbol") }
+        var seenSymbols = Set<String>()
+        for symbol in symbols where !seenSymbols.insert(symbol).inserted {
+            throw root.error("symbols", symbol, "\(symbol) is listed twice: each symbol trades as one pair (a repeat would open two pairs on the same instruments)")
+        }
         let from = try root.timestamp("from")
         let to = try root.timestamp("to")
         if let from, let to, from >= to { throw root.error("to", to.iso8601, "must be after from (\(from.iso8601))") }
