@@ -42,9 +42,10 @@ private func expectedOrder(_ state: OrderState, _ signal: OrderSignal) -> OrderS
     case .filled:
         return signal == .reported(.filled) ? .filled : nil
     case .cancelled:
-        // A fill that raced the cancel is real; a repeat of the cancel is idempotent.
+        // A fill that raced the cancel is real; a repeat of the cancel is idempotent, and a
+        // venue may report the same end as expired.
         switch signal {
-        case .partialFill, .finalFill, .cancelled, .reported(.cancelled): return .cancelled
+        case .partialFill, .finalFill, .cancelled, .reported(.cancelled), .reported(.expired): return .cancelled
         default: return nil
         }
     case .expired:
@@ -81,6 +82,7 @@ private func expectedPair(_ phase: PairPhase, _ cause: PairCause, complete: Bool
         return closeCauses.contains(cause) ? .closing : nil
     case .rebalancing:
         if cause == .rebalanced || cause == .legFailed { return .open }
+        if cause == .flat { return .flat }            // both legs gone at once, as from open
         return closeCauses.contains(cause) ? .closing : nil
     case .closing, .unwinding:
         // Already flattening: only reaching flat ends it; a retry, the kill switch or a risk

@@ -106,7 +106,8 @@ public enum OrderLifecycle {
         case (.accepted, let s), (.partiallyFilled, let s): return working(s)
 
         // Finished. A cancelled or expired order may still report a fill that raced the cancel.
-        case (.cancelled, .partialFill), (.cancelled, .finalFill), (.cancelled, .reported(.cancelled)), (.cancelled, .cancelled): return .cancelled
+        case (.cancelled, .partialFill), (.cancelled, .finalFill), (.cancelled, .reported(.cancelled)), (.cancelled, .reported(.expired)), (.cancelled, .cancelled):
+            return .cancelled
         case (.expired, .partialFill), (.expired, .finalFill), (.expired, .reported(.expired)), (.expired, .reported(.cancelled)), (.expired, .expired): return .expired
         case (.filled, .reported(.filled)): return .filled
         case (.rejected, .reported(.rejected)), (.rejected, .reported(.notFound)), (.rejected, .refused): return .rejected

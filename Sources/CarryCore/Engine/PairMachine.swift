@@ -32,6 +32,7 @@ public enum PairMachine {
 
         case (.rebalancing, .rebalanced): return .open
         case (.rebalancing, .legFailed): return .open   // the rebalancing order ended unfilled: back to open, retried later
+        case (.rebalancing, .flat): return .flat
         case (.rebalancing, .exit), (.rebalancing, .risk), (.rebalancing, .killSwitch): return .closing
         case (.rebalancing, _): return nil
 

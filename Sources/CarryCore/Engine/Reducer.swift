@@ -595,10 +595,11 @@ public struct CarryReducer: Sendable, Equatable {
         guard let track = orders[intentSeq], let i = track.pairIndex else { return }
         pairs[i].openIntents.removeAll { $0 == intentSeq }
         if !completed && track.intent.reason == .open && pairs[i].phase == .opening {
-            // One leg will not fill (fully): say so once, as v1.0 did.
+            // One leg will not fill (fully): say so.
             let p = config.pairs[i]
             let imbalance = portfolio.position(p.spot) + portfolio.position(p.perp)
-            out.add(.risk(RiskBreached(rule: .legImbalance, action: .closed, instrumentId: track.intent.instrumentId,
+            // Recorded, not acted on here: the pair transition that follows says what is done.
+            out.add(.risk(RiskBreached(rule: .legImbalance, action: .warned, instrumentId: track.intent.instrumentId,
                                        limit: .zero, observed: imbalance)), causation: ref)
         }
         if killSwitchEngaged && (pairs[i].phase == .opening || pairs[i].phase == .open) {
@@ -828,7 +829,7 @@ public struct CarryReducer: Sendable, Equatable {
         if pairs[i].phase == .open { checkDrift(i, ref: ref, into: &out) }
         // Opening and rebalancing pairs are watched like open ones (closing ones are already leaving).
         let watched = pairs[i].phase == .open || pairs[i].phase == .opening || pairs[i].phase == .rebalancing
-        guard watched, bar.instrumentId == p.perp, let entry = portfolio.entryPrice[p.perp.index] else { return }
+        guard watched, bar.instrumentId == p.perp, p.perp.index < portfolio.entryPrice.count, let entry = portfolio.entryPrice[p.perp.index] else { return }
         let pos = portfolio.position(p.perp)
         guard !pos.isZero else { return }
         let buffer = RiskChecks.marginBuffer(price: bar.close, entry: entry, short: pos.isNegative, margin: config.margin)

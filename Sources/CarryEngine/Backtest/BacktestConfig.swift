@@ -85,6 +85,12 @@ extension BacktestConfig {
             legFailure: try x.string("legFailure", default: "unwind", allowed: ["unwind", "complete"]) == "complete" ? .complete : .unwind,
             deltaBand: try x.fixed("deltaBand", default: standard.deltaBand, min: Fixed("0.001")!, max: Fixed(1), hint: "A fraction of the pair: 0.02 is 2 %."),
             rebalanceRetryMs: try x.durationMs("rebalanceRetry", default: standard.rebalanceRetryMs, min: 0, max: Millis.day))
+        if execution.legFailure == .complete && execution.legRiskBudgetMs < barMs {
+            // A backtest fills at bar closes: a budget shorter than a bar always runs out before
+            // the second try can fill, so `complete` would silently behave as `unwind`.
+            throw x.error("legRiskBudget", ConfigReader.formatDuration(execution.legRiskBudgetMs),
+                          "with legFailure: complete it must be at least one bar (\(ConfigReader.formatDuration(barMs))): fills happen at bar closes")
+        }
 
         let f = try root.section("fees")
         f.expect(Venue.allCases.map(\.description) + ["overrides"])

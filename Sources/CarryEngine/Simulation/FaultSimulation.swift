@@ -146,7 +146,7 @@ struct SimWorld {
         let config = EngineConfig(pairs: specs, barIntervalSeconds: 60, initialCashUsdt: Fixed(100_000), strategy: strategy, risk: risk, fees: fees,
                                   slippage: SlippageModel(halfSpread: Fixed("0.0001")!, impactCoefficient: Fixed("0.1")!, maxParticipation: Fixed("0.1")!),
                                   margin: MarginModel(perpLeverage: Fixed(2), maintenanceMarginRate: Fixed("0.005")!), latencyMs: 250,
-                                  execution: ExecutionPolicy(legRiskBudgetMs: 30_000, legFailure: policy, deltaBand: Fixed("0.02")!, rebalanceRetryMs: 5 * Millis.minute))
+                                  execution: ExecutionPolicy(legRiskBudgetMs: policy == .complete ? 120_000 : 30_000, legFailure: policy, deltaBand: Fixed("0.02")!, rebalanceRetryMs: 5 * Millis.minute))
         var steps: [SimStep] = []
         let minutes = hours * 60
         for m in 1...minutes {
