@@ -19,6 +19,8 @@ public struct ExchangeSimOptions: Sendable {
     public var rateLimit = SimRateLimit(limit: 20)
     /// Faults to inject.
     public var faults = SimFaultPlan()
+    /// The WebSocket streams: book spread, clock polling, faults, the private key pair.
+    public var stream = SimStreamOptions()
 
     /// Builds options; binds 127.0.0.1 unless told otherwise.
     public init(journalPath: String, host: String = "127.0.0.1", port: Int = 0) {

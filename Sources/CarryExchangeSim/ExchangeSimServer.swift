@@ -3,8 +3,10 @@
 // separate so the private endpoints (orders over CarryCore's SimulatedExchange) slot in as
 // another API beside the public one.
 //
-// Besides Bybit's paths it serves `GET /sim/stats` (the gate's counters as JSON; never
-// rate-limited or faulted), so a test can assert that no request went over the limit.
+// Besides Bybit's paths it serves `GET /sim/stats` (the gate's and the streams' counters as
+// JSON; never rate-limited or faulted), so a test can assert that no request went over the
+// limit, and `POST /sim/fault/ws-drop` (kill the WebSocket connections on command). The
+// WebSocket streams (`SimStreamServer`) share the port through HTTP/1 upgrades.
 
 public import Logging
 import CarryCore
@@ -26,6 +28,14 @@ public enum ExchangeSimServer {
         let gate = SimGate(rateLimit: options.rateLimit, plan: options.faults)
         let origin = ContinuousClock.now
         let venueNowMs = data.now.ms
+        let clock = options.stream.clock ?? { data.now }
+        let hub = SimStreamHub(market: SimStreamMarket(data: data, halfSpread: options.stream.halfSpread), apiKey: options.stream.apiKey,
+                               faults: options.stream.faults, wallNowMs: options.stream.wallNowMs)
+        let allStats: @Sendable () -> SimStats = {
+            var s = gate.stats
+            s.ws = hub.stats
+            return s
+        }
 
         let router = Router()
         for path in BybitPublicAPI.paths {
@@ -58,7 +68,17 @@ public enum ExchangeSimServer {
         }
         router.get("/sim/stats") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: gate.stats.json(limit: options.rateLimit.limit))))
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: allStats().json(limit: options.rateLimit.limit))))
+        }
+        // Kills every WebSocket connection (`?path=/v5/private` for one stream): the fault on command.
+        router.post("/sim/fault/ws-drop") { request, _ -> Response in
+            let pathText = request.uri.queryParameters["path"].map(String.init)
+            let path = pathText.flatMap(SimStreamPath.init(rawValue:))
+            guard pathText == nil || path != nil else {
+                return Response(status: .badRequest, body: ResponseBody(byteBuffer: ByteBuffer(string: "unknown stream path \(pathText ?? "")\n")))
+            }
+            let n = hub.dropAll(path: path)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"dropped\":\(n)}")))
         }
 
         var hbLogger = logger
@@ -66,11 +86,17 @@ public enum ExchangeSimServer {
         let host = options.host
         let app = Application(
             router: router,
+            server: SimStreamServer.builder(hub: hub, clock: clock),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? options.port) },
             logger: hbLogger)
-        try await app.runService()
-        return gate.stats
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            group.addTask { await SimStreamServer.publishLoop(hub: hub, clock: clock, pollMs: options.stream.pollMs) }
+            try await group.next()
+            group.cancelAll()
+        }
+        return allStats()
     }
 
     static func response(_ r: SimResponse, limit: SimLimitHeaders?, venueNowMs: Int64) -> Response {

@@ -93,11 +93,13 @@ public struct SimStats: Sendable, Equatable {
     public var maxInWindow = 0
     /// Faults injected, by kind.
     public var injected: [SimFaultKind: Int] = [:]
+    /// The WebSocket side's counters (filled in by the server).
+    public var ws = SimStreamStats()
 
-    /// `{"requests":…,"served":…,"limitViolations":…,"maxInWindow":…,"limit":…,"injected":{…}}`.
+    /// `{"requests":…,"served":…,"limitViolations":…,"maxInWindow":…,"limit":…,"injected":{…},"ws":{…}}`.
     public func json(limit: Int) -> String {
         let inj = SimFaultKind.allCases.map { "\"\($0.rawValue)\":\(injected[$0] ?? 0)" }.joined(separator: ",")
-        return "{\"requests\":\(requests),\"served\":\(served),\"limitViolations\":\(limitViolations),\"maxInWindow\":\(maxInWindow),\"limit\":\(limit),\"injected\":{\(inj)}}"
+        return "{\"requests\":\(requests),\"served\":\(served),\"limitViolations\":\(limitViolations),\"maxInWindow\":\(maxInWindow),\"limit\":\(limit),\"injected\":{\(inj)},\"ws\":\(ws.json)}"
     }
 }
 

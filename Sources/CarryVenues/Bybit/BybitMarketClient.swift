@@ -273,9 +273,7 @@ public final class BybitMarketClient {
 
     /// Exponential backoff with equal jitter: half fixed, half random.
     private func backoff(_ attempt: Int) -> Int64 {
-        let exp = min(options.backoffMaxMs, options.backoffBaseMs << Int64(min(attempt - 1, 20)))
-        let half = max(1, exp / 2)
-        return half + Int64(rng.next() % UInt64(half + 1))
+        Backoff.equalJitterMs(attempt: attempt, baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs, rng: &rng)
     }
 
     private func describe(_ r: Retry) -> String {

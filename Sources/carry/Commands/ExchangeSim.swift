@@ -26,6 +26,15 @@ struct ExchangeSimCommand: AsyncParsableCommand {
         --fault-seed) with KIND: 10006 (rate-limit answer), 429 (HTTP 429), 5xx (HTTP 503), slow
         (answered --slow late), drop (connection closed mid-body).
 
+        WebSockets on the same port: /v5/public/linear and /v5/public/spot (tickers, orderbook.1,
+        publicTrade, kline — derived from the bars and settlements as of the venue's clock, the
+        book --ws-half-spread either side of the close) and /v5/private (auth with --api-key and
+        --api-secret, default the test pair carry-sim-key / carry-sim-secret). Ops are answered
+        in Bybit's shapes (subscribe, unsubscribe, ping, auth). WebSocket faults, each counted
+        under "ws" in /sim/stats: --ws-drop-every N kills a connection after every N-th data
+        message, --ws-lose K loses the K messages before each such kill, --ws-dup-exec N sends
+        every N-th execution message twice; POST /sim/fault/ws-drop kills every connection now.
+
         Prints `listening on HOST:PORT` on stdout once bound (--port 0 picks a free port).
         """)
 
@@ -59,6 +68,27 @@ struct ExchangeSimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How late a slow answer comes, e.g. 1500ms.", valueName: "DURATION"))
     var slow = "1500ms"
 
+    @Option(name: .customLong("ws-half-spread"), help: ArgumentHelp("Half the spread of the streamed book, a fraction of the close.", valueName: "FRACTION"))
+    var wsHalfSpread = "0.0001"
+
+    @Option(name: .customLong("ws-poll"), help: ArgumentHelp("How often the streams look at the venue's clock for news.", valueName: "DURATION"))
+    var wsPoll = "50ms"
+
+    @Option(name: .customLong("ws-drop-every"), help: ArgumentHelp("Kill a WebSocket connection after every N-th data message (0: never).", valueName: "N"))
+    var wsDropEvery = 0
+
+    @Option(name: .customLong("ws-lose"), help: ArgumentHelp("Lose the K data messages before each --ws-drop-every kill (K < N).", valueName: "K"))
+    var wsLose = 0
+
+    @Option(name: .customLong("ws-dup-exec"), help: ArgumentHelp("Send every N-th execution message twice (0: never).", valueName: "N"))
+    var wsDupExec = 0
+
+    @Option(name: .customLong("api-key"), help: "The API key the venue accepts (default: the documented test key).")
+    var apiKey = SimAPIKey.testKey
+
+    @Option(name: .customLong("api-secret"), help: "The API secret the venue accepts (default: the documented test secret).")
+    var apiSecret = SimAPIKey.testSecret
+
     func run() async throws {
         try await reportingErrors {
             var options = ExchangeSimOptions(journalPath: journal, host: host, port: port)
@@ -79,6 +109,7 @@ struct ExchangeSimCommand: AsyncParsableCommand {
                 plan.faults.append(parsed)
             }
             options.faults = plan
+            options.stream = try streamOptions()
             if let venue {
                 guard let v = Venue(name: venue) else {
                     throw CLIError.badInput("--venue \(venue): unknown venue (\(Venue.allCases.map(\.description).joined(separator: ", ")))")
@@ -100,5 +131,25 @@ struct ExchangeSimCommand: AsyncParsableCommand {
             print("stats \(stats.json(limit: options.rateLimit.limit))")
             fflush(nil)
         }
+    }
+
+    /// The WebSocket options from the flags.
+    func streamOptions() throws -> SimStreamOptions {
+        var o = SimStreamOptions()
+        guard let spread = Fixed(wsHalfSpread), !spread.isNegative, spread < Fixed(1) else {
+            throw CLIError.badInput("--ws-half-spread expects a fraction in [0, 1) like 0.0001 (got \(wsHalfSpread))")
+        }
+        guard let pollMs = ConfigReader.parseDuration(wsPoll), pollMs >= 1, pollMs <= 60_000 else {
+            throw CLIError.badInput("--ws-poll expects a duration like 50ms (got \(wsPoll))")
+        }
+        guard wsDropEvery >= 0, wsDupExec >= 0, wsLose >= 0, wsLose == 0 || wsLose < wsDropEvery else {
+            throw CLIError.badInput("--ws-drop-every, --ws-dup-exec and --ws-lose must be ≥ 0, and --ws-lose below --ws-drop-every")
+        }
+        guard !apiKey.isEmpty, !apiSecret.isEmpty else { throw CLIError.badInput("--api-key and --api-secret must not be empty") }
+        o.halfSpread = spread
+        o.pollMs = Int(pollMs)
+        o.faults = SimStreamFaults(dropEvery: wsDropEvery, loseBeforeDrop: wsLose, duplicateExecutionEvery: wsDupExec)
+        o.apiKey = SimAPIKey(key: apiKey, secret: apiSecret)
+        return o
     }
 }
