@@ -225,3 +225,47 @@ final class Box<T: Sendable>: Sendable {
     func set(_ n: T) { v.withLock { $0 = n } }
     func update(_ change: (inout T) -> Void) { v.withLock { change(&$0) } }
 }
+
+/// `carry exchange-sim` as a process: the WebSocket flags reach the venue.
+@Suite("Streams through the CLI")
+struct StreamCLITests {
+    @Test("--ws-drop-every and --api-key/--api-secret: drops counted in /sim/stats, one resync per reconnect, only the configured key authenticates")
+    func flags() async throws {
+        let sim = try RunningSim(journal: SourceJournal.shared.path, ["--ws-drop-every", "2", "--api-key", "cli-key", "--api-secret", "cli-secret"])
+        var config = BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/public/linear",
+                                              topics: [.ticker("BTCUSDT"), .orderbookTop("BTCUSDT"), .kline(interval: "60", symbol: "BTCUSDT")])
+        config.reconnectBaseMs = 10
+        config.reconnectMaxMs = 50
+        config.maxConnections = 4
+        let rec = StreamRecorder(config)
+        try await rec.finished()
+        let messages = rec.messages
+        let r = try runProcess("/usr/bin/curl", ["-s", "http://127.0.0.1:\(sim.port)/sim/stats"])
+        let ws = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["ws"] as? [String: Int] ?? [:]
+        // The clock stands: every connection gets 3 snapshots, and every 2nd message venue-wide kills its connection.
+        #expect(ws["drops"].map { $0 >= 3 } == true, "\(ws)")
+        #expect(rec.client.stats.connections == 4 && messages.filter(\.isResync).count == 3)
+
+        var priv = BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/private", topics: [.wallet],
+                                            credentials: BybitCredentials(apiKey: "cli-key", apiSecret: "cli-secret"))
+        priv.maxConnections = 1
+        let good = StreamRecorder(priv)
+        try await good.wait("auth") { $0.contains { if case .authenticated = $0 { true } else { false } } }
+        await good.stop()
+        priv.credentials = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
+        let bad = StreamRecorder(priv)
+        try await bad.finished()
+        #expect(bad.messages.contains { $0.streamError?.message == "the venue refused auth: Invalid apikey" })
+        let stopped = sim.stop()
+        #expect(stopped?.contains("\"ws\":{") == true && stopped?.contains("\"authAccepted\":1") == true)
+    }
+
+    @Test("bad WebSocket flags: exit 2 with a message naming the flag")
+    func badFlags() throws {
+        for (args, needle) in [(["--ws-drop-every", "3", "--ws-lose", "3"], "--ws-lose"), (["--ws-half-spread=-1"], "--ws-half-spread"),
+                               (["--ws-poll", "0ms"], "--ws-poll"), (["--api-key", ""], "--api-key")] {
+            let r = try runProcess(Fixtures.executable("carry"), ["exchange-sim", "--journal", SourceJournal.shared.path, "--port", "0"] + args)
+            #expect(r.status == 2 && r.stderr.contains(needle), "\(args): \(r.status) \(r.stderr)")
+        }
+    }
+}

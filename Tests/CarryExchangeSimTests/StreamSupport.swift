@@ -81,10 +81,16 @@ final class StreamRecorder: Sendable {
     private let runTask: Task<Void, Never>
     private let readTask: Task<Void, Never>
 
+    private let done = Box(false)
+
     init(_ configuration: BybitStreamConfiguration, logger: Logger = Logger(label: "stream", factory: { _ in SwiftLogNoOpLogHandler() })) {
         let client = BybitStreamClient(configuration: configuration, logger: logger)
         self.client = client
-        runTask = Task { await client.run() }
+        let done = self.done
+        runTask = Task {
+            await client.run()
+            done.set(true)
+        }
         let sink = received
         readTask = Task {
             for await m in client.messages { sink.update { $0.append(m) } }
@@ -103,6 +109,19 @@ final class StreamRecorder: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         throw StreamTestTimeout(what: what)
+    }
+
+    /// Waits (at most `seconds`) for the client to stop by itself (`maxConnections`, an auth refusal).
+    func finished(seconds: Double = 20) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while !done.value {
+            guard ContinuousClock.now < deadline else {
+                await stop()
+                throw StreamTestTimeout(what: "the client to stop by itself")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await readTask.value
     }
 
     /// Stops the client and waits for its stream to finish.

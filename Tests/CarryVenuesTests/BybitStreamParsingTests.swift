@@ -245,3 +245,25 @@ struct BybitStreamParsingTests {
         #expect(err.code == .authRejected)
     }
 }
+
+@Suite("Reconnect backoff")
+struct BackoffTests {
+    @Test("doubles from the base, never above the cap, half of it seeded jitter; the same seed gives the same waits")
+    func bounded() {
+        var a = SplitMix64(seed: 7)
+        var b = SplitMix64(seed: 7)
+        var c = SplitMix64(seed: 8)
+        var waitsA: [Int64] = []
+        var waitsC: [Int64] = []
+        for attempt in 1...40 {
+            let w = Backoff.equalJitterMs(attempt: attempt, baseMs: 500, maxMs: 30_000, rng: &a)
+            let exp = min(30_000, Int64(500) << Int64(min(attempt - 1, 20)))
+            #expect(w >= exp / 2 && w <= exp, "attempt \(attempt): \(w) outside [\(exp / 2), \(exp)]")
+            #expect(w == Backoff.equalJitterMs(attempt: attempt, baseMs: 500, maxMs: 30_000, rng: &b))
+            waitsA.append(w)
+            waitsC.append(Backoff.equalJitterMs(attempt: attempt, baseMs: 500, maxMs: 30_000, rng: &c))
+        }
+        #expect(waitsA != waitsC)
+        #expect(waitsA.max()! <= 30_000 && waitsA.suffix(30).allSatisfy { $0 >= 15_000 })
+    }
+}
