@@ -73,8 +73,8 @@ struct StreamEndToEndTests {
         let book = try #require(first.compactMap(\.book).last)
         #expect(book.bidPrice == bid && book.askPrice == ask && book.bidSize == size && book.time == Self.t0)
         let k = try #require(first.compactMap(\.kline).last)
-        #expect(k.start.ms == lastOpen && k.end.ms == Self.t0.ms - 1 && k.confirm && k.interval == "60")
-        #expect([k.open, k.high, k.low, k.close, k.volume, k.turnover].map(\.description) == perp[lastOpen])
+        #expect(k.bar.start.ms == lastOpen && k.end.ms == Self.t0.ms - 1 && k.confirm && k.interval == "60")
+        #expect([k.bar.open, k.bar.high, k.bar.low, k.bar.close, k.bar.volume, k.bar.turnover].map(\.description) == perp[lastOpen])
         #expect(!first.contains { $0.trade != nil }, "no trade before one happens")
 
         // One hour later: a delta (merged), a trade, a kline, a new book.
@@ -89,7 +89,7 @@ struct StreamEndToEndTests {
         #expect(trade.price.description == next[3] && trade.size.description == next[4] && trade.time.ms == Self.t0.ms + Self.hour - 1)
         #expect(trade.side == (try Fixed.parse(next[3]) >= Fixed.parse(next[0]) ? .buy : .sell))
         let k2 = try #require(after.compactMap(\.kline).last)
-        #expect(k2.start == Self.t0 && [k2.open, k2.high, k2.low, k2.close, k2.volume, k2.turnover].map(\.description) == next)
+        #expect(k2.bar.start == Self.t0 && [k2.bar.open, k2.bar.high, k2.bar.low, k2.bar.close, k2.bar.volume, k2.bar.turnover].map(\.description) == next)
         #expect(rec.client.stats.errors == 0)
         // The venue's ticker was a delta: only the changed fields went over the wire (checked raw in the third-party test);
         // what it wrote is what the client read.

@@ -91,8 +91,8 @@ struct BybitStreamParsingTests {
         #expect(t == [BybitPublicTrade(symbol: "BTCUSDT", time: Timestamp(ms: 1_672_304_486_865), side: .buy, price: try Fixed.parse("16578.50"),
                                        size: try Fixed.parse("0.001"), tradeId: "20f43950-d8dd-5b31-9112-a178eb6023af")])
         guard case .klines(let k) = try frame(sample("docs/websocket_public_kline.response.json")) else { Issue.record("kline"); return }
-        #expect(k.count == 1 && k[0].interval == "5" && k[0].start.ms == 1_672_324_800_000 && k[0].end.ms == 1_672_325_099_999)
-        #expect(k[0].open.description == "16649.5" && k[0].close.description == "16677" && k[0].turnover.description == "34666.4005" && !k[0].confirm)
+        #expect(k.count == 1 && k[0].interval == "5" && k[0].bar.start.ms == 1_672_324_800_000 && k[0].end.ms == 1_672_325_099_999)
+        #expect(k[0].bar.open.description == "16649.5" && k[0].bar.close.description == "16677" && k[0].bar.turnover.description == "34666.4005" && !k[0].confirm)
     }
 
     @Test("private samples: order, execution, position, wallet")
@@ -131,9 +131,11 @@ struct BybitStreamParsingTests {
             (#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","markPrice":12.5},"ts":1}"#, "data.markPrice is not a string"),
             (#"{"topic":"execution","data":[{"symbol":"BTCUSDT","execId":"x","side":"Buy","execType":"Trade","execPrice":"1","execFee":"0","execTime":"1"}]}"#, "data[0].execQty is missing"),
             (#"{"topic":"orderbook.1.BTCUSDT","ts":1,"data":{"s":"BTCUSDT","b":[["1"]],"a":[],"u":1}}"#, "data.b[0] is not a [price, size] pair"),
-            (#"{"topic":"kline.5.BTCUSDT","data":[{"interval":"5","start":99999999999999999999999,"end":1}],"ts":1}"#, "data[0].start is not an integer"),
+            (#"{"topic":"kline.5.BTCUSDT","data":[{"start":99999999999999999999999,"end":1}],"ts":1}"#, "data[0].start is not an integer"),
             (#"{"topic":"publicTrade.BTCUSDT","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Hold","v":"1","p":"1","i":"a"}]}"#, "data[0].S 'Hold' is neither Buy nor Sell"),
             (#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","lastPrice":"1"}}"#, "ts is missing"),
+            (#"{"topic":"kline.5.BTCUSDT","ts":1,"data":[{"start":1,"end":2,"interval":"5","open":"10","close":"12","high":"11","low":"9","volume":"1","turnover":"1","confirm":true}]}"#,
+             "data[0]: OHLC outside its envelope"),
             (#"{"hello":1}"#, "neither `topic` nor `op`"),
             (#"[1,2]"#, "not a JSON object"),
             (#"{"topic":"tickers.BTCUSDT","data":{"symbol":"BTCUSDT","fundingRate":"1e999999999999"},"ts":1}"#, "data.fundingRate"),

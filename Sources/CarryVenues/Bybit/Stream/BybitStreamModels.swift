@@ -136,20 +136,16 @@ public struct BybitPublicTrade: Sendable, Equatable {
     public var tradeId: String
 }
 
-/// One `kline` entry.
+/// One `kline` entry: the REST kline's values, plus the stream's symbol, interval, end and
+/// `confirm`.
 public struct BybitStreamKline: Sendable, Equatable {
     public var symbol: String
     /// Bybit's interval name (`60`, `D`).
     public var interval: String
-    public var start: Timestamp
+    /// Start, OHLC, volume and turnover.
+    public var bar: BybitKline
     /// `end`: the last millisecond of the bar.
     public var end: Timestamp
-    public var open: Fixed
-    public var high: Fixed
-    public var low: Fixed
-    public var close: Fixed
-    public var volume: Fixed
-    public var turnover: Fixed
     /// True once the bar has closed.
     public var confirm: Bool
 }

@@ -105,13 +105,10 @@ public enum BybitStreamParser {
     }
 
     static func kline(_ d: JSONFields, symbol: String) throws -> BybitStreamKline {
-        let k = BybitStreamKline(symbol: symbol, interval: try d.string("interval"), start: try d.millis("start"), end: try d.millis("end"),
-                                 open: try d.fixed("open"), high: try d.fixed("high"), low: try d.fixed("low"), close: try d.fixed("close"),
-                                 volume: try d.fixed("volume"), turnover: try d.fixed("turnover"), confirm: try d.bool("confirm"))
-        guard k.high >= Fixed.max(k.open, k.close), k.low <= Fixed.min(k.open, k.close) else {
-            throw FieldError("\(d.path): OHLC outside its envelope (open \(k.open), high \(k.high), low \(k.low), close \(k.close))")
-        }
-        return k
+        let bar = BybitKline(start: try d.millis("start"), open: try d.fixed("open"), high: try d.fixed("high"), low: try d.fixed("low"),
+                             close: try d.fixed("close"), volume: try d.fixed("volume"), turnover: try d.fixed("turnover"))
+        if let problem = bar.envelopeProblem { throw FieldError("\(d.path): \(problem)") }
+        return BybitStreamKline(symbol: symbol, interval: try d.string("interval"), bar: bar, end: try d.millis("end"), confirm: try d.bool("confirm"))
     }
 
     static func order(_ d: JSONFields) throws -> BybitOrderUpdate {
