@@ -99,7 +99,11 @@ let package = Package(
         .testTarget(name: "CarryEngineTests", dependencies: ["CarryEngine", "CarryTesting", "carry"], swiftSettings: strict),
         .testTarget(name: "CarryVenuesTests", dependencies: ["CarryVenues", "CarryTesting", logging, wsClient], swiftSettings: strict),
         .testTarget(
-            name: "CarryExchangeSimTests", dependencies: ["CarryExchangeSim", "CarryVenues", "CarryTesting", "carry", logging, wsClient],
+            name: "CarryExchangeSimTests",
+            dependencies: [
+                "CarryExchangeSim", "CarryVenues", "CarryTesting", "carry", logging, wsClient,
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
             swiftSettings: strict),
     ]
 )
