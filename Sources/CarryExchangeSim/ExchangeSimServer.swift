@@ -90,10 +90,11 @@ public enum ExchangeSimServer {
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? options.port) },
             logger: hbLogger)
+        // The streams' loops live as long as the server does.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
             group.addTask { await SimStreamServer.publishLoop(hub: hub, clock: clock, pollMs: options.stream.pollMs) }
-            try await group.next()
+            if let feed = options.stream.accountFeed { group.addTask { await SimStreamServer.relay(feed, to: hub) } }
+            try await app.runService()
             group.cancelAll()
         }
         return allStats()

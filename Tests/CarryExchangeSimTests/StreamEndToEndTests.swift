@@ -269,3 +269,60 @@ struct StreamCLITests {
         }
     }
 }
+
+/// A feed a test pushes account changes into.
+final class TestAccountFeed: SimAccountFeed {
+    let stream: AsyncStream<SimPrivateMessage>
+    let continuation: AsyncStream<SimPrivateMessage>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream(of: SimPrivateMessage.self) }
+
+    func privateMessages() -> AsyncStream<SimPrivateMessage> { stream }
+}
+
+@Suite("Streams: private topics through the socket")
+struct StreamPrivateTests {
+    func sample(_ name: String) throws -> String { try String(contentsOfFile: Fixtures.bybitSamples + "/" + name, encoding: .utf8) }
+
+    @Test("order, execution (fills and funding), position, wallet reach an authenticated client in order; duplicated executions are dropped by execId")
+    func privateTopics() async throws {
+        let feed = TestAccountFeed()
+        var o = ExchangeSimOptions(journalPath: SourceJournal.shared.path)
+        o.stream.accountFeed = feed
+        o.stream.faults = SimStreamFaults(duplicateExecutionEvery: 2)
+        let sim = try await InProcessSim.start(o)
+        let creds = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
+        let rec = StreamRecorder(BybitStreamConfiguration(url: sim.url(.privateStream), topics: [.order, .execution, .position, .wallet], credentials: creds))
+        try await rec.wait("subscribed") { $0.contains(where: \.isSubscribed) }
+
+        feed.continuation.yield(SimPrivateMessage(topic: .order, text: try sample("nautilus/ws_account_order_filled.json")))
+        for i in 1...6 {
+            let fill = #"{"category":"linear","symbol":"BTCUSDT","execId":"fill-\#(i)","orderId":"o1","orderLinkId":"carry-1","side":"Sell","execType":"Trade","execPrice":"95900.\#(i)","execQty":"0.001","execFee":"0.0527","execTime":"\#(1_746_270_400_000 + i)","isMaker":false}"#
+            feed.continuation.yield(SimPrivateMessage(topic: .execution, id: "x\(i)", creationTimeMs: 1_746_270_400_000 + Int64(i), data: [fill]))
+        }
+        let funding = #"{"category":"linear","symbol":"BTCUSDT","execId":"funding-1","orderId":"","orderLinkId":"","side":"Sell","execType":"Funding","execPrice":"95901.48","execQty":"0.006","execFee":"-0.05754089","execTime":"1746288000000","isMaker":false}"#
+        feed.continuation.yield(SimPrivateMessage(topic: .execution, id: "f1", creationTimeMs: 1_746_288_000_000, data: [funding]))
+        feed.continuation.yield(SimPrivateMessage(topic: .position, text: try sample("nautilus/ws_account_position_short.json")))
+        feed.continuation.yield(SimPrivateMessage(topic: .wallet, text: try sample("nautilus/ws_account_wallet.json")))
+
+        let all = try await rec.wait("the wallet") { $0.contains { if case .wallet = $0 { true } else { false } } }
+        let data = all.filter { switch $0 { case .order, .execution, .fundingExecution, .position, .wallet: true; default: false } }
+        #expect(data.count == 10, "an order, six fills, a funding, a position and a wallet")
+        guard case .order(let order) = data[0] else { Issue.record("first is not the order"); return }
+        #expect(order.orderStatus == "Filled")
+        let fills = data.compactMap { if case .execution(let e) = $0 { e } else { nil } }
+        #expect(fills.map(\.execId) == (1...6).map { "fill-\($0)" })
+        #expect(fills.map(\.execPrice.description) == (1...6).map { "95900.\($0)" })
+        guard case .fundingExecution(let f) = data[7] else { Issue.record("funding is not apart from the fills"); return }
+        #expect(f.execFee.description == "-0.05754089" && f.execQty.description == "0.006")
+        guard case .position(let p) = data[8], case .wallet(let w) = data[9] else { Issue.record("position and wallet out of order"); return }
+        #expect(p.side == "Sell" && w.coins.count == 2)
+        // 7 executions, every 2nd sent twice: 3 duplicates, each seen and dropped.
+        let ws = try sim.wsStats()
+        #expect(ws["duplicates"] == 3 && rec.client.stats.duplicateExecutions == 3)
+        try await rec.wait("every frame written") { _ in (try? sim.wsStats()["written"]) == rec.client.stats.dataFrames }
+        #expect(rec.client.stats.dataFrames == 13)
+        await rec.stop()
+        await sim.stop()
+    }
+}

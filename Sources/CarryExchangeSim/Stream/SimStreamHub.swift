@@ -43,9 +43,13 @@ public struct SimStreamFaults: Sendable, Equatable {
 
 /// The WebSocket counters.
 public struct SimStreamStats: Sendable, Equatable {
+    /// WebSocket connections opened.
     public var connections = 0
+    /// Data messages generated for subscribers (orphaned topics included).
     public var published = 0
+    /// Data messages put on the wire.
     public var written = 0
+    /// Data messages that never reached a socket (see the file comment).
     public var lost = 0
     /// Connections killed by `dropEvery`.
     public var drops = 0
@@ -53,9 +57,12 @@ public struct SimStreamStats: Sendable, Equatable {
     public var commandedDrops = 0
     /// Execution messages sent a second time.
     public var duplicates = 0
+    /// Auth requests accepted and refused.
     public var authAccepted = 0
     public var authRefused = 0
+    /// Subscribe requests refused (unknown topic, not authorized, already subscribed).
     public var subscribeRefused = 0
+    /// Op replies sent (never faulted, never counted as data).
     public var replies = 0
 
     /// The counters as a JSON object.
@@ -101,6 +108,7 @@ public final class SimStreamHub: Sendable {
     }
     private let state = Mutex(State())
 
+    /// A hub publishing `market`'s topics, accepting `apiKey` on the private stream.
     public init(market: SimStreamMarket, apiKey: SimAPIKey, faults: SimStreamFaults, wallNowMs: @escaping @Sendable () -> Int64) {
         self.market = market
         self.apiKey = apiKey

@@ -24,6 +24,8 @@ public struct SimStreamOptions: Sendable {
     public var clock: (@Sendable () -> Timestamp)?
     /// The wall clock in epoch ms, against which auth `expires` is checked.
     public var wallNowMs: @Sendable () -> Int64 = { SystemVenueClock().nowMs }
+    /// What the private topics publish (nil: nothing).
+    public var accountFeed: (any SimAccountFeed)?
 
     public init() {}
 }
