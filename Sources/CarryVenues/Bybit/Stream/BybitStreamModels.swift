@@ -205,6 +205,7 @@ public struct BybitPositionUpdate: Sendable, Equatable {
     /// `Buy`, `Sell`, or empty when flat.
     public var side: String
     public var size: Fixed
+    /// `entryPrice` (older messages) or `avgPrice` (newer ones).
     public var entryPrice: Fixed?
     public var markPrice: Fixed?
     public var leverage: Fixed?

@@ -134,7 +134,7 @@ public enum BybitStreamParser {
 
     static func position(_ d: JSONFields) throws -> BybitPositionUpdate {
         BybitPositionUpdate(category: try d.optionalString("category") ?? "", symbol: try d.string("symbol"), side: try d.optionalString("side") ?? "",
-                            size: try d.fixed("size"), entryPrice: try d.optionalFixed("entryPrice"), markPrice: try d.optionalFixed("markPrice"),
+                            size: try d.fixed("size"), entryPrice: try d.optionalFixed("entryPrice") ?? d.optionalFixed("avgPrice"), markPrice: try d.optionalFixed("markPrice"),
                             leverage: try d.optionalFixed("leverage"), positionValue: try d.optionalFixed("positionValue"),
                             unrealisedPnl: try d.optionalFixed("unrealisedPnl"), cumRealisedPnl: try d.optionalFixed("cumRealisedPnl"),
                             liqPrice: try d.optionalFixed("liqPrice"), positionIdx: Int(try d.optionalInt("positionIdx") ?? 0),
