@@ -45,7 +45,7 @@ struct StreamEndToEndTests {
         let content = try marketContent(SourceJournal.shared.path, venue: .binance, from: Timestamp(ms: 0), to: Self.t0)
         let settled = try #require(content["linear BTCUSDT funding"]?.last).split(separator: " ").map(String.init)
         var config = BybitStreamConfiguration(url: sim.url(.linear), topics: [.ticker("BTCUSDT"), .orderbookTop("BTCUSDT"), .trade("BTCUSDT"), .kline(interval: "60", symbol: "BTCUSDT")])
-        config.pingIntervalMs = 100
+        config.pingIntervalMs = 1_000   // long enough that a loaded machine never looks silent
         let rec = StreamRecorder(config)
         let first = try await rec.wait("snapshots") { m in m.contains { $0.ticker != nil } && m.contains { $0.book != nil } && m.contains { $0.kline != nil } }
 
@@ -109,7 +109,7 @@ struct StreamEndToEndTests {
                                                                                .trade("ETHUSDT"), .kline(interval: "60", symbol: "BTCUSDT")])
         config.reconnectBaseMs = 10
         config.reconnectMaxMs = 100
-        config.pingIntervalMs = 50
+        config.pingIntervalMs = 500
         let rec = StreamRecorder(config)
         try await rec.wait("first subscription") { $0.contains { $0.isSubscribed } }
         // 40 replayed hours, one every 40 ms of wall time.
@@ -186,7 +186,7 @@ struct StreamEndToEndTests {
         let capture = LogCapture()
         let good = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
         var config = BybitStreamConfiguration(url: sim.url(.privateStream), topics: [.order, .execution, .position, .wallet], credentials: good)
-        config.pingIntervalMs = 50
+        config.pingIntervalMs = 400
         let expires = Box(Int64(0))
         config.nowMs = { let t = SystemVenueClock().nowMs; expires.set(t + 10_000); return t }
         let rec = StreamRecorder(config, logger: capture.logger)
