@@ -112,7 +112,7 @@ final class StreamRecorder: Sendable {
     }
 
     /// Waits (at most `seconds`) for the client to stop by itself (`maxConnections`, an auth refusal).
-    func finished(seconds: Double = 20) async throws {
+    func finished(seconds: Double = 60) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while !done.value {
             guard ContinuousClock.now < deadline else {

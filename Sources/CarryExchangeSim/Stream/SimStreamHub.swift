@@ -300,9 +300,14 @@ public final class SimStreamHub: Sendable {
         }
     }
 
-    /// One data message to one connection, through the drop and lose faults.
+    /// One data message to one connection, through the drop and lose faults. A connection
+    /// already killed (its subscribe snapshots are still being generated) gets nothing.
     private func deliver(_ s: inout State, _ id: Int, _ message: String) {
         s.stats.published += 1
+        guard s.connections[id]?.killed == false else {
+            s.stats.lost += 1
+            return
+        }
         s.dataCount += 1
         let phase = faults.dropEvery > 0 ? s.dataCount % faults.dropEvery : -1
         let lose = faults.loseBeforeDrop > 0 && (phase == 0 || phase > faults.dropEvery - faults.loseBeforeDrop)

@@ -36,18 +36,20 @@ struct SimStreamKilled: Error {}
 enum SimStreamServer {
     /// The HTTP/1 server with WebSocket upgrades on the stream paths.
     static func builder(hub: SimStreamHub, clock: @escaping @Sendable () -> Timestamp) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade { request, _, _ in
+        .http1WebSocketUpgrade { request, channel, _ in
             let path = request.path.map { String($0.prefix { $0 != "?" }) } ?? ""
             guard let stream = SimStreamPath(rawValue: path) else { return .dontUpgrade }
             return .upgrade([:]) { inbound, outbound, _ in
-                try await serve(hub: hub, stream, inbound: inbound, outbound: outbound, clock: clock)
+                try await serve(hub: hub, stream, channel: channel, inbound: inbound, outbound: outbound, clock: clock)
             }
         }
     }
 
     /// One connection: its writer drains the hub's outbox, its reader hands frames to the hub.
-    static func serve(hub: SimStreamHub, _ path: SimStreamPath, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                      clock: @escaping @Sendable () -> Timestamp) async throws {
+    /// A kill closes the TCP connection at once, with no WebSocket close handshake: a network
+    /// drop, not a goodbye.
+    static func serve(hub: SimStreamHub, _ path: SimStreamPath, channel: any Channel, inbound: WebSocketInboundStream,
+                      outbound: WebSocketOutboundWriter, clock: @escaping @Sendable () -> Timestamp) async throws {
         let (id, outbox) = hub.open(path)
         defer { hub.close(id) }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,6 +60,7 @@ enum SimStreamServer {
                         try await outbound.write(.text(text))
                         if isData { hub.wrote(id) }
                     case .kill:
+                        try? await channel.close()
                         throw SimStreamKilled()
                     }
                 }
