@@ -94,7 +94,7 @@ struct StreamEndToEndTests {
         // The venue's ticker was a delta: only the changed fields went over the wire (checked raw in the third-party test);
         // what it wrote is what the client read.
         try await rec.wait("pongs") { _ in rec.client.stats.pongs >= 1 }
-        let ws = try sim.wsStats()
+        let ws = try await sim.wsStats()
         #expect(ws["written"] == rec.client.stats.dataFrames)
         #expect(ws["lost"] == 0 && ws["published"] == ws["written"])
         await rec.stop()
@@ -118,12 +118,12 @@ struct StreamEndToEndTests {
             try await Task.sleep(for: .milliseconds(40))
         }
         // Quiescence: the client has resubscribed after the last drop and read all that was written.
-        let final = try await rec.wait(seconds: 30, "the client to catch up with the venue") { m in
-            guard let ws = try? sim.wsStats(), let written = ws["written"] else { return false }
+        let final = try await rec.wait("the client to catch up with the venue") { m in
+            guard let ws = try? await sim.wsStats(), let written = ws["written"] else { return false }
             let subscribedAfterLastDrop = m.lastIndex { $0.isSubscribed }.map { s in !m[s...].contains { if case .disconnected = $0 { true } else { false } } } ?? false
             return subscribedAfterLastDrop && rec.client.stats.dataFrames == written
         }
-        let ws = try sim.wsStats()
+        let ws = try await sim.wsStats()
         let stats = rec.client.stats
         let drops = try #require(ws["drops"])
         #expect(drops >= 4, "the fault fired (\(drops) drops)")
@@ -168,12 +168,12 @@ struct StreamEndToEndTests {
         config.reconnectBaseMs = 10
         let rec = StreamRecorder(config)
         try await rec.wait("subscribed") { $0.contains { $0.isSubscribed } && $0.contains { $0.ticker != nil } }
-        let r = try runProcess("/usr/bin/curl", ["-s", "-X", "POST", sim.baseURL + "/sim/fault/ws-drop"])
+        let r = try await runProcessOffPool("/usr/bin/curl", ["-s", "-X", "POST", sim.baseURL + "/sim/fault/ws-drop"])
         #expect(r.stdout == "{\"dropped\":1}")
         let after = try await rec.wait("the resync") { $0.contains(where: \.isResync) && $0.compactMap(\.ticker).count >= 2 }
         #expect(after.compactMap(\.ticker).last?.lastPrice != nil)
-        #expect(try sim.wsStats()["commandedDrops"] == 1)
-        let bad = try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", sim.baseURL + "/sim/fault/ws-drop?path=/v5/nope"])
+        #expect(try await sim.wsStats()["commandedDrops"] == 1)
+        let bad = try await runProcessOffPool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", sim.baseURL + "/sim/fault/ws-drop?path=/v5/nope"])
         #expect(bad.stdout == "400")
         await rec.stop()
         await sim.stop()
@@ -205,7 +205,7 @@ struct StreamEndToEndTests {
         #expect(bad.client.stats.connections == 1, "a refused key is not retried")
         let badSignature = BybitStreamRequest.authSignature(secret: "not-the-secret", expiresMs: expires.value)
 
-        let ws = try sim.wsStats()
+        let ws = try await sim.wsStats()
         #expect(ws["authAccepted"] == 1 && ws["authRefused"] == 1)
         let logged = capture.text
         #expect(logged.contains("stream connected"), "the capture saw the client's log lines")
@@ -231,7 +231,7 @@ final class Box<T: Sendable>: Sendable {
 struct StreamCLITests {
     @Test("--ws-drop-every and --api-key/--api-secret: drops counted in /sim/stats, one resync per reconnect, only the configured key authenticates")
     func flags() async throws {
-        let sim = try RunningSim(journal: SourceJournal.shared.path, ["--ws-drop-every", "2", "--api-key", "cli-key", "--api-secret", "cli-secret"])
+        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--ws-drop-every", "2", "--api-key", "cli-key", "--api-secret", "cli-secret"]) }
         var config = BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/public/linear",
                                               topics: [.ticker("BTCUSDT"), .orderbookTop("BTCUSDT"), .kline(interval: "60", symbol: "BTCUSDT")])
         config.reconnectBaseMs = 10
@@ -240,7 +240,7 @@ struct StreamCLITests {
         let rec = StreamRecorder(config)
         try await rec.finished()
         let messages = rec.messages
-        let r = try runProcess("/usr/bin/curl", ["-s", "http://127.0.0.1:\(sim.port)/sim/stats"])
+        let r = try await runProcessOffPool("/usr/bin/curl", ["-s", "http://127.0.0.1:\(sim.port)/sim/stats"])
         let ws = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["ws"] as? [String: Int] ?? [:]
         // The clock stands: every connection gets 3 snapshots, and every 2nd message venue-wide kills its connection.
         #expect(ws["drops"].map { $0 >= 3 } == true, "\(ws)")
@@ -256,7 +256,7 @@ struct StreamCLITests {
         let bad = StreamRecorder(priv)
         try await bad.finished()
         #expect(bad.messages.contains { $0.streamError?.message == "the venue refused auth: Invalid apikey" })
-        let stopped = sim.stop()
+        let stopped = try await offPool { sim.stop() }
         #expect(stopped?.contains("\"ws\":{") == true && stopped?.contains("\"authAccepted\":1") == true)
     }
 
@@ -318,9 +318,9 @@ struct StreamPrivateTests {
         guard case .position(let p) = data[8], case .wallet(let w) = data[9] else { Issue.record("position and wallet out of order"); return }
         #expect(p.side == "Sell" && w.coins.count == 2)
         // 7 executions, every 2nd sent twice: 3 duplicates, each seen and dropped.
-        let ws = try sim.wsStats()
+        let ws = try await sim.wsStats()
         #expect(ws["duplicates"] == 3 && rec.client.stats.duplicateExecutions == 3)
-        try await rec.wait("every frame written") { _ in (try? sim.wsStats()["written"]) == rec.client.stats.dataFrames }
+        try await rec.wait("every frame written") { _ in (try? await sim.wsStats())?["written"] == rec.client.stats.dataFrames }
         #expect(rec.client.stats.dataFrames == 13)
         await rec.stop()
         await sim.stop()

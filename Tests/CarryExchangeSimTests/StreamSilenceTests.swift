@@ -7,7 +7,7 @@ import Testing
 /// A venue that accepts the connection and then says nothing, not even pong.
 @Suite("Streams: a silent venue")
 struct StreamSilenceTests {
-    @Test("two ping intervals without a frame: the client gives the connection up and reconnects")
+    @Test("two pings in a row answered by nothing: the client gives the connection up and reconnects")
     func silent() async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
@@ -24,7 +24,7 @@ struct StreamSilenceTests {
             },
             logger: Logger(label: "silent", factory: { _ in SwiftLogNoOpLogHandler() }))
         let server = Task { try await app.runService() }
-        let port = try await withDeadline(seconds: 20, "the silent server's port") {
+        let port = try await withDeadline(seconds: 120, "the silent server's port") {
             var it = ports.makeAsyncIterator()
             return await it.next()
         }
@@ -36,7 +36,7 @@ struct StreamSilenceTests {
         try await rec.finished()
         let reasons = rec.messages.compactMap { if case .disconnected(_, let reason) = $0 { reason } else { nil } }
         #expect(reasons.count == 2)
-        #expect(reasons.allSatisfy { $0.contains("no frame from the venue for 80 ms") }, "\(reasons)")
+        #expect(reasons.allSatisfy { $0.contains("no frame from the venue since 2 pings sent 40 ms apart") }, "\(reasons)")
         #expect(rec.client.stats.connections == 2)
         #expect(rec.messages.filter(\.isSubscribed).isEmpty, "nothing was acknowledged")
         server.cancel()

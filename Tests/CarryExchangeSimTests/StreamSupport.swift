@@ -1,5 +1,6 @@
 import CarryCore
 import CarryExchangeSim
+import CarryTesting
 import CarryVenues
 import Foundation
 import Logging
@@ -37,7 +38,7 @@ final class InProcessSim: Sendable {
                 continuation.finish()
             }
         }
-        let port = try await withDeadline(seconds: 30, "the simulator's port") {
+        let port = try await withDeadline(seconds: 120, "the simulator's port") {
             var it = ports.makeAsyncIterator()
             return await it.next()
         }
@@ -48,9 +49,10 @@ final class InProcessSim: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// `GET /sim/stats` → the `ws` counters.
-    func wsStats() throws -> [String: Int] {
-        let r = try CurlHTTPTransport().get(HTTPRequest(url: baseURL + "/sim/stats"))
-        let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+    func wsStats() async throws -> [String: Int] {
+        let url = baseURL + "/sim/stats"
+        let body = try await offPool { try CurlHTTPTransport().get(HTTPRequest(url: url)).body }
+        let json = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         return json?["ws"] as? [String: Int] ?? [:]
     }
 
@@ -58,6 +60,20 @@ final class InProcessSim: Sendable {
         task.cancel()
         _ = try? await task.value
     }
+}
+
+/// Runs a blocking call (curl, a child process) on a thread of its own. Swift's cooperative
+/// pool has one thread per core: blocking it starves every task of the process, the
+/// in-process venue's request handlers and the stream clients included.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// `runProcess` off the cooperative pool.
+func runProcessOffPool(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
+    try await offPool { try runProcess(executable, arguments) }
 }
 
 /// Runs `body`; fails with a timeout after `seconds` (so no test waits forever).
@@ -101,18 +117,18 @@ final class StreamRecorder: Sendable {
 
     /// Waits (polling every 10 ms, at most `seconds`) until `done` holds for the messages so far.
     @discardableResult
-    func wait(seconds: Double = 20, _ what: String, _ done: @escaping @Sendable ([BybitStreamMessage]) -> Bool) async throws -> [BybitStreamMessage] {
+    func wait(seconds: Double = 120, _ what: String, _ done: @escaping @Sendable ([BybitStreamMessage]) async -> Bool) async throws -> [BybitStreamMessage] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             let now = messages
-            if done(now) { return now }
+            if await done(now) { return now }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw StreamTestTimeout(what: what)
     }
 
     /// Waits (at most `seconds`) for the client to stop by itself (`maxConnections`, an auth refusal).
-    func finished(seconds: Double = 60) async throws {
+    func finished(seconds: Double = 120) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while !done.value {
             guard ContinuousClock.now < deadline else {

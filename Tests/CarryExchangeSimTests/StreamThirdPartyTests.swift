@@ -18,7 +18,7 @@ struct StreamThirdPartyTests {
         let received = Mutex<[String]>([])
         let url = sim.url(path)
         let logger = Logger(label: "raw", factory: { _ in SwiftLogNoOpLogHandler() })
-        _ = try await withDeadline(seconds: 20, "\(count) frames from \(path.rawValue)") {
+        _ = try await withDeadline(seconds: 120, "\(count) frames from \(path.rawValue)") {
             try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
                 var it = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 for r in requests {

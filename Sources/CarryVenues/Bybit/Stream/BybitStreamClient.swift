@@ -3,8 +3,8 @@
 // swift-websocket's client; everything a frame means is `BybitStreamSession` (pure).
 //
 // Lifecycle of `run()`: connect → (private) auth → subscribe every topic (10 per request) →
-// read, with a `ping` op every `pingIntervalMs` (Bybit advises 20 s; a connection silent for
-// two intervals is given up) → on any end of the
+// read, with a `ping` op every `pingIntervalMs` (Bybit advises 20 s; a connection that
+// answers two pings in a row with nothing is given up) → on any end of the
 // connection `disconnected`, a backoff with seeded equal jitter (doubling from
 // `reconnectBaseMs` to `reconnectMaxMs`, reset after a connection that opened) → connect
 // again, resubscribe, and `resyncRequired` once the venue acknowledged every subscription.
@@ -79,8 +79,8 @@ public final class BybitStreamClient: Sendable {
         var session = BybitStreamSession()
         var stats = BybitStreamStats()
         var authRefused = false
-        /// When the connection last delivered a frame.
-        var lastFrame = ContinuousClock.now
+        /// Pings sent since the connection last delivered a frame.
+        var pingsUnanswered = 0
     }
 
     /// A client; nothing connects before `run()`.
@@ -157,7 +157,7 @@ public final class BybitStreamClient: Sendable {
         let subscribeCount = requests.count - (configuration.credentials == nil ? 0 : 1)
         emit(state.withLock { s in
             s.stats.connections += 1
-            s.lastFrame = ContinuousClock.now
+            s.pingsUnanswered = 0
             return s.session.opened(subscribeRequests: subscribeCount, topics: configuration.topics)
         })
         logger.info("stream connected", metadata: ["url": "\(configuration.url)", "topics": "\(configuration.topics.count)"])
@@ -184,17 +184,22 @@ public final class BybitStreamClient: Sendable {
         return out
     }
 
-    /// Pings every `pingIntervalMs`; a connection silent for two intervals (not even a pong)
-    /// is dead whatever TCP says, and ends here so that the client reconnects.
+    /// Pings every `pingIntervalMs`. Two pings in a row without any frame since (not even a
+    /// pong) mean the connection is dead whatever TCP says: it ends here and the client
+    /// reconnects. Counted in pings, not wall time, so a process that was merely not scheduled
+    /// for a while (its reader too) does not give up a live connection.
     private func pingLoop(_ outbound: WebSocketOutboundWriter) async throws {
         var n = 0
         while true {
             try await Task.sleep(for: .milliseconds(configuration.pingIntervalMs))
-            let silent = state.withLock { ContinuousClock.now - $0.lastFrame }
-            if silent > .milliseconds(2 * configuration.pingIntervalMs) { throw BybitStreamSilent(milliseconds: 2 * configuration.pingIntervalMs) }
+            let unanswered = state.withLock { $0.pingsUnanswered }
+            if unanswered >= 2 { throw BybitStreamSilent(pings: unanswered, intervalMs: configuration.pingIntervalMs) }
             n += 1
             try await outbound.write(.text(BybitStreamRequest.ping(reqId: "ping-\(n)")))
-            state.withLock { $0.stats.pingsSent += 1 }
+            state.withLock { s in
+                s.stats.pingsSent += 1
+                s.pingsUnanswered += 1
+            }
         }
     }
 
@@ -207,7 +212,7 @@ public final class BybitStreamClient: Sendable {
             }
             let (out, refused) = state.withLock { s in
                 s.stats.frames += 1
-                s.lastFrame = ContinuousClock.now
+                s.pingsUnanswered = 0
                 let out = s.session.receive(bytes)
                 s.authRefused = s.authRefused || out.contains { if case .error(let e) = $0 { e.code == .authRejected } else { false } }
                 return (out, s.authRefused)
@@ -235,6 +240,7 @@ public final class BybitStreamClient: Sendable {
 
 /// A connection that delivered nothing, not even a pong, for too long.
 struct BybitStreamSilent: Error, CustomStringConvertible {
-    var milliseconds: Int64
-    var description: String { "no frame from the venue for \(milliseconds) ms (pings unanswered)" }
+    var pings: Int
+    var intervalMs: Int64
+    var description: String { "no frame from the venue since \(pings) pings sent \(intervalMs) ms apart" }
 }
