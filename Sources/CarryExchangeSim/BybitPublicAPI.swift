@@ -59,10 +59,11 @@ public struct BybitPublicAPI: Sendable {
 
     // MARK: Endpoints
 
-    func serverTime() -> SimResponse {
-        let s = data.now.ms / 1000
+    /// `/v5/market/time`, `skewMs` ahead of the data's clock (the clock-skew fault).
+    func serverTime(skewMs: Int64 = 0) -> SimResponse {
+        let ms = data.now.ms + skewMs
         // Nanoseconds: the millisecond clock, zero below it.
-        return envelope(result: "{\"timeSecond\":\(JSON.string(String(s))),\"timeNano\":\(JSON.string(String(data.now.ms) + "000000"))}")
+        return envelope(result: "{\"timeSecond\":\(JSON.string(String(ms / 1000))),\"timeNano\":\(JSON.string(String(ms) + "000000"))}")
     }
 
     func fundingHistory(_ q: [String: String]) -> SimResponse {
@@ -112,14 +113,8 @@ public struct BybitPublicAPI: Sendable {
         var next = ""
         if kind != .spot {   // spot is not paginated on Bybit
             guard let limit = Self.limit(q["limit"], default: 500, max: 1000) else { return paramsError("params error: limit must be 1..1000") }
-            var offset = 0
-            if let cursor = q["cursor"], !cursor.isEmpty {
-                guard cursor.hasPrefix("next:"), let o = Int(cursor.dropFirst(5)), o >= 0 else { return paramsError("params error: invalid cursor") }
-                offset = o
-            }
-            let page = Array(list.dropFirst(offset).prefix(limit))
-            if offset + page.count < list.count { next = "next:\(offset + page.count)" }
-            list = page
+            guard let page = Self.page(list, cursor: q["cursor"], limit: limit) else { return paramsError("params error: invalid cursor") }
+            (list, next) = page
         }
         let items = list.map { instrumentJSON($0.definition) }
         return envelope(result: "{\"category\":\(JSON.string(categoryText)),\"list\":[\(items.joined(separator: ","))],\"nextPageCursor\":\(JSON.string(next))}")
@@ -183,6 +178,18 @@ public struct BybitPublicAPI: Sendable {
 
     // MARK: Parameters
 
+    /// One page of `list` from `cursor` (`next:OFFSET`, empty or nil: the start) and the cursor
+    /// of the next page (empty on the last); nil for a cursor this venue did not issue.
+    static func page<T>(_ list: [T], cursor: String?, limit: Int) -> ([T], String)? {
+        var offset = 0
+        if let cursor, !cursor.isEmpty {
+            guard cursor.hasPrefix("next:"), let o = Int(cursor.dropFirst(5)), o >= 0 else { return nil }
+            offset = o
+        }
+        let page = Array(list.dropFirst(offset).prefix(limit))
+        return (page, offset + page.count < list.count ? "next:\(offset + page.count)" : "")
+    }
+
     static func limit(_ text: String?, default value: Int, max: Int) -> Int? {
         guard let text else { return value }
         guard let n = Int(text), n >= 1 else { return nil }
@@ -190,21 +197,7 @@ public struct BybitPublicAPI: Sendable {
     }
 }
 
-/// Minimal JSON text helpers (the shapes above are fixed; only strings need escaping).
+/// JSON text helpers (the shapes above are fixed; only strings need escaping).
 enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ s: String) -> String { jsonString(s) }
 }

@@ -19,8 +19,22 @@ public struct ExchangeSimOptions: Sendable {
     public var rateLimit = SimRateLimit(limit: 20)
     /// Faults to inject.
     public var faults = SimFaultPlan()
-    /// The WebSocket streams: book spread, clock polling, faults, the private key pair.
+    /// The WebSocket streams: book spread, clock polling, faults, the private feed.
     public var stream = SimStreamOptions()
+    /// The test key pair signed requests must use.
+    public var credentials = SimCredentials()
+    /// The replay clock's speed (venue ms per wall ms); nil: the clock stands still at `now`
+    /// and moves only through `POST /sim/advance`.
+    public var replaySpeed: Fixed?
+    /// Where the replay starts (nil: `now` when given, else the first event of the data).
+    public var replayStart: Timestamp?
+    /// How the account trades (fees, slippage, latency, margin, opening cash): the backtest
+    /// config's model. Nil: the backtest config's defaults.
+    public var account: SimAccountConfig?
+    /// Bars orders fill on (the backtest's `barInterval`).
+    public var barIntervalSeconds: UInt32 = 3600
+    /// The venue clock's initial skew (the clock-skew fault), ms.
+    public var clockSkewMs: Int64 = 0
 
     /// Builds options; binds 127.0.0.1 unless told otherwise.
     public init(journalPath: String, host: String = "127.0.0.1", port: Int = 0) {

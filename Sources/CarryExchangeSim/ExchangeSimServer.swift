@@ -1,16 +1,16 @@
-// The Bybit-compatible loopback server: Hummingbird routes to `BybitPublicAPI` (shapes),
-// through `SimGate` (rate limits, faults, counters). Data, shaping, gating and HTTP are
-// separate so the private endpoints (orders over CarryCore's SimulatedExchange) slot in as
-// another API beside the public one.
+// The Bybit-compatible loopback server: Hummingbird hands every request, raw, to `SimVenue`
+// (gate, public and private APIs, control paths) and writes its answer: rate-limit headers,
+// slow answers, dropped connections. A background task moves the replay clock.
 //
-// Besides Bybit's paths it serves `GET /sim/stats` (the gate's and the streams' counters as
-// JSON; never rate-limited or faulted), so a test can assert that no request went over the
-// limit, and `POST /sim/fault/ws-drop` (kill the WebSocket connections on command). The
-// WebSocket streams (`SimStreamServer`) share the port through HTTP/1 upgrades.
+// Besides Bybit's paths it serves `/sim/*` (stats, advance, clock-skew, maintenance, ws-drop;
+// never rate-limited or faulted), so a test can read the venue's own counts and flip switches.
+// The WebSocket streams share the port (HTTP/1 upgrades, `SimStreamServer`): a loop polls the
+// venue's clock for their news, another relays the account's changes to the private topics.
 
 public import Logging
 import CarryCore
 import CarryVenues
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -19,89 +19,91 @@ struct SimDroppedConnection: Error {}
 
 /// Runs the loopback exchange.
 public enum ExchangeSimServer {
-    /// Serves until SIGTERM or SIGINT; `onListening(host, port)` is called once bound (with
-    /// the real port when `options.port` is 0). Returns the counters.
-    public static func run(options: ExchangeSimOptions, logger: Logger, onListening: @escaping @Sendable (String, Int) -> Void) async throws -> SimStats {
-        let data = try SimMarketData.load(journalPath: options.journalPath, venue: options.venue, now: options.now)
-        logger.info("serving", metadata: ["venue": "\(data.venue)", "instruments": "\(data.instruments.count)", "now": "\(data.now.iso8601)"])
-        let api = BybitPublicAPI(data: data)
-        let gate = SimGate(rateLimit: options.rateLimit, plan: options.faults)
+    /// Serves until SIGTERM or SIGINT (or the task is cancelled); `onListening(host, port)` is
+    /// called once bound (with the real port when `options.port` is 0). Returns the counters as
+    /// `/sim/stats` shows them (JSON).
+    public static func run(options: ExchangeSimOptions, defaultAccount: SimAccountConfig, logger: Logger,
+                           onListening: @escaping @Sendable (String, Int) -> Void) async throws -> String {
+        let start = options.replaySpeed != nil ? options.replayStart ?? options.now : options.now
+        let data = try SimMarketData.load(journalPath: options.journalPath, venue: options.venue, now: start)
+        if options.replaySpeed != nil && start == nil, let first = firstEventTime(data) { data.resetClock(to: first) }
+        let venue = SimVenue(market: data, options: options, defaultAccount: defaultAccount)
+        logger.info("serving", metadata: ["venue": "\(data.venue)", "instruments": "\(data.instruments.count)", "now": "\(data.now.iso8601)",
+                                          "replaySpeed": "\(options.replaySpeed?.description ?? "standing")"])
         let origin = ContinuousClock.now
-        let venueNowMs = data.now.ms
-        let clock = options.stream.clock ?? { data.now }
-        let hub = SimStreamHub(market: SimStreamMarket(data: data, halfSpread: options.stream.halfSpread), apiKey: options.stream.apiKey,
-                               faults: options.stream.faults, wallNowMs: options.stream.wallNowMs)
-        let allStats: @Sendable () -> SimStats = {
-            var s = gate.stats
-            s.ws = hub.stats
-            return s
+        let wall: @Sendable () -> SimWallTime = {
+            let elapsed = ContinuousClock.now - origin
+            return SimWallTime(elapsedMs: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
+                               epochMs: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
         }
 
         let router = Router()
-        for path in BybitPublicAPI.paths {
-            router.get(RouterPath(path)) { request, _ -> Response in
-                var query: [String: String] = [:]
-                for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
-                let elapsed = ContinuousClock.now - origin
-                let nowMs = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-                switch gate.admit(path, nowMs: nowMs) {
-                case .serve(let limit, let delayMs):
-                    if delayMs > 0 { try await Task.sleep(for: .milliseconds(delayMs)) }
-                    let r = api.handle(path: path, query: query) ?? SimResponse(status: 404, body: "", retCode: nil)
-                    return response(r, limit: limit, venueNowMs: venueNowMs)
-                case .reject10006(let limit):
-                    return response(api.envelope(retCode: 10006, retMsg: "Too many visits!"), limit: limit, venueNowMs: venueNowMs)
-                case .reject429(let limit):
-                    return response(SimResponse(status: 429, body: "Too Many Requests", retCode: nil), limit: limit, venueNowMs: venueNowMs)
-                case .fail5xx:
-                    return response(SimResponse(status: 503, body: "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", retCode: nil),
-                                     limit: nil, venueNowMs: venueNowMs)
-                case .drop:
-                    let full = api.handle(path: path, query: query)?.body ?? "{}"
-                    let part = ByteBuffer(string: String(full.prefix(max(1, full.utf8.count / 2))))
-                    return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
-                        try await writer.write(part)
-                        throw SimDroppedConnection()
-                    })
-                }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+            router.on("**", method: method) { request, _ -> Response in
+                var request = request
+                let body = try await request.collectBody(upTo: 1 << 20)
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                let sim = SimRequest(method: request.method.rawValue, path: request.uri.path, rawQuery: request.uri.query ?? "",
+                                     rawBody: Array(body.readableBytesView), headers: headers)
+                return try await respond(venue.handle(sim, wall()), venueNowMs: data.now.ms)
             }
-        }
-        router.get("/sim/stats") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: allStats().json(limit: options.rateLimit.limit))))
-        }
-        // Kills every WebSocket connection (`?path=/v5/private` for one stream): the fault on command.
-        router.post("/sim/fault/ws-drop") { request, _ -> Response in
-            let pathText = request.uri.queryParameters["path"].map(String.init)
-            let path = pathText.flatMap(SimStreamPath.init(rawValue:))
-            guard pathText == nil || path != nil else {
-                return Response(status: .badRequest, body: ResponseBody(byteBuffer: ByteBuffer(string: "unknown stream path \(pathText ?? "")\n")))
-            }
-            let n = hub.dropAll(path: path)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"dropped\":\(n)}")))
         }
 
         var hbLogger = logger
         hbLogger.logLevel = max(logger.logLevel, .warning)
         let host = options.host
+        let clock = options.stream.clock ?? { data.now }
         let app = Application(
             router: router,
-            server: SimStreamServer.builder(hub: hub, clock: clock),
+            server: SimStreamServer.builder(hub: venue.streams, clock: clock),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? options.port) },
             logger: hbLogger)
-        // The streams' loops live as long as the server does.
+        // The replay clock and the streams' loops live as long as the server does.
+        let feed = options.stream.accountFeed ?? venue.account
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await SimStreamServer.publishLoop(hub: hub, clock: clock, pollMs: options.stream.pollMs) }
-            if let feed = options.stream.accountFeed { group.addTask { await SimStreamServer.relay(feed, to: hub) } }
+            if venue.clock != nil {
+                group.addTask {
+                    while !Task.isCancelled {
+                        venue.tick(wall())
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            }
+            group.addTask { await SimStreamServer.publishLoop(hub: venue.streams, clock: clock, pollMs: options.stream.pollMs) }
+            group.addTask { await SimStreamServer.relay(feed, to: venue.streams) }
             try await app.runService()
             group.cancelAll()
         }
-        return allStats()
+        return venue.statsJSON()
+    }
+
+    static func firstEventTime(_ data: SimMarketData) -> Timestamp? {
+        var first: Timestamp? = nil
+        for inst in data.instruments {
+            for bars in inst.bars.values { if let b = bars.first { first = min(first ?? b.closeTime, b.closeTime) } }
+        }
+        return first
+    }
+
+    static func respond(_ answer: SimAnswer, venueNowMs: Int64) async throws -> Response {
+        switch answer {
+        case .respond(let r, let limit, let delayMs):
+            if delayMs > 0 { try await Task.sleep(for: .milliseconds(delayMs)) }
+            return response(r, limit: limit, venueNowMs: venueNowMs)
+        case .drop(let partial):
+            let part = ByteBuffer(string: partial)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                try await writer.write(part)
+                throw SimDroppedConnection()
+            })
+        }
     }
 
     static func response(_ r: SimResponse, limit: SimLimitHeaders?, venueNowMs: Int64) -> Response {
-        var headers: HTTPFields = [.contentType: r.status == 200 ? "application/json" : "text/plain"]
+        let json = r.body.hasPrefix("{")
+        var headers: HTTPFields = [.contentType: json ? "application/json" : "text/plain"]
         if let limit {
             headers[HTTPFields.Element.Name("X-Bapi-Limit")!] = String(limit.limit)
             headers[HTTPFields.Element.Name("X-Bapi-Limit-Status")!] = String(limit.remaining)

@@ -22,6 +22,26 @@ public enum SimFaultKind: String, Sendable, CaseIterable {
     case slow
     /// The connection is closed part-way through the body.
     case drop
+    /// A rate-limit storm: `stormLength` consecutive requests answered 10006.
+    case storm
+    /// An order create refused for insufficient balance (110007, spot 170131).
+    case rejectBalance = "reject-balance"
+    /// An order create refused as below the minimum order value (110094, spot 170140).
+    case rejectMinNotional = "reject-min-notional"
+    /// An order placed, then the connection closed before the answer was complete.
+    case dropAfterAccept = "drop-after-accept"
+    /// An order placed, then HTTP 503 instead of the answer.
+    case fail5xxAfterAccept = "5xx-after-accept"
+    /// An accepted order fills in two parts, a bar apart.
+    case partial
+
+    /// Kinds counted on order creates (by the account or the private API), not on every request.
+    public var isOrderFault: Bool {
+        switch self {
+        case .rejectBalance, .rejectMinNotional, .dropAfterAccept, .fail5xxAfterAccept, .partial: return true
+        default: return false
+        }
+    }
 }
 
 /// Which faults fire, and when: each on every `every`-th market request, at a phase chosen
@@ -30,12 +50,20 @@ public struct SimFaultPlan: Sendable, Equatable {
     public var faults: [(kind: SimFaultKind, every: Int)]
     public var seed: UInt64
     public var slowMs: Int
+    /// Requests answered 10006 in a row once a storm starts.
+    public var stormLength = 5
+    /// A maintenance window: from `startMs` after the server starts, for `lengthMs`, every
+    /// request is answered 503.
+    public var maintenance: (startMs: Int64, lengthMs: Int64)?
 
     public init(faults: [(kind: SimFaultKind, every: Int)] = [], seed: UInt64 = 1, slowMs: Int = 1500) {
         self.faults = faults
         self.seed = seed
         self.slowMs = slowMs
     }
+
+    /// Every how many order creates an order fault fires (0: never).
+    public func every(_ kind: SimFaultKind) -> Int { faults.first { $0.kind == kind }?.every ?? 0 }
 
     /// Parses `KIND:N` (`10006:7`, `429:11`, `5xx:5`, `slow:13`, `drop:17`).
     public static func parse(_ text: String) -> (kind: SimFaultKind, every: Int)? {
@@ -46,6 +74,7 @@ public struct SimFaultPlan: Sendable, Equatable {
 
     public static func == (a: SimFaultPlan, b: SimFaultPlan) -> Bool {
         a.seed == b.seed && a.slowMs == b.slowMs && a.faults.map(\.kind) == b.faults.map(\.kind) && a.faults.map(\.every) == b.faults.map(\.every)
+            && a.stormLength == b.stormLength && a.maintenance?.startMs == b.maintenance?.startMs && a.maintenance?.lengthMs == b.maintenance?.lengthMs
     }
 }
 
@@ -79,6 +108,8 @@ public enum SimDecision: Sendable, Equatable {
     case reject429(SimLimitHeaders)
     case fail5xx
     case drop
+    /// Inside a maintenance window: 503 for everything.
+    case maintenance
 }
 
 /// Counters since start.
@@ -93,13 +124,14 @@ public struct SimStats: Sendable, Equatable {
     public var maxInWindow = 0
     /// Faults injected, by kind.
     public var injected: [SimFaultKind: Int] = [:]
-    /// The WebSocket side's counters (filled in by the server).
-    public var ws = SimStreamStats()
+    /// Requests answered 503 inside a maintenance window.
+    public var maintenanceRejects = 0
 
-    /// `{"requests":…,"served":…,"limitViolations":…,"maxInWindow":…,"limit":…,"injected":{…},"ws":{…}}`.
+    /// `{"requests":…,"served":…,"limitViolations":…,"maxInWindow":…,"limit":…,"injected":{…}}`.
     public func json(limit: Int) -> String {
         let inj = SimFaultKind.allCases.map { "\"\($0.rawValue)\":\(injected[$0] ?? 0)" }.joined(separator: ",")
-        return "{\"requests\":\(requests),\"served\":\(served),\"limitViolations\":\(limitViolations),\"maxInWindow\":\(maxInWindow),\"limit\":\(limit),\"injected\":{\(inj)},\"ws\":\(ws.json)}"
+        return "{\"requests\":\(requests),\"served\":\(served),\"limitViolations\":\(limitViolations),\"maxInWindow\":\(maxInWindow),\"limit\":\(limit),"
+            + "\"maintenanceRejects\":\(maintenanceRejects),\"injected\":{\(inj)}}"
     }
 }
 
@@ -113,6 +145,8 @@ public final class SimGate: Sendable {
         var windows: [String: [Int64]] = [:]   // arrival times per endpoint, oldest first
         var counter = 0
         var stats = SimStats()
+        var stormLeft = 0
+        var maintenance: (startMs: Int64, endMs: Int64)?
     }
     private let state = Mutex(State())
 
@@ -121,6 +155,17 @@ public final class SimGate: Sendable {
         self.plan = plan
         var rng = SplitMix64(seed: plan.seed)
         phases = plan.faults.map { Int(rng.next() % UInt64($0.every)) }
+        if let m = plan.maintenance { state.withLock { $0.maintenance = (m.startMs, m.startMs + m.lengthMs) } }
+    }
+
+    /// Starts a maintenance window now (a test's switch).
+    public func startMaintenance(nowMs: Int64, lengthMs: Int64) {
+        state.withLock { $0.maintenance = (nowMs, nowMs + lengthMs) }
+    }
+
+    /// Counts a fault injected outside the gate (order faults).
+    public func count(_ kind: SimFaultKind, _ n: Int = 1) {
+        state.withLock { $0.stats.injected[kind, default: 0] += n }
     }
 
     /// Decides the fate of a request to `endpoint` arriving at `nowMs`.
@@ -129,6 +174,10 @@ public final class SimGate: Sendable {
             s.counter += 1
             s.stats.requests += 1
             let n = s.counter
+            if let m = s.maintenance, nowMs >= m.startMs, nowMs < m.endMs {
+                s.stats.maintenanceRejects += 1
+                return .maintenance
+            }
             var window = s.windows[endpoint, default: []]
             let cutoff = nowMs - rateLimit.windowMs
             if let drop = window.firstIndex(where: { $0 > cutoff }) { window.removeFirst(drop) } else { window.removeAll() }
@@ -142,9 +191,19 @@ public final class SimGate: Sendable {
                 s.stats.limitViolations += 1
                 return .reject10006(SimLimitHeaders(limit: rateLimit.limit, remaining: 0, resetInMs: reset))
             }
-            for (i, fault) in plan.faults.enumerated() where (n + phases[i]) % fault.every == 0 {
+            if s.stormLeft > 0 {
+                s.stormLeft -= 1
+                s.stats.injected[.storm, default: 0] += 1
+                return .reject10006(SimLimitHeaders(limit: rateLimit.limit, remaining: 0, resetInMs: reset))
+            }
+            for (i, fault) in plan.faults.enumerated() where !fault.kind.isOrderFault && (n + phases[i]) % fault.every == 0 {
                 s.stats.injected[fault.kind, default: 0] += 1
                 switch fault.kind {
+                case .storm:
+                    s.stormLeft = plan.stormLength - 1
+                    return .reject10006(SimLimitHeaders(limit: rateLimit.limit, remaining: 0, resetInMs: reset))
+                case .rejectBalance, .rejectMinNotional, .dropAfterAccept, .fail5xxAfterAccept, .partial:
+                    continue
                 case .rateLimit: return .reject10006(SimLimitHeaders(limit: rateLimit.limit, remaining: 0, resetInMs: reset))
                 case .http429: return .reject429(SimLimitHeaders(limit: rateLimit.limit, remaining: 0, resetInMs: reset))
                 case .http5xx: return .fail5xx

@@ -3,10 +3,12 @@
 // a lock. Knows nothing of HTTP or Bybit's JSON (that is `BybitPublicAPI`).
 //
 // Invariants: bars of one interval and settlements are sorted by time, one per time (the
-// journal's streams guarantee it); `now` is the simulator's clock, which stands still.
+// journal's streams guarantee it); `now` is the simulator's clock: it stands still unless the
+// replay clock (`SimReplay`) moves it, and it only moves forward.
 
 public import CarryCore
 import CarryJournal
+import Synchronization
 
 /// One instrument's data.
 public struct SimInstrument: Sendable {
@@ -24,7 +26,10 @@ public final class SimMarketData: Sendable {
     /// Instruments sorted by (kind, symbol).
     public let instruments: [SimInstrument]
     /// The simulator's clock: `/v5/market/time`, the `time` of every envelope.
-    public let now: Timestamp
+    public var now: Timestamp { clock.withLock { $0 } }
+    /// The time of the last event of the data (the default `now`).
+    public let lastEventTime: Timestamp
+    private let clock: Mutex<Timestamp>
     private let bySymbol: [String: Int]
 
     /// Builds the data set directly (tests, the future private endpoints).
@@ -40,7 +45,18 @@ public final class SimMarketData: Sendable {
             for bars in inst.bars.values { if let b = bars.last { latest = max(latest, b.closeTime) } }
             if let f = inst.funding.last { latest = max(latest, f.time) }
         }
-        self.now = now ?? latest
+        lastEventTime = latest
+        clock = Mutex(now ?? latest)
+    }
+
+    /// Sets the clock before serving starts (a replay from the first event).
+    public func resetClock(to time: Timestamp) {
+        clock.withLock { $0 = time }
+    }
+
+    /// Moves the clock forward to `time` (never back).
+    public func advance(to time: Timestamp) {
+        clock.withLock { $0 = max($0, time) }
     }
 
     /// Loads `venue`'s instruments (nil: the venue of the first instrument that has bars)

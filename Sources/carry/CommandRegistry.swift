@@ -7,6 +7,7 @@ enum CommandRegistry {
         ImportCommand.self,
         FetchCommand.self,
         ExchangeSimCommand.self,
+        AccountCommand.self,
         BacktestCommand.self,
         GapsCommand.self,
         SeriesCommand.self,

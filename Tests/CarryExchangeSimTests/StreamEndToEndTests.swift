@@ -184,7 +184,7 @@ struct StreamEndToEndTests {
         let clock = ManualVenueClock(Self.t0)
         let sim = try await InProcessSim.start(options(clock: clock))
         let capture = LogCapture()
-        let good = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
+        let good = BybitCredentials(apiKey: SimCredentials.defaultAPIKey, secret: SimCredentials.defaultSecret)!
         var config = BybitStreamConfiguration(url: sim.url(.privateStream), topics: [.order, .execution, .position, .wallet], credentials: good)
         config.pingIntervalMs = 400
         let expires = Box(Int64(0))
@@ -194,10 +194,10 @@ struct StreamEndToEndTests {
         #expect(ok.compactMap(\.streamError).isEmpty)
         try await rec.wait("a private pong") { _ in rec.client.stats.pongs >= 1 }
         await rec.stop()
-        let goodSignature = BybitStreamRequest.authSignature(secret: SimAPIKey.testSecret, expiresMs: expires.value)
+        let goodSignature = BybitStreamRequest.authSignature(secret: SimCredentials.defaultSecret, expiresMs: expires.value)
 
         var badConfig = config
-        badConfig.credentials = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: "not-the-secret")
+        badConfig.credentials = BybitCredentials(apiKey: SimCredentials.defaultAPIKey, secret: "not-the-secret")!
         let bad = StreamRecorder(badConfig, logger: capture.logger)
         let refused = try await bad.wait("the refusal") { $0.contains { $0.streamError?.code == .authRejected } }
         #expect(refused.first { $0.streamError != nil }?.streamError?.message == "the venue refused auth: Signature verification failed")
@@ -209,10 +209,10 @@ struct StreamEndToEndTests {
         #expect(ws["authAccepted"] == 1 && ws["authRefused"] == 1)
         let logged = capture.text
         #expect(logged.contains("stream connected"), "the capture saw the client's log lines")
-        for secret in [SimAPIKey.testKey, SimAPIKey.testSecret, "not-the-secret", goodSignature, badSignature, String(goodSignature.prefix(16))] {
+        for secret in [SimCredentials.defaultAPIKey, SimCredentials.defaultSecret, "not-the-secret", goodSignature, badSignature, String(goodSignature.prefix(16))] {
             #expect(!logged.contains(secret), "a log line shows \(secret.prefix(6))…")
         }
-        for m in ok + refused { #expect(!"\(m)".contains(SimAPIKey.testSecret) && !"\(m)".contains(goodSignature)) }
+        for m in ok + refused { #expect(!"\(m)".contains(SimCredentials.defaultSecret) && !"\(m)".contains(goodSignature)) }
         await sim.stop()
     }
 }
@@ -247,12 +247,12 @@ struct StreamCLITests {
         #expect(rec.client.stats.connections == 4 && messages.filter(\.isResync).count == 3)
 
         var priv = BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/private", topics: [.wallet],
-                                            credentials: BybitCredentials(apiKey: "cli-key", apiSecret: "cli-secret"))
+                                            credentials: BybitCredentials(apiKey: "cli-key", secret: "cli-secret")!)
         priv.maxConnections = 1
         let good = StreamRecorder(priv)
         try await good.wait("auth") { $0.contains { if case .authenticated = $0 { true } else { false } } }
         await good.stop()
-        priv.credentials = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
+        priv.credentials = BybitCredentials(apiKey: SimCredentials.defaultAPIKey, secret: SimCredentials.defaultSecret)!
         let bad = StreamRecorder(priv)
         try await bad.finished()
         #expect(bad.messages.contains { $0.streamError?.message == "the venue refused auth: Invalid apikey" })
@@ -291,7 +291,7 @@ struct StreamPrivateTests {
         o.stream.accountFeed = feed
         o.stream.faults = SimStreamFaults(duplicateExecutionEvery: 2)
         let sim = try await InProcessSim.start(o)
-        let creds = BybitCredentials(apiKey: SimAPIKey.testKey, apiSecret: SimAPIKey.testSecret)
+        let creds = BybitCredentials(apiKey: SimCredentials.defaultAPIKey, secret: SimCredentials.defaultSecret)!
         let rec = StreamRecorder(BybitStreamConfiguration(url: sim.url(.privateStream), topics: [.order, .execution, .position, .wallet], credentials: creds))
         try await rec.wait("subscribed") { $0.contains(where: \.isSubscribed) }
 

@@ -13,7 +13,7 @@ struct StreamHubTests {
     }()
 
     func hub(_ faults: SimStreamFaults) -> SimStreamHub {
-        SimStreamHub(market: SimStreamMarket(data: Self.data, halfSpread: Fixed(mantissa: 1, scale: 4)), apiKey: SimAPIKey(), faults: faults,
+        SimStreamHub(market: SimStreamMarket(data: Self.data, halfSpread: Fixed(mantissa: 1, scale: 4)), credentials: SimCredentials(), faults: faults,
                      wallNowMs: { 1_000_000 })
     }
 
@@ -40,8 +40,8 @@ struct StreamHubTests {
         let now = Timestamp(ms: 1)
         h.receive(id, #"{"op":"subscribe","args":["execution"]}"#, now: now)
         let expires = 1_000_000 + 5_000
-        let sig = BybitStreamRequest.authSignature(secret: SimAPIKey.testSecret, expiresMs: Int64(expires))
-        h.receive(id, #"{"op":"auth","args":["\#(SimAPIKey.testKey)",\#(expires),"\#(sig)"]}"#, now: now)
+        let sig = BybitStreamRequest.authSignature(secret: SimCredentials.defaultSecret, expiresMs: Int64(expires))
+        h.receive(id, #"{"op":"auth","args":["\#(SimCredentials.defaultAPIKey)",\#(expires),"\#(sig)"]}"#, now: now)
         h.receive(id, #"{"op":"subscribe","req_id":"s","args":["execution"]}"#, now: now)
         for i in 1...6 { h.publishPrivate(.execution, execution("e\(i)")) }
         h.publishPrivate(.execution, execution("f1", type: "Funding"))
@@ -66,9 +66,9 @@ struct StreamHubTests {
     func dropAndLose() async throws {
         let h = hub(SimStreamFaults(dropEvery: 5, loseBeforeDrop: 2))
         let expires = 1_000_000 + 5_000
-        let sig = BybitStreamRequest.authSignature(secret: SimAPIKey.testSecret, expiresMs: Int64(expires))
+        let sig = BybitStreamRequest.authSignature(secret: SimCredentials.defaultSecret, expiresMs: Int64(expires))
         let (a, outboxA) = h.open(.privateStream)
-        h.receive(a, #"{"op":"auth","args":["\#(SimAPIKey.testKey)",\#(expires),"\#(sig)"]}"#, now: Timestamp(ms: 1))
+        h.receive(a, #"{"op":"auth","args":["\#(SimCredentials.defaultAPIKey)",\#(expires),"\#(sig)"]}"#, now: Timestamp(ms: 1))
         h.receive(a, #"{"op":"subscribe","args":["order"]}"#, now: Timestamp(ms: 1))
         for i in 1...7 { h.publishPrivate(.order, "{\"n\":\(i)}") }
         let items = await take(outboxA, 2 + 3 + 1)
@@ -83,7 +83,7 @@ struct StreamHubTests {
         #expect(s.written == 3 && s.published == s.written + s.lost)
         // A new connection resubscribes: the topic is no longer orphaned.
         let (b, outboxB) = h.open(.privateStream)
-        h.receive(b, #"{"op":"auth","args":["\#(SimAPIKey.testKey)",\#(expires),"\#(sig)"]}"#, now: Timestamp(ms: 1))
+        h.receive(b, #"{"op":"auth","args":["\#(SimCredentials.defaultAPIKey)",\#(expires),"\#(sig)"]}"#, now: Timestamp(ms: 1))
         h.receive(b, #"{"op":"subscribe","args":["order"]}"#, now: Timestamp(ms: 1))
         h.publishPrivate(.order, "{\"n\":8}")
         let itemsB = await take(outboxB, 3)

@@ -23,17 +23,18 @@ struct StreamTestTimeout: Error, CustomStringConvertible {
 /// `ExchangeSimServer.run` in this process on a free port; stopped by cancelling its task.
 final class InProcessSim: Sendable {
     let port: Int
-    private let task: Task<SimStats, any Error>
+    private let task: Task<String, any Error>
 
-    private init(port: Int, task: Task<SimStats, any Error>) {
+    private init(port: Int, task: Task<String, any Error>) {
         self.port = port
         self.task = task
     }
 
     static func start(_ options: ExchangeSimOptions) async throws -> InProcessSim {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let account = try defaultAccountConfig()
         let task = Task {
-            try await ExchangeSimServer.run(options: options, logger: Logger(label: "sim", factory: { _ in SwiftLogNoOpLogHandler() })) { _, port in
+            try await ExchangeSimServer.run(options: options, defaultAccount: account, logger: Logger(label: "sim", factory: { _ in SwiftLogNoOpLogHandler() })) { _, port in
                 continuation.yield(port)
                 continuation.finish()
             }

@@ -83,7 +83,7 @@ struct StreamThirdPartyTests {
     @Test("spot replies echo the op; private pong carries the venue's time; auth success and failure shapes")
     func spotAndPrivate() async throws {
         var o = ExchangeSimOptions(journalPath: SourceJournal.shared.path)
-        o.stream.apiKey = SimAPIKey(key: "k-test", secret: "s-test")
+        o.credentials = SimCredentials(apiKey: "k-test", secret: "s-test")
         let sim = try await InProcessSim.start(o)
         let spot = try await exchange(sim, .spot, [#"{"req_id":"10001","op":"subscribe","args":["orderbook.1.BTCUSDT"]}"#, #"{"op":"ping"}"#], count: 3)
         #expect(keys(spot[0]) == ["success", "ret_msg", "conn_id", "req_id", "op"] && object(spot[0])["ret_msg"] as? String == "subscribe")

@@ -15,12 +15,19 @@ public enum VenueConfig {
         let root = try ConfigReader(yaml: text, source: file)
         root.expect(["bybit"])
         let b = try root.section("bybit")
-        b.expect(["baseUrl", "requestTimeout", "connectTimeout", "maxAttempts", "backoffBase", "backoffMax", "safety", "rateLimits"])
+        b.expect(["baseUrl", "backupBaseUrls", "recvWindow", "requestTimeout", "connectTimeout", "maxAttempts", "backoffBase", "backoffMax", "safety", "rateLimits"])
         let base = try b.string("baseUrl", default: Bybit.mainnetBaseURL)
         guard let url = Bybit.normalizedBaseURL(base) else {
             throw ConfigError(source: file, key: "bybit.baseUrl", value: base, message: "must start with http:// or https://")
         }
         o = BybitClientOptions(baseURL: url)
+        for backup in try b.stringList("backupBaseUrls", default: []) {
+            guard let u = Bybit.normalizedBaseURL(backup) else {
+                throw ConfigError(source: file, key: "bybit.backupBaseUrls", value: backup, message: "must start with http:// or https://")
+            }
+            o.backupBaseURLs.append(u)
+        }
+        o.recvWindowMs = try b.durationMs("recvWindow", default: 5_000, min: 100, max: 60_000)
         o.requestTimeoutMs = Int(try b.durationMs("requestTimeout", default: 10_000, min: 100, max: 300_000))
         o.connectTimeoutMs = Int(try b.durationMs("connectTimeout", default: 5_000, min: 100, max: 120_000))
         o.maxAttempts = try b.int("maxAttempts", default: 6, range: 1...50)

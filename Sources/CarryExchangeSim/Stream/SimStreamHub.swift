@@ -76,7 +76,7 @@ public struct SimStreamStats: Sendable, Equatable {
 /// Connections and topics of the loopback venue's streams.
 public final class SimStreamHub: Sendable {
     let market: SimStreamMarket
-    let apiKey: SimAPIKey
+    let credentials: SimCredentials
     let faults: SimStreamFaults
     /// The wall clock in epoch ms (auth `expires` is checked against it: clients sign with theirs).
     let wallNowMs: @Sendable () -> Int64
@@ -108,10 +108,10 @@ public final class SimStreamHub: Sendable {
     }
     private let state = Mutex(State())
 
-    /// A hub publishing `market`'s topics, accepting `apiKey` on the private stream.
-    public init(market: SimStreamMarket, apiKey: SimAPIKey, faults: SimStreamFaults, wallNowMs: @escaping @Sendable () -> Int64) {
+    /// A hub publishing `market`'s topics, accepting `credentials` on the private stream.
+    public init(market: SimStreamMarket, credentials: SimCredentials, faults: SimStreamFaults, wallNowMs: @escaping @Sendable () -> Int64) {
         self.market = market
-        self.apiKey = apiKey
+        self.credentials = credentials
         self.faults = faults
         self.wallNowMs = wallNowMs
     }
@@ -200,7 +200,7 @@ public final class SimStreamHub: Sendable {
 
     private func authenticate(_ s: inout State, _ id: Int, _ r: SimStreamRequest, connId: String) {
         let path = s.connections[id]!.path
-        let refusal = path == .privateStream ? apiKey.refusal(r, nowMs: wallNowMs()) : "error:auth is only for /v5/private"
+        let refusal = path == .privateStream ? credentials.streamAuthRefusal(r, nowMs: wallNowMs()) : "error:auth is only for /v5/private"
         if refusal == nil {
             s.connections[id]?.authenticated = true
             s.stats.authAccepted += 1

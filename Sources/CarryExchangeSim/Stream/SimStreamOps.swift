@@ -73,25 +73,12 @@ enum SimStreamReply {
     }
 }
 
-/// The venue's API key pair and the check of a WebSocket auth request.
-public struct SimAPIKey: Sendable {
-    /// The documented test pair, used when none is configured.
-    public static let testKey = "carry-sim-key"
-    public static let testSecret = "carry-sim-secret"
-
-    public var key: String
-    public var secret: String
-
-    public init(key: String = SimAPIKey.testKey, secret: String = SimAPIKey.testSecret) {
-        self.key = key
-        self.secret = secret
-    }
-
-    /// nil when `args` = [key, expires, signature] authenticate at wall time `nowMs`; else
-    /// Bybit's refusal message. The signature is compared in constant time.
-    func refusal(_ request: SimStreamRequest, nowMs: Int64) -> String? {
+extension SimCredentials {
+    /// Nil when `args` = [key, expires, signature] authenticate at wall time `nowMs`; else
+    /// Bybit's refusal message. Key and signature are compared in constant time.
+    func streamAuthRefusal(_ request: SimStreamRequest, nowMs: Int64) -> String? {
         guard request.args.count == 3, let expires = request.expiresMs else { return "Params Error: args must be [apiKey, expires, signature]" }
-        guard HMACSHA256.constantTimeEquals(Array(request.args[0].utf8), Array(key.utf8)) else { return "Invalid apikey" }
+        guard HMACSHA256.constantTimeEquals(Array(request.args[0].utf8), Array(apiKey.utf8)) else { return "Invalid apikey" }
         guard expires > nowMs else { return "Request expired: expires \(expires) is not after the venue's time \(nowMs)" }
         let expected = BybitStreamRequest.authSignature(secret: secret, expiresMs: expires)
         guard HMACSHA256.constantTimeEquals(Array(request.args[2].utf8), Array(expected.utf8)) else { return "Signature verification failed" }

@@ -10,21 +10,19 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 
-/// The WebSocket side of `carry exchange-sim`.
+/// The WebSocket side of `carry exchange-sim` (`/v5/private` accepts the venue's `credentials`).
 public struct SimStreamOptions: Sendable {
     /// Half the quoted spread of the derived book, as a fraction of the close.
     public var halfSpread = Fixed(mantissa: 1, scale: 4)
     /// How often the venue's clock is polled for news (wall time).
     public var pollMs = 50
     public var faults = SimStreamFaults()
-    /// The key pair `/v5/private` accepts.
-    public var apiKey = SimAPIKey()
     /// The venue's clock (nil: the served data's `now`). Polled every `pollMs`, so a clock that
     /// advances publishes as it goes and one that stands still publishes only snapshots.
     public var clock: (@Sendable () -> Timestamp)?
     /// The wall clock in epoch ms, against which auth `expires` is checked.
     public var wallNowMs: @Sendable () -> Int64 = { SystemVenueClock().nowMs }
-    /// What the private topics publish (nil: nothing).
+    /// What the private topics publish (nil: the venue's account).
     public var accountFeed: (any SimAccountFeed)?
 
     public init() {}

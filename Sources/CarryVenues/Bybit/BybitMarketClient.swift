@@ -39,6 +39,14 @@ public struct BybitClientOptions: Sendable {
     public var safety = 0.8
     /// Seed of the backoff jitter.
     public var jitterSeed: UInt64 = 0x00C0_FFEE
+    /// Alternate hosts of the same venue (Bybit publishes api.bytick.com beside
+    /// api.bybit.com), tried in order when one cannot be reached at all.
+    public var backupBaseURLs: [String] = []
+    /// `X-BAPI-RECV-WINDOW` of signed requests.
+    public var recvWindowMs: Int64 = 5000
+
+    /// The primary host first, then the backups.
+    public var allBaseURLs: [String] { [baseURL] + backupBaseURLs.filter { $0 != baseURL } }
 
     /// Options for `baseURL` with the defaults above.
     public init(baseURL: String) {
@@ -62,6 +70,10 @@ public struct BybitClientStats: Sendable, Equatable {
     public var pacedMs: Int64 = 0
     /// Time spent in backoff and venue-imposed waits, ms.
     public var backoffMs: Int64 = 0
+    /// Switches to the next base URL after one could not be reached.
+    public var failovers = 0
+    /// Clock resyncs (`/v5/market/time`) after a 10002 answer.
+    public var clockResyncs = 0
 
     /// All retries.
     public var retries: Int { rateLimited + serverErrors + timeouts + dropped }
@@ -73,9 +85,10 @@ public final class BybitMarketClient {
     let transport: any HTTPTransport
     let clock: any VenueClock
     let logger: Logger
-    private var limiter: RateLimiter
-    private var rng: SplitMix64
+    private var pacer: RequestPacer
     private var everAnswered = false
+    /// Index into `options.allBaseURLs` of the host in use.
+    private var urlIndex = 0
     /// Counters since creation.
     public private(set) var stats = BybitClientStats()
 
@@ -85,9 +98,11 @@ public final class BybitMarketClient {
         self.transport = transport
         self.clock = clock
         self.logger = logger
-        limiter = RateLimiter(configs: options.rateLimits, fallback: options.defaultRateLimit, safety: options.safety, nowMs: clock.nowMs)
-        rng = SplitMix64(seed: options.jitterSeed)
+        pacer = RequestPacer(options: options, nowMs: clock.nowMs)
     }
+
+    /// The host requests go to now.
+    public var baseURL: String { options.allBaseURLs[urlIndex] }
 
     // MARK: Endpoints
 
@@ -165,29 +180,38 @@ public final class BybitMarketClient {
     /// Sends a GET until it succeeds or the policy gives up; returns the body of a
     /// `retCode` 0 response.
     func perform(_ group: EndpointGroup, _ path: String, _ query: [(String, String)]) throws -> [UInt8] {
-        let url = options.baseURL + path + (query.isEmpty ? "" : "?" + query.map { "\($0.0)=\(percentEncode($0.1))" }.joined(separator: "&"))
-        let request = HTTPRequest(url: url, timeoutMs: options.requestTimeoutMs, connectTimeoutMs: options.connectTimeoutMs)
+        let tail = path + (query.isEmpty ? "" : "?" + queryString(query))
+        var url = baseURL + tail
         var attempt = 0
         var last: Retry? = nil
         while attempt < options.maxAttempts {
             attempt += 1
-            pace(group)
+            stats.pacedMs += pacer.pace(group, clock: clock)
             stats.requests += 1
+            url = baseURL + tail
+            let request = HTTPRequest(url: url, timeoutMs: options.requestTimeoutMs, connectTimeoutMs: options.connectTimeoutMs)
             let outcome = send(request, group: group)
             switch outcome {
             case .success(let body):
                 return body
             case .failure(.fatal(let error)):
+                if error.code == .transport, !everAnswered, urlIndex + 1 < options.allBaseURLs.count {
+                    urlIndex += 1   // unreachable host: the next one, without spending an attempt
+                    stats.failovers += 1
+                    attempt -= 1
+                    logger.warning("failing over", metadata: ["to": "\(baseURL)"])
+                    continue
+                }
                 throw error
             case .failure(.retry(let reason)):
                 last = reason
                 guard attempt < options.maxAttempts else { break }
-                var wait = backoff(attempt)
+                var wait = pacer.backoff(attempt)
                 switch reason {
                 case .rateLimited(let venueWait, _):
                     stats.rateLimited += 1
                     if let venueWait { wait = min(max(venueWait, 1), options.backoffMaxMs) }
-                    limiter.block(group, forMs: wait, nowMs: clock.nowMs)
+                    pacer.block(group, forMs: wait, nowMs: clock.nowMs)
                 case .server: stats.serverErrors += 1
                 case .timeout: stats.timeouts += 1
                 case .dropped: stats.dropped += 1
@@ -218,9 +242,9 @@ public final class BybitMarketClient {
             case .connectionRefused where everAnswered:
                 return .failure(.retry(.dropped("connection refused by a server that answered before (\(e.detail))")))
             case .connectionRefused:
-                return .failure(.fatal(BybitError(.transport, "cannot connect to \(options.baseURL) (connection refused). Nothing is listening there: check that the exchange (or `carry exchange-sim`) is running at that address and that --base-url is right.")))
+                return .failure(.fatal(BybitError(.transport, "cannot connect to \(baseURL) (connection refused). Nothing is listening there: check that the exchange (or `carry exchange-sim`) is running at that address and that --base-url is right.")))
             case .unresolvedHost:
-                return .failure(.fatal(BybitError(.transport, "cannot resolve the host of \(options.baseURL) (\(e.detail)). Check --base-url and this machine's DNS and network.")))
+                return .failure(.fatal(BybitError(.transport, "cannot resolve the host of \(baseURL) (\(e.detail)). Check --base-url and this machine's DNS and network.")))
             case .other:
                 return .failure(.fatal(BybitError(.transport, "GET \(request.url) failed: \(e.detail). Check --base-url (http:// or https://) and the network.")))
             }
@@ -228,16 +252,14 @@ public final class BybitMarketClient {
             return .failure(.fatal(BybitError(.transport, "GET \(request.url) failed: \(error)")))
         }
         everAnswered = true
-        let status = RateLimitStatus(headers: response)
         let envelope = try? BybitParser.envelope(response.body)
-        let now = clock.nowMs
-        if let status { limiter.observe(status, group: group, venueNowMs: envelope?.time, nowMs: now) }
+        let status = pacer.observe(response, group: group, venueNowMs: envelope?.time, nowMs: clock.nowMs)
         switch response.status {
         case 200:
             break
         case 429, 403:
             let what = response.status == 403 ? "HTTP 403 (Bybit's IP limit: access too frequent)" : "HTTP 429 (too many requests)"
-            return .failure(.retry(.rateLimited(venueWaitMs: limiter.resetDelay(status, venueNowMs: envelope?.time), what: what)))
+            return .failure(.retry(.rateLimited(venueWaitMs: pacer.limiter.resetDelay(status, venueNowMs: envelope?.time), what: what)))
         case 500...599:
             return .failure(.retry(.server("HTTP \(response.status)")))
         default:
@@ -251,29 +273,13 @@ public final class BybitMarketClient {
         case 0:
             return .success(response.body)
         case 10006:
-            return .failure(.retry(.rateLimited(venueWaitMs: limiter.resetDelay(status, venueNowMs: envelope.time), what: "retCode 10006 '\(envelope.retMsg)'")))
+            return .failure(.retry(.rateLimited(venueWaitMs: pacer.limiter.resetDelay(status, venueNowMs: envelope.time), what: "retCode 10006 '\(envelope.retMsg)'")))
         case 10000, 10016:
             return .failure(.retry(.server("retCode \(envelope.retCode) '\(envelope.retMsg)'")))
         default:
             return .failure(.fatal(BybitError(.venue, retCode: envelope.retCode,
                                               "Bybit refused GET \(request.url): \(envelope.retMsg) (retCode \(envelope.retCode))")))
         }
-    }
-
-    /// Waits until the group has a token, then spends it.
-    private func pace(_ group: EndpointGroup) {
-        while true {
-            let d = limiter.delayMs(group, nowMs: clock.nowMs)
-            if d <= 0 { break }
-            stats.pacedMs += d
-            clock.sleep(ms: d)
-        }
-        limiter.take(group, nowMs: clock.nowMs)
-    }
-
-    /// Exponential backoff with equal jitter: half fixed, half random.
-    private func backoff(_ attempt: Int) -> Int64 {
-        Backoff.equalJitterMs(attempt: attempt, baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs, rng: &rng)
     }
 
     private func describe(_ r: Retry) -> String {
@@ -294,11 +300,16 @@ public final class BybitMarketClient {
         case .server(let s):
             return BybitError(.http, "Bybit answered \(s) to GET \(url) \(n) times in a row: the venue is failing or in maintenance. Try again later; carry fetch resumes where it stopped.")
         case .timeout(let s):
-            return BybitError(.transport, "GET \(url) timed out \(n) times (\(s)). Check the network and the server at \(options.baseURL), or raise --timeout.")
+            return BybitError(.transport, "GET \(url) timed out \(n) times (\(s)). Check the network and the server at \(baseURL), or raise --timeout.")
         case .dropped(let s):
-            return BybitError(.transport, "GET \(url) failed \(n) times: \(s). Check the network and the server at \(options.baseURL).")
+            return BybitError(.transport, "GET \(url) failed \(n) times: \(s). Check the network and the server at \(baseURL).")
         }
     }
+}
+
+/// `a=1&b=2`, values percent-encoded, in the order given (what is sent is what is signed).
+func queryString(_ query: [(String, String)]) -> String {
+    query.map { "\($0.0)=\(percentEncode($0.1))" }.joined(separator: "&")
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).

@@ -34,16 +34,24 @@ public final class CurlHTTPTransport: HTTPTransport {
     deinit { curl_easy_cleanup(handle) }
 
     public func get(_ request: HTTPRequest) throws -> HTTPResponse {
+        var r = request
+        r.method = "GET"
+        r.body = nil
+        return try send(r)
+    }
+
+    public func send(_ request: HTTPRequest) throws -> HTTPResponse {
         curl_easy_reset(handle)
         let sink = ResponseSink()
         let box = Unmanaged.passRetained(sink)
         defer { box.release() }
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for h in request.headers { list = curl_slist_append(list, "\(h.name): \(h.value)") }
+        if request.method == "POST" { list = curl_slist_append(list, "Expect:") }   // no 100-continue round trip
         defer { if let list { curl_slist_free_all(list) } }
 
         var ok = carry_curl_setopt_string(handle, CURLOPT_URL, request.url) == CURLE_OK
-        ok = ok && carry_curl_setopt_long(handle, CURLOPT_HTTPGET, 1) == CURLE_OK
+        ok = ok && setMethod(request)
         ok = ok && carry_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeoutMs) == CURLE_OK
         ok = ok && carry_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMs) == CURLE_OK
         ok = ok && carry_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
@@ -93,5 +101,17 @@ public final class CurlHTTPTransport: HTTPTransport {
         var status = 0
         _ = carry_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+    }
+
+    /// GET, or POST of the body's exact bytes (libcurl copies them before returning).
+    private func setMethod(_ request: HTTPRequest) -> Bool {
+        guard request.method == "POST" else { return carry_curl_setopt_long(handle, CURLOPT_HTTPGET, 1) == CURLE_OK }
+        var body = request.body ?? []
+        let size = body.count
+        body.append(0)
+        var ok = carry_curl_setopt_long(handle, CURLOPT_POST, 1) == CURLE_OK
+        ok = ok && carry_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, size) == CURLE_OK
+        ok = ok && body.withUnsafeMutableBytes { carry_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) } == CURLE_OK
+        return ok
     }
 }

@@ -4,10 +4,14 @@
 //
 // Invariant: a transport never retries and never sleeps; policy lives in the client.
 
-/// One GET request.
+/// One request: a GET (the public endpoints) or a POST with a JSON body (signed private ones).
 public struct HTTPRequest: Sendable {
+    /// `GET` or `POST`.
+    public var method: String
     /// The full URL, query included.
     public var url: String
+    /// The body of a POST, sent byte for byte as given (it is what was signed).
+    public var body: [UInt8]?
     /// Extra request headers.
     public var headers: [(name: String, value: String)]
     /// The whole exchange must finish within this many milliseconds.
@@ -16,8 +20,11 @@ public struct HTTPRequest: Sendable {
     public var connectTimeoutMs: Int
 
     /// Builds a request.
-    public init(url: String, headers: [(name: String, value: String)] = [], timeoutMs: Int = 10_000, connectTimeoutMs: Int = 5_000) {
+    public init(url: String, method: String = "GET", body: [UInt8]? = nil, headers: [(name: String, value: String)] = [],
+                timeoutMs: Int = 10_000, connectTimeoutMs: Int = 5_000) {
+        self.method = method
         self.url = url
+        self.body = body
         self.headers = headers
         self.timeoutMs = timeoutMs
         self.connectTimeoutMs = connectTimeoutMs
@@ -75,10 +82,21 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "GET \(url): \(detail)" }
 }
 
-/// Sends GET requests. Implementations are used from one thread at a time.
+/// Sends requests. Implementations are used from one thread at a time.
 public protocol HTTPTransport: AnyObject {
-    /// Performs one request; throws `TransportError` when no HTTP response arrived.
+    /// Performs one GET; throws `TransportError` when no HTTP response arrived.
     func get(_ request: HTTPRequest) throws -> HTTPResponse
+    /// Performs one request of any method (GET or POST); throws `TransportError` when no
+    /// HTTP response arrived. The default serves GETs through `get` and refuses the rest, so a
+    /// transport written for the public endpoints alone need not change.
+    func send(_ request: HTTPRequest) throws -> HTTPResponse
+}
+
+extension HTTPTransport {
+    public func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard request.method == "GET" else { throw TransportError(.other, url: request.url, detail: "this transport sends GET only") }
+        return try get(request)
+    }
 }
 
 /// Wall-clock time and sleeping, injectable so tests run on virtual time.

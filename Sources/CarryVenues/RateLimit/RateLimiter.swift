@@ -81,13 +81,20 @@ public struct TokenBucket: Sendable, Equatable {
 }
 
 /// Which bucket a request draws from. Bybit limits per endpoint; the public market
-/// endpoints are grouped by path.
+/// endpoints are grouped by path, the signed ones by what they touch (Bybit counts those per
+/// account, not per IP: order create/cancel, position, account and wallet reads).
 public enum EndpointGroup: String, Sendable, CaseIterable, Comparable {
     case fundingHistory = "market.funding"
     case kline = "market.kline"
     case instruments = "market.instruments"
     case tickers = "market.tickers"
     case time = "market.time"
+    /// `/v5/order/*` and `/v5/execution/list`.
+    case order = "private.order"
+    /// `/v5/position/*`.
+    case position = "private.position"
+    /// `/v5/account/*` and `/v5/user/*`.
+    case account = "private.account"
 
     public static func < (a: EndpointGroup, b: EndpointGroup) -> Bool { a.rawValue < b.rawValue }
 }

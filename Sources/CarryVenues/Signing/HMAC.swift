@@ -53,20 +53,25 @@ public enum HMACSHA256 {
         return diff == 0
     }
 
-    private static func digest(_ bytes: [UInt8]) -> [UInt8] { SHA256Digest.of(bytes) }
-}
-
-/// SHA-256 of bytes (the project's own, hardware path where the CPU has one).
-public enum SHA256Digest {
-    /// The 32-byte digest.
-    public static func of(_ bytes: [UInt8]) -> [UInt8] {
+    private static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         bytes.withUnsafeBytes { src in
             out.withUnsafeMutableBufferPointer { carry_sha256(src.baseAddress, src.count, $0.baseAddress!) }
         }
         return out
     }
+}
 
-    /// Lower-case hex of the digest.
-    public static func hex(_ bytes: [UInt8]) -> String { HMACSHA256.toHex(of(bytes)) }
+/// SHA-256 of bytes, for fingerprints of bodies that did not parse (their hash and length go
+/// into an error, never the bytes themselves).
+public enum SHA256Digest {
+    /// Lower-case hex of the 32-byte digest.
+    public static func hex(_ bytes: some Collection<UInt8>) -> String {
+        let input = Array(bytes)
+        var out = [UInt8](repeating: 0, count: 32)
+        input.withUnsafeBytes { src in
+            out.withUnsafeMutableBufferPointer { carry_sha256(src.baseAddress, src.count, $0.baseAddress!) }
+        }
+        return HMACSHA256.toHex(out)
+    }
 }

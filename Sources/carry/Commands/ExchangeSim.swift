@@ -10,7 +10,7 @@ import Foundation
 struct ExchangeSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exchange-sim",
-        abstract: "Serve a market journal as Bybit v5's public market endpoints on loopback (for tests and demos).",
+        abstract: "Serve a market journal as a Bybit v5 venue on loopback: public market data and a tradable account (for tests and demos).",
         discussion: """
         Serves /v5/market/{funding/history,kline,instruments-info,tickers,time} from the market
         journal, in Bybit's exact shapes (retCode envelope, numbers as strings, newest-first
@@ -24,13 +24,33 @@ struct ExchangeSimCommand: AsyncParsableCommand {
 
         Faults, for tests: --fault KIND:N (repeatable) fails every N-th request (phase from
         --fault-seed) with KIND: 10006 (rate-limit answer), 429 (HTTP 429), 5xx (HTTP 503), slow
-        (answered --slow late), drop (connection closed mid-body).
+        (answered --slow late), drop (connection closed mid-body), storm (--storm-length
+        answers 10006 in a row). Order faults count order creates instead: reject-balance:N and
+        reject-min-notional:N refuse every N-th create (110007/170131, 110094/170140),
+        drop-after-accept:N and 5xx-after-accept:N place every N-th order and then drop the
+        connection or answer 503, partial:N fills every N-th order in two parts.
+        --maintenance START:LENGTH answers 503 to everything in that window (durations from
+        start); --clock-skew shifts the venue's clock. Each is counted in /sim/stats.
+
+        Trading: the signed endpoints (/v5/order/{create,cancel,cancel-all,realtime,history},
+        /v5/execution/list, /v5/position/{list,set-leverage}, /v5/account/{wallet-balance,
+        fee-rate,transaction-log,info}, /v5/user/query-api) accept the key pair --api-key /
+        --api-secret (default carry-sim-key / carry-sim-secret), verified over the raw query and
+        body bytes. Fills, fees, slippage, latency and margin follow --backtest-config (default
+        <config-dir>/backtest.yaml), exactly as `carry backtest` trades; the account opens with
+        its initialCapitalUsdt in USDT.
+
+        Replay: --replay-speed X runs the venue's clock through the data at X× from
+        --replay-start (default --now, else the first bar): bars fill orders, settlements pay
+        funding into the transaction log, and the public endpoints answer at the replayed time.
+        Without it the clock stands still; POST /sim/advance?to=MS or ?by=MS moves it.
+        --source-venue serves another venue's history (e.g. binance) under Bybit's API.
 
         WebSockets on the same port: /v5/public/linear and /v5/public/spot (tickers, orderbook.1,
         publicTrade, kline — derived from the bars and settlements as of the venue's clock, the
-        book --ws-half-spread either side of the close) and /v5/private (auth with --api-key and
-        --api-secret, default the test pair carry-sim-key / carry-sim-secret). Ops are answered
-        in Bybit's shapes (subscribe, unsubscribe, ping, auth). WebSocket faults, each counted
+        book --ws-half-spread either side of the close) and /v5/private (auth with the same key
+        pair; the account's order, execution, position and wallet changes). Ops are answered in
+        Bybit's shapes (subscribe, unsubscribe, ping, auth). WebSocket faults, each counted
         under "ws" in /sim/stats: --ws-drop-every N kills a connection after every N-th data
         message, --ws-lose K loses the K messages before each such kill, --ws-dup-exec N sends
         every N-th execution message twice; POST /sim/fault/ws-drop kills every connection now.
@@ -47,8 +67,35 @@ struct ExchangeSimCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (loopback by default; the simulator is not a public service).")
     var host = "127.0.0.1"
 
-    @Option(help: ArgumentHelp("Serve this venue's instruments of the journal (default: the venue of the first instrument with bars).", valueName: "VENUE"))
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Option(name: [.customLong("source-venue"), .customLong("venue")],
+            help: ArgumentHelp("Serve this venue's instruments of the journal under Bybit's API (default: the venue of the first instrument with bars).", valueName: "VENUE"))
     var venue: String?
+
+    @Option(name: .customLong("api-key"), help: "The API key signed requests must carry.")
+    var apiKey = SimCredentials.defaultAPIKey
+
+    @Option(name: .customLong("api-secret"), help: "The secret signed requests are verified with (a test secret, never a real one).")
+    var apiSecret = SimCredentials.defaultSecret
+
+    @Option(name: .customLong("replay-speed"), help: ArgumentHelp("Replay the data at this speed (3600: an hour a second).", valueName: "X"))
+    var replaySpeed: String?
+
+    @Option(name: .customLong("replay-start"), help: ArgumentHelp("Where the replay starts, a UTC date-time.", valueName: "TIME"))
+    var replayStart: String?
+
+    @Option(name: .customLong("backtest-config"), help: ArgumentHelp("Fees, slippage, latency, margin and opening cash (default: <config-dir>/backtest.yaml).", valueName: "FILE"))
+    var backtestConfig: String?
+
+    @Option(name: .customLong("clock-skew"), help: ArgumentHelp("The venue's clock runs this far ahead (negative: behind), e.g. 30s.", valueName: "DURATION"))
+    var clockSkew: String?
+
+    @Option(help: ArgumentHelp("Answer everything 503 from START for LENGTH after the server starts, e.g. 5s:10s.", valueName: "START:LENGTH"))
+    var maintenance: String?
+
+    @Option(name: .customLong("storm-length"), help: "Requests answered 10006 in a row by a storm fault.")
+    var stormLength = 5
 
     @Option(help: ArgumentHelp("The simulator's clock, a UTC date-time (default: the last event of the served data).", valueName: "TIME"))
     var now: String?
@@ -83,12 +130,6 @@ struct ExchangeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("ws-dup-exec"), help: ArgumentHelp("Send every N-th execution message twice (0: never).", valueName: "N"))
     var wsDupExec = 0
 
-    @Option(name: .customLong("api-key"), help: "The API key the venue accepts (default: the documented test key).")
-    var apiKey = SimAPIKey.testKey
-
-    @Option(name: .customLong("api-secret"), help: "The API secret the venue accepts (default: the documented test secret).")
-    var apiSecret = SimAPIKey.testSecret
-
     func run() async throws {
         try await reportingErrors {
             var options = ExchangeSimOptions(journalPath: journal, host: host, port: port)
@@ -108,8 +149,32 @@ struct ExchangeSimCommand: AsyncParsableCommand {
                 }
                 plan.faults.append(parsed)
             }
+            guard stormLength >= 1 else { throw CLIError.badInput("--storm-length must be at least 1 (got \(stormLength))") }
+            plan.stormLength = stormLength
+            if let maintenance { plan.maintenance = try Self.window(maintenance) }
             options.faults = plan
             options.stream = try streamOptions()
+            guard !apiKey.isEmpty, !apiSecret.isEmpty else { throw CLIError.badInput("--api-key and --api-secret must not be empty") }
+            options.credentials = SimCredentials(apiKey: apiKey, secret: apiSecret)
+            if let replaySpeed {
+                guard let x = Fixed(replaySpeed), x.isPositive, x <= Fixed(1_000_000_000) else {
+                    throw CLIError.badInput("--replay-speed expects a positive number like 3600 (got \(replaySpeed))")
+                }
+                options.replaySpeed = x
+            }
+            if let replayStart {
+                guard let t = Timestamp(iso8601: replayStart) else { throw CLIError.badInput("--replay-start expects a UTC date-time (got \(replayStart))") }
+                options.replayStart = t
+            }
+            if let clockSkew {
+                let negative = clockSkew.hasPrefix("-")
+                guard let ms = ConfigReader.parseDuration(negative ? String(clockSkew.dropFirst()) : clockSkew) else {
+                    throw CLIError.badInput("--clock-skew expects a duration like 30s or -2s (got \(clockSkew))")
+                }
+                options.clockSkewMs = negative ? -ms : ms
+            }
+            let backtest = try loadBacktest()
+            options.barIntervalSeconds = UInt32(backtest.barIntervalSeconds)
             if let venue {
                 guard let v = Venue(name: venue) else {
                     throw CLIError.badInput("--venue \(venue): unknown venue (\(Venue.allCases.map(\.description).joined(separator: ", ")))")
@@ -124,11 +189,11 @@ struct ExchangeSimCommand: AsyncParsableCommand {
                 throw CLIError.badInput("\(journal) is not a market journal (no data.mdb). Create one with `carry import --journal \(journal)` or `carry fetch`.")
             }
             let logger = CLILogging.logger("carry.exchange-sim")
-            let stats = try await ExchangeSimServer.run(options: options, logger: logger) { host, port in
+            let stats = try await ExchangeSimServer.run(options: options, defaultAccount: Self.account(backtest), logger: logger) { host, port in
                 print("listening on \(host):\(port)")
                 fflush(nil)
             }
-            print("stats \(stats.json(limit: options.rateLimit.limit))")
+            print("stats \(stats)")
             fflush(nil)
         }
     }
@@ -145,11 +210,32 @@ struct ExchangeSimCommand: AsyncParsableCommand {
         guard wsDropEvery >= 0, wsDupExec >= 0, wsLose >= 0, wsLose == 0 || wsLose < wsDropEvery else {
             throw CLIError.badInput("--ws-drop-every, --ws-dup-exec and --ws-lose must be ≥ 0, and --ws-lose below --ws-drop-every")
         }
-        guard !apiKey.isEmpty, !apiSecret.isEmpty else { throw CLIError.badInput("--api-key and --api-secret must not be empty") }
         o.halfSpread = spread
         o.pollMs = Int(pollMs)
         o.faults = SimStreamFaults(dropEvery: wsDropEvery, loseBeforeDrop: wsLose, duplicateExecutionEvery: wsDupExec)
-        o.apiKey = SimAPIKey(key: apiKey, secret: apiSecret)
         return o
+    }
+
+    /// The backtest config whose cost model the account trades with.
+    func loadBacktest() throws -> BacktestConfig {
+        let path = backtestConfig ?? configOptions.directory + "/backtest.yaml"
+        if backtestConfig == nil && !FileManager.default.fileExists(atPath: path) {
+            do { return try BacktestConfig.parse(yaml: "{}", source: "defaults") } catch { throw CLIError.badInput(error.description) }
+        }
+        do { return try BacktestConfig.load(path: path) } catch { throw CLIError.badInput(error.description) }
+    }
+
+    /// The account config of a backtest config.
+    static func account(_ c: BacktestConfig) -> SimAccountConfig {
+        SimAccountConfig(fees: c.fees, slippage: c.slippage, margin: c.margin, latencyMs: c.latencyMs, initialCashUsdt: c.initialCapitalUsdt)
+    }
+
+    /// `START:LENGTH` durations.
+    static func window(_ text: String) throws -> (startMs: Int64, lengthMs: Int64) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let a = ConfigReader.parseDuration(String(parts[0])), let b = ConfigReader.parseDuration(String(parts[1])), b > 0 else {
+            throw CLIError.badInput("--maintenance expects START:LENGTH durations like 5s:10s (got \(text))")
+        }
+        return (a, b)
     }
 }

@@ -60,6 +60,7 @@ struct FetchCommand: ParsableCommand {
                     throw CLIError.badInput("--base-url must start with http:// or https:// (got \(baseURL))")
                 }
                 options.baseURL = url
+                options.backupBaseURLs = []   // a host named on the command line is the only one tried
             }
             if let timeout {
                 guard let ms = ConfigReader.parseDuration(timeout), ms >= 50, ms <= 300_000 else {

@@ -5,37 +5,10 @@
 // lower-case hex HMAC-SHA256 of `"GET/realtime" + expires` under the API secret.
 //
 // Invariant: the key and the secret never appear in a description, a log line or an error
-// message; only `authRequest` puts the key (and a signature, never the secret) on the wire.
+// message (`BybitCredentials` prints neither); only `auth` puts the key (and a signature,
+// never the secret) on the wire.
 
 import Foundation
-
-/// An API key pair. Its description never shows either value.
-public struct BybitCredentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    /// The environment variables the pair is read from.
-    public static let keyVariable = "BYBIT_API_KEY"
-    public static let secretVariable = "BYBIT_API_SECRET"
-
-    let apiKey: String
-    let apiSecret: String
-
-    /// A pair given directly (tests, a secrets store).
-    public init(apiKey: String, apiSecret: String) {
-        self.apiKey = apiKey
-        self.apiSecret = apiSecret
-    }
-
-    /// The pair from this process's `BYBIT_API_KEY` and `BYBIT_API_SECRET`; nil unless both are set and non-empty.
-    public static func fromEnvironment() -> BybitCredentials? { fromEnvironment(ProcessInfo.processInfo.environment) }
-
-    /// The pair from `environment`'s `BYBIT_API_KEY` and `BYBIT_API_SECRET`; nil unless both are set and non-empty.
-    public static func fromEnvironment(_ environment: [String: String]) -> BybitCredentials? {
-        guard let key = environment[keyVariable], !key.isEmpty, let secret = environment[secretVariable], !secret.isEmpty else { return nil }
-        return BybitCredentials(apiKey: key, apiSecret: secret)
-    }
-
-    public var description: String { "BybitCredentials(redacted)" }
-    public var debugDescription: String { description }
-}
 
 /// The text of the client's requests.
 public enum BybitStreamRequest {
@@ -46,7 +19,7 @@ public enum BybitStreamRequest {
 
     /// `{"req_id":…,"op":"auth","args":[key, expires, signature]}`.
     public static func auth(_ credentials: BybitCredentials, expiresMs: Int64, reqId: String) -> String {
-        let signature = authSignature(secret: credentials.apiSecret, expiresMs: expiresMs)
+        let signature = authSignature(secret: credentials.secret, expiresMs: expiresMs)
         return "{\"req_id\":\(quoted(reqId)),\"op\":\"auth\",\"args\":[\(quoted(credentials.apiKey)),\(expiresMs),\(quoted(signature))]}"
     }
 

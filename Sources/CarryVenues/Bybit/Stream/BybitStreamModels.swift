@@ -1,7 +1,7 @@
 // What Carry reads from Bybit v5's WebSocket streams, as exact values (every decimal through
 // `Fixed.parse`). Public topics: `tickers`, `orderbook.1`, `publicTrade`, `kline`; private:
-// `order`, `execution`, `position`, `wallet`. Fields a message does not carry are nil; Bybit's
-// empty string ("not applicable") is nil too.
+// `order`, `execution` (the REST client's `BybitExecution`), `position`, `wallet`. Fields a
+// message does not carry are nil; Bybit's empty string ("not applicable") is nil too.
 
 public import CarryCore
 
@@ -117,19 +117,13 @@ public struct BybitOrderbookTop: Sendable, Equatable {
     public var matchTime: Timestamp?
 }
 
-/// A side of a trade or order.
-public enum BybitSide: String, Sendable, Equatable {
-    case buy = "Buy"
-    case sell = "Sell"
-}
-
 /// One `publicTrade` entry.
 public struct BybitPublicTrade: Sendable, Equatable {
     public var symbol: String
     /// `T`: when the trade filled.
     public var time: Timestamp
     /// `S`: the taker's side.
-    public var side: BybitSide
+    public var side: Side
     public var price: Fixed
     public var size: Fixed
     /// `i`: the trade id.
@@ -156,7 +150,7 @@ public struct BybitOrderUpdate: Sendable, Equatable {
     public var symbol: String
     public var orderId: String
     public var orderLinkId: String
-    public var side: BybitSide
+    public var side: Side
     public var orderType: String
     /// `New`, `PartiallyFilled`, `Filled`, `Cancelled`, `Rejected`, …
     public var orderStatus: String
@@ -171,31 +165,6 @@ public struct BybitOrderUpdate: Sendable, Equatable {
     public var rejectReason: String
     public var createdTime: Timestamp
     public var updatedTime: Timestamp
-}
-
-/// One `execution` entry: a fill, or (execType `Funding`) a funding settlement.
-public struct BybitExecution: Sendable, Equatable {
-    public var category: String
-    public var symbol: String
-    public var execId: String
-    public var orderId: String
-    public var orderLinkId: String
-    public var side: BybitSide
-    /// `Trade`, `Funding`, `AdlTrade`, `BustTrade`, …
-    public var execType: String
-    public var execPrice: Fixed
-    public var execQty: Fixed
-    /// Fee (for `Funding`: the funding amount, positive = paid).
-    public var execFee: Fixed
-    public var feeRate: Fixed?
-    public var execValue: Fixed?
-    public var markPrice: Fixed?
-    public var leavesQty: Fixed?
-    public var isMaker: Bool
-    public var execTime: Timestamp
-
-    /// True for a funding settlement, which is not a fill.
-    public var isFunding: Bool { execType == "Funding" }
 }
 
 /// One `position` entry.

@@ -123,13 +123,12 @@ public enum BybitStreamParser {
     }
 
     static func execution(_ d: JSONFields) throws -> BybitExecution {
-        BybitExecution(category: try d.optionalString("category") ?? "", symbol: try d.string("symbol"), execId: try d.string("execId"),
-                       orderId: try d.optionalString("orderId") ?? "", orderLinkId: try d.optionalString("orderLinkId") ?? "",
-                       side: try d.side("side"), execType: try d.string("execType"), execPrice: try d.fixed("execPrice"),
+        BybitExecution(execId: try d.string("execId"), orderId: try d.optionalString("orderId") ?? "", orderLinkId: try d.optionalString("orderLinkId") ?? "",
+                       symbol: try d.string("symbol"), side: try d.side("side"), execType: try d.string("execType"), execPrice: try d.fixed("execPrice"),
                        execQty: try d.fixed("execQty"), execFee: try d.fixed("execFee"), feeRate: try d.optionalFixed("feeRate"),
-                       execValue: try d.optionalFixed("execValue"), markPrice: try d.optionalFixed("markPrice"),
-                       leavesQty: try d.optionalFixed("leavesQty"), isMaker: try d.optionalBool("isMaker") ?? false,
-                       execTime: try d.millisString("execTime"))
+                       isMaker: try d.optionalBool("isMaker") ?? false, execTime: try d.millisString("execTime"),
+                       category: try d.optionalString("category") ?? "", execValue: try d.optionalFixed("execValue"),
+                       markPrice: try d.optionalFixed("markPrice"), leavesQty: try d.optionalFixed("leavesQty"))
     }
 
     static func position(_ d: JSONFields) throws -> BybitPositionUpdate {
@@ -252,10 +251,12 @@ struct JSONFields {
         return b
     }
 
-    func side(_ key: String) throws -> BybitSide {
-        let s = try string(key)
-        guard let side = BybitSide(rawValue: s) else { throw FieldError("\(at(key)) '\(s.prefix(40))' is neither Buy nor Sell") }
-        return side
+    func side(_ key: String) throws -> Side {
+        switch try string(key) {
+        case "Buy": return .buy
+        case "Sell": return .sell
+        case let s: throw FieldError("\(at(key)) '\(s.prefix(40))' is neither Buy nor Sell")
+        }
     }
 
     func object(_ key: String) throws -> JSONFields {
