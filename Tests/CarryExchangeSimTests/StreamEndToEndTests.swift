@@ -326,3 +326,66 @@ struct StreamPrivateTests {
         await sim.stop()
     }
 }
+
+/// The private streams over the venue's real account: an order placed over signed REST, filled
+/// by the venue's clock, settled at funding, each change pushed on the socket and equal to what
+/// REST reports.
+@Suite("Streams: the account's pushes against its REST view")
+struct StreamAccountTests {
+    @Test("order New → fill → Filled, position, wallet and funding executions on the private stream equal REST's; duplicated executions dropped")
+    func accountPushes() async throws {
+        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--now", marchFirst.iso8601, "--limit", "1000", "--ws-dup-exec", "2"]) }
+        let base = sim.baseURL
+        let creds = BybitCredentials(apiKey: simKey, secret: simSecret)!
+        let rec = StreamRecorder(BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/private", topics: [.order, .execution, .position, .wallet], credentials: creds))
+        try await rec.wait("subscribed") { $0.contains(where: \.isSubscribed) }
+
+        let outcome = try await offPool { simClient(try CurlHTTPTransport(), baseURL: base, clock: SystemVenueClock()).createOrder(perpSell("ws-perp")) }
+        guard case .accepted(let orderId, _) = outcome else { Issue.record("not accepted: \(outcome)"); return }
+        try await rec.wait("the New order") { $0.contains { if case .order(let o) = $0 { o.orderLinkId == "ws-perp" && o.orderStatus == "New" } else { false } } }
+        _ = try await runProcessOffPool("/usr/bin/curl", ["-s", "-X", "POST", "\(base)/sim/advance?by=\(Millis.day)"])
+
+        let rest = try await offPool { () -> RestView in
+            let client = simClient(try CurlHTTPTransport(), baseURL: base, clock: SystemVenueClock())
+            return RestView(executions: try client.executions(category: .linear, symbol: "BTCUSDT"), position: try client.positions(symbol: "BTCUSDT").first,
+                            wallet: try client.walletBalance(), settlements: try client.transactionLog(category: .linear, type: "SETTLEMENT"))
+        }
+        let settlementCount = rest.settlements.count
+        #expect(settlementCount >= 2, "a day holds at least two 8 h settlements")
+        let all = try await rec.wait("the fill and every settlement") { m in
+            m.contains { if case .order(let o) = $0 { o.orderStatus == "Filled" } else { false } }
+                && m.filter { if case .fundingExecution = $0 { true } else { false } }.count == settlementCount
+        }
+        let orders = all.compactMap { if case .order(let o) = $0 { o } else { nil } }
+        #expect(orders.map(\.orderStatus) == ["New", "Filled"] && orders.allSatisfy { $0.orderId == orderId })
+        let fills = all.compactMap { if case .execution(let e) = $0 { e } else { nil } }
+        #expect(fills.map(\.execId) == rest.executions.fills.map(\.execId))
+        #expect(fills.first?.execPrice == rest.executions.fills.first?.execPrice && fills.first?.execFee == rest.executions.fills.first?.execFee)
+        #expect(fills.first?.category == "linear" && fills.first?.orderLinkId == "ws-perp")
+        let funding = all.compactMap { if case .fundingExecution(let e) = $0 { e } else { nil } }
+        // A funding execution's fee is what the position paid; the log's `funding` what it received.
+        #expect(funding.reduce(Fixed.zero) { $0 + $1.execFee } == -rest.settlements.reduce(Fixed.zero) { $0 + $1.funding! })
+        let position = try #require(all.compactMap { if case .position(let p) = $0 { p } else { nil } }.last)
+        #expect(position.side == "Sell" && position.size == rest.position?.size && position.entryPrice == rest.position?.avgPrice)
+        let wallet = try #require(all.compactMap { if case .wallet(let w) = $0 { w } else { nil } }.last)
+        #expect(wallet.coins.first { $0.coin == "USDT" }?.walletBalance == rest.wallet.coin("USDT")?.walletBalance)
+        // The fill reached the stream before the order's Filled status (the venue's order of changes).
+        let fillIndex = try #require(all.firstIndex { if case .execution = $0 { true } else { false } })
+        let filledIndex = try #require(all.firstIndex { if case .order(let o) = $0 { o.orderStatus == "Filled" } else { false } })
+        let newIndex = try #require(all.firstIndex { if case .order(let o) = $0 { o.orderStatus == "New" } else { false } })
+        #expect(newIndex < fillIndex && newIndex < filledIndex)
+        let r = try await runProcessOffPool("/usr/bin/curl", ["-s", "\(base)/sim/stats"])
+        let ws = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["ws"] as? [String: Int] ?? [:]
+        #expect(ws["duplicates"].map { $0 >= 1 } == true && ws["duplicates"] == rec.client.stats.duplicateExecutions)
+        await rec.stop()
+        _ = try await offPool { sim.stop() }
+    }
+}
+
+/// What REST says about the account after the day.
+struct RestView: Sendable {
+    var executions: BybitExecutions
+    var position: BybitPosition?
+    var wallet: BybitWallet
+    var settlements: [BybitTransaction]
+}
