@@ -366,7 +366,7 @@ struct StreamAccountTests {
         // A funding execution's fee is what the position paid; the log's `funding` what it received.
         #expect(funding.reduce(Fixed.zero) { $0 + $1.execFee } == -rest.settlements.reduce(Fixed.zero) { $0 + $1.funding! })
         let position = try #require(all.compactMap { if case .position(let p) = $0 { p } else { nil } }.last)
-        #expect(position.side == "Sell" && position.size == rest.position?.size && position.entryPrice == rest.position?.avgPrice)
+        #expect(position.side == "Sell" && position.size == rest.position?.size && position.avgPrice == rest.position?.avgPrice)
         let wallet = try #require(all.compactMap { if case .wallet(let w) = $0 { w } else { nil } }.last)
         #expect(wallet.coins.first { $0.coin == "USDT" }?.walletBalance == rest.wallet.coin("USDT")?.walletBalance)
         // The fill reached the stream before the order's Filled status (the venue's order of changes).

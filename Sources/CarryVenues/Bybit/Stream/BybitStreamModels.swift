@@ -1,7 +1,8 @@
 // What Carry reads from Bybit v5's WebSocket streams, as exact values (every decimal through
 // `Fixed.parse`). Public topics: `tickers`, `orderbook.1`, `publicTrade`, `kline`; private:
-// `order`, `execution` (the REST client's `BybitExecution`), `position`, `wallet`. Fields a
-// message does not carry are nil; Bybit's empty string ("not applicable") is nil too.
+// `order`, `execution`, `position`, `wallet`, in the REST client's types (`BybitOrder`,
+// `BybitExecution`, `BybitPosition`, `BybitWallet`: the topics carry the list items' fields).
+// Fields a message does not carry are nil; Bybit's empty string ("not applicable") is nil too.
 
 public import CarryCore
 
@@ -144,67 +145,6 @@ public struct BybitStreamKline: Sendable, Equatable {
     public var confirm: Bool
 }
 
-/// One `order` entry.
-public struct BybitOrderUpdate: Sendable, Equatable {
-    public var category: String
-    public var symbol: String
-    public var orderId: String
-    public var orderLinkId: String
-    public var side: Side
-    public var orderType: String
-    /// `New`, `PartiallyFilled`, `Filled`, `Cancelled`, `Rejected`, …
-    public var orderStatus: String
-    public var price: Fixed?
-    public var qty: Fixed
-    public var leavesQty: Fixed?
-    public var cumExecQty: Fixed
-    public var cumExecValue: Fixed?
-    public var cumExecFee: Fixed?
-    public var avgPrice: Fixed?
-    public var reduceOnly: Bool
-    public var rejectReason: String
-    public var createdTime: Timestamp
-    public var updatedTime: Timestamp
-}
-
-/// One `position` entry.
-public struct BybitPositionUpdate: Sendable, Equatable {
-    public var category: String
-    public var symbol: String
-    /// `Buy`, `Sell`, or empty when flat.
-    public var side: String
-    public var size: Fixed
-    /// `entryPrice` (older messages) or `avgPrice` (newer ones).
-    public var entryPrice: Fixed?
-    public var markPrice: Fixed?
-    public var leverage: Fixed?
-    public var positionValue: Fixed?
-    public var unrealisedPnl: Fixed?
-    public var cumRealisedPnl: Fixed?
-    public var liqPrice: Fixed?
-    public var positionIdx: Int
-    public var updatedTime: Timestamp?
-    public var seq: Int64?
-}
-
-/// One coin of a `wallet` entry.
-public struct BybitWalletCoin: Sendable, Equatable {
-    public var coin: String
-    public var equity: Fixed?
-    public var walletBalance: Fixed
-    public var unrealisedPnl: Fixed?
-    public var cumRealisedPnl: Fixed?
-}
-
-/// One `wallet` entry (an account).
-public struct BybitWalletUpdate: Sendable, Equatable {
-    public var accountType: String
-    public var totalEquity: Fixed?
-    public var totalWalletBalance: Fixed?
-    public var totalAvailableBalance: Fixed?
-    public var coins: [BybitWalletCoin]
-}
-
 /// An answer to an `op` (subscribe, unsubscribe, auth, ping): Bybit's `success`/`ret_msg`
 /// shape, or the private pong `{"op":"pong","args":[ms]}`.
 public struct BybitOpReply: Sendable, Equatable {
@@ -222,10 +162,10 @@ public enum BybitStreamFrame: Sendable, Equatable {
     case orderbookTop(BybitOrderbookTop)
     case trades([BybitPublicTrade])
     case klines([BybitStreamKline])
-    case orders([BybitOrderUpdate])
+    case orders([BybitOrder])
     case executions([BybitExecution])
-    case positions([BybitPositionUpdate])
-    case wallets([BybitWalletUpdate])
+    case positions([BybitPosition])
+    case wallets([BybitWallet])
 }
 
 /// A frame that does not parse: what is wrong (a field path), and the raw bytes' SHA-256 and

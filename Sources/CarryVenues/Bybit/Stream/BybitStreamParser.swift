@@ -111,15 +111,15 @@ public enum BybitStreamParser {
         return BybitStreamKline(symbol: symbol, interval: try d.string("interval"), bar: bar, end: try d.millis("end"), confirm: try d.bool("confirm"))
     }
 
-    static func order(_ d: JSONFields) throws -> BybitOrderUpdate {
-        BybitOrderUpdate(category: try d.optionalString("category") ?? "", symbol: try d.string("symbol"), orderId: try d.string("orderId"),
-                         orderLinkId: try d.optionalString("orderLinkId") ?? "", side: try d.side("side"), orderType: try d.string("orderType"),
-                         orderStatus: try d.string("orderStatus"), price: try d.optionalFixed("price"), qty: try d.fixed("qty"),
-                         leavesQty: try d.optionalFixed("leavesQty"), cumExecQty: try d.fixed("cumExecQty"),
-                         cumExecValue: try d.optionalFixed("cumExecValue"), cumExecFee: try d.optionalFixed("cumExecFee"),
-                         avgPrice: try d.optionalFixed("avgPrice"), reduceOnly: try d.optionalBool("reduceOnly") ?? false,
-                         rejectReason: try d.optionalString("rejectReason") ?? "", createdTime: try d.millisString("createdTime"),
-                         updatedTime: try d.millisString("updatedTime"))
+    static func order(_ d: JSONFields) throws -> BybitOrder {
+        BybitOrder(orderId: try d.string("orderId"), orderLinkId: try d.optionalString("orderLinkId") ?? "", symbol: try d.string("symbol"),
+                   side: try d.side("side"), orderType: try d.string("orderType"), orderStatus: try d.string("orderStatus"), qty: try d.fixed("qty"),
+                   price: try d.optionalFixed("price") ?? .zero, avgPrice: try d.optionalFixed("avgPrice"), cumExecQty: try d.fixed("cumExecQty"),
+                   cumExecFee: try d.optionalFixed("cumExecFee") ?? .zero, leavesQty: try d.optionalFixed("leavesQty") ?? .zero,
+                   timeInForce: try d.optionalString("timeInForce") ?? "", reduceOnly: try d.optionalBool("reduceOnly") ?? false,
+                   createdTime: try d.millisString("createdTime"), updatedTime: try d.millisString("updatedTime"),
+                   category: try d.optionalString("category") ?? "", cumExecValue: try d.optionalFixed("cumExecValue"),
+                   rejectReason: try d.optionalString("rejectReason") ?? "")
     }
 
     static func execution(_ d: JSONFields) throws -> BybitExecution {
@@ -131,23 +131,24 @@ public enum BybitStreamParser {
                        markPrice: try d.optionalFixed("markPrice"), leavesQty: try d.optionalFixed("leavesQty"))
     }
 
-    static func position(_ d: JSONFields) throws -> BybitPositionUpdate {
-        BybitPositionUpdate(category: try d.optionalString("category") ?? "", symbol: try d.string("symbol"), side: try d.optionalString("side") ?? "",
-                            size: try d.fixed("size"), entryPrice: try d.optionalFixed("entryPrice") ?? d.optionalFixed("avgPrice"), markPrice: try d.optionalFixed("markPrice"),
-                            leverage: try d.optionalFixed("leverage"), positionValue: try d.optionalFixed("positionValue"),
-                            unrealisedPnl: try d.optionalFixed("unrealisedPnl"), cumRealisedPnl: try d.optionalFixed("cumRealisedPnl"),
-                            liqPrice: try d.optionalFixed("liqPrice"), positionIdx: Int(try d.optionalInt("positionIdx") ?? 0),
-                            updatedTime: try d.optionalMillisString("updatedTime"), seq: try d.optionalInt("seq"))
+    /// `avgPrice` is `entryPrice` in older messages.
+    static func position(_ d: JSONFields) throws -> BybitPosition {
+        BybitPosition(symbol: try d.string("symbol"), side: try d.optionalString("side") ?? "", size: try d.fixed("size"),
+                      avgPrice: try d.optionalFixed("avgPrice") ?? d.optionalFixed("entryPrice") ?? .zero, markPrice: try d.optionalFixed("markPrice"),
+                      leverage: try d.optionalFixed("leverage"), liqPrice: try d.optionalFixed("liqPrice"),
+                      unrealisedPnl: try d.optionalFixed("unrealisedPnl"), cumRealisedPnl: try d.optionalFixed("cumRealisedPnl"),
+                      category: try d.optionalString("category") ?? "", positionIdx: Int(try d.optionalInt("positionIdx") ?? 0),
+                      updatedTime: try d.optionalMillisString("updatedTime"), seq: try d.optionalInt("seq"))
     }
 
-    static func wallet(_ d: JSONFields) throws -> BybitWalletUpdate {
+    static func wallet(_ d: JSONFields) throws -> BybitWallet {
         let coins = try d.objects("coin").map { c in
-            BybitWalletCoin(coin: try c.string("coin"), equity: try c.optionalFixed("equity"), walletBalance: try c.fixed("walletBalance"),
-                            unrealisedPnl: try c.optionalFixed("unrealisedPnl"), cumRealisedPnl: try c.optionalFixed("cumRealisedPnl"))
+            BybitCoinBalance(coin: try c.string("coin"), walletBalance: try c.fixed("walletBalance"), equity: try c.optionalFixed("equity"),
+                             usdValue: try c.optionalFixed("usdValue"), unrealisedPnl: try c.optionalFixed("unrealisedPnl"), locked: try c.optionalFixed("locked"))
         }
-        return BybitWalletUpdate(accountType: try d.optionalString("accountType") ?? "", totalEquity: try d.optionalFixed("totalEquity"),
-                                 totalWalletBalance: try d.optionalFixed("totalWalletBalance"),
-                                 totalAvailableBalance: try d.optionalFixed("totalAvailableBalance"), coins: coins)
+        return BybitWallet(accountType: try d.optionalString("accountType") ?? "", totalEquity: try d.optionalFixed("totalEquity"),
+                           totalWalletBalance: try d.optionalFixed("totalWalletBalance"), totalAvailableBalance: try d.optionalFixed("totalAvailableBalance"),
+                           totalPerpUPL: try d.optionalFixed("totalPerpUPL"), coins: coins)
     }
 }
 

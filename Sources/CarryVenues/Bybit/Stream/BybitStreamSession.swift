@@ -23,13 +23,13 @@ public enum BybitStreamMessage: Sendable, Equatable {
     case orderbookTop(BybitOrderbookTop)
     case trade(BybitPublicTrade)
     case kline(BybitStreamKline)
-    case order(BybitOrderUpdate)
+    case order(BybitOrder)
     /// A fill (execType other than `Funding`).
     case execution(BybitExecution)
     /// A funding settlement reported on the execution topic (execType `Funding`): not a fill.
     case fundingExecution(BybitExecution)
-    case position(BybitPositionUpdate)
-    case wallet(BybitWalletUpdate)
+    case position(BybitPosition)
+    case wallet(BybitWallet)
     /// The connection ended; anything sent until the next `resyncRequired` may be lost.
     case disconnected(connection: Int, reason: String)
     /// After a reconnect, once resubscribed: state built from the stream may have missed
