@@ -389,3 +389,40 @@ struct RestView: Sendable {
     var wallet: BybitWallet
     var settlements: [BybitTransaction]
 }
+
+/// The public streams follow the venue's own clocks: the replay clock and `/sim/advance`.
+@Suite("Streams: the venue's clocks")
+struct StreamClockTests {
+    @Test("--replay-speed: klines and trades arrive hour after hour, consecutive, as the replay passes their closes")
+    func replay() async throws {
+        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--replay-speed", "36000", "--replay-start", marchFirst.iso8601]) }
+        let rec = StreamRecorder(BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/public/linear",
+                                                          topics: [.kline(interval: "60", symbol: "BTCUSDT"), .trade("BTCUSDT")]))
+        let got = try await rec.wait("four replayed hours") { $0.compactMap(\.kline).count >= 4 }
+        let starts = got.compactMap(\.kline).map(\.bar.start.ms)
+        #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 == Millis.hour }, "\(starts)")
+        #expect(starts.first.map { $0 >= marchFirst.ms - Millis.hour } == true)
+        // Each trade is its bar's close, at the bar's last millisecond (where that bar's kline came too).
+        let klines = got.compactMap(\.kline)
+        let matched = got.compactMap(\.trade).filter { t in t.time <= klines.last!.end }
+        #expect(!matched.isEmpty)
+        for t in matched { #expect(klines.contains { $0.end == t.time && $0.bar.close == t.price }, "trade at \(t.time.ms) matches no kline") }
+        await rec.stop()
+        _ = try await offPool { sim.stop() }
+    }
+
+    @Test("a standing clock publishes only snapshots; POST /sim/advance publishes the hour it passes")
+    func advance() async throws {
+        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--now", marchFirst.iso8601]) }
+        let rec = StreamRecorder(BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/public/linear", topics: [.ticker("BTCUSDT")]))
+        try await rec.wait("the snapshot") { $0.contains { $0.ticker != nil } }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(rec.messages.compactMap(\.ticker).count == 1, "nothing new while the clock stands")
+        _ = try await runProcessOffPool("/usr/bin/curl", ["-s", "-X", "POST", "\(sim.baseURL)/sim/advance?by=\(Millis.hour)"])
+        let after = try await rec.wait("the next hour's delta") { $0.compactMap(\.ticker).count >= 2 }
+        let tickers = after.compactMap(\.ticker)
+        #expect(tickers[1].time.ms == marchFirst.ms + Millis.hour && tickers[0].time == marchFirst)
+        await rec.stop()
+        _ = try await offPool { sim.stop() }
+    }
+}
