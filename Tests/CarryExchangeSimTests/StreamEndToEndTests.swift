@@ -395,7 +395,7 @@ struct RestView: Sendable {
 struct StreamClockTests {
     @Test("--replay-speed: klines and trades arrive hour after hour, consecutive, as the replay passes their closes")
     func replay() async throws {
-        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--replay-speed", "36000", "--replay-start", marchFirst.iso8601]) }
+        let sim = try await offPool { try RunningSim(journal: SourceJournal.shared.path, ["--replay-speed", "3600", "--replay-start", marchFirst.iso8601]) }
         let rec = StreamRecorder(BybitStreamConfiguration(url: "ws://127.0.0.1:\(sim.port)/v5/public/linear",
                                                           topics: [.kline(interval: "60", symbol: "BTCUSDT"), .trade("BTCUSDT")]))
         let got = try await rec.wait("four replayed hours") { $0.compactMap(\.kline).count >= 4 }
