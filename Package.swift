@@ -10,6 +10,7 @@ let strict: [SwiftSetting] = [
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let wsClient = Target.Dependency.product(name: "WSClient", package: "swift-websocket")
 
 let package = Package(
     name: "Carry",
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
     ],
     targets: [
         // Pure core: fixed-point, events and codec, reducer, strategies, risk, projections,
@@ -43,8 +46,9 @@ let package = Package(
         // The LMDB event journal: writer thread, readers, verification.
         .target(name: "CarryJournal", dependencies: ["CarryCore", "CLMDB", "CCarrySupport"], swiftSettings: strict),
 
-        // Venue adapters: Bybit v5 over libcurl (REST), rate limits, retries.
-        .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", "CCarrySupport", logging], swiftSettings: strict),
+        // Venue adapters: Bybit v5 over libcurl (REST), rate limits, retries; the v5 WebSocket
+        // streams over swift-websocket's client.
+        .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", "CCarrySupport", logging, wsClient], swiftSettings: strict),
 
         // Runtime: config, market journals (import, fetch), backtest driver, reports.
         .target(name: "CarryEngine", dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "Yams", logging], swiftSettings: strict),
@@ -52,7 +56,10 @@ let package = Package(
         // The Bybit-compatible exchange on loopback (Hummingbird).
         .target(
             name: "CarryExchangeSim",
-            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
             swiftSettings: strict),
 
         // Shared test support: seeded generators, fixtures, paths, child processes.
@@ -90,7 +97,13 @@ let package = Package(
             exclude: ["Golden"],  // expected outputs, read from the source tree by path
             swiftSettings: strict),
         .testTarget(name: "CarryEngineTests", dependencies: ["CarryEngine", "CarryTesting", "carry"], swiftSettings: strict),
-        .testTarget(name: "CarryVenuesTests", dependencies: ["CarryVenues", "CarryTesting", logging], swiftSettings: strict),
-        .testTarget(name: "CarryExchangeSimTests", dependencies: ["CarryExchangeSim", "CarryVenues", "CarryTesting", "carry"], swiftSettings: strict),
+        .testTarget(name: "CarryVenuesTests", dependencies: ["CarryVenues", "CarryTesting", logging, wsClient], swiftSettings: strict),
+        .testTarget(
+            name: "CarryExchangeSimTests",
+            dependencies: [
+                "CarryExchangeSim", "CarryVenues", "CarryTesting", "carry", logging, wsClient,
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: strict),
     ]
 )

@@ -19,6 +19,8 @@ public struct ExchangeSimOptions: Sendable {
     public var rateLimit = SimRateLimit(limit: 20)
     /// Faults to inject.
     public var faults = SimFaultPlan()
+    /// The WebSocket streams: book spread, clock polling, faults, the private feed.
+    public var stream = SimStreamOptions()
     /// The test key pair signed requests must use.
     public var credentials = SimCredentials()
     /// The replay clock's speed (venue ms per wall ms); nil: the clock stands still at `now`

@@ -2,8 +2,10 @@
 // (gate, public and private APIs, control paths) and writes its answer: rate-limit headers,
 // slow answers, dropped connections. A background task moves the replay clock.
 //
-// Besides Bybit's paths it serves `/sim/*` (stats, advance, clock-skew, maintenance; never
-// rate-limited or faulted), so a test can read the venue's own counts and flip switches.
+// Besides Bybit's paths it serves `/sim/*` (stats, advance, clock-skew, maintenance, ws-drop;
+// never rate-limited or faulted), so a test can read the venue's own counts and flip switches.
+// The WebSocket streams share the port (HTTP/1 upgrades, `SimStreamServer`): a loop polls the
+// venue's clock for their news, another relays the account's changes to the private topics.
 
 public import Logging
 import CarryCore
@@ -17,10 +19,11 @@ struct SimDroppedConnection: Error {}
 
 /// Runs the loopback exchange.
 public enum ExchangeSimServer {
-    /// Serves until SIGTERM or SIGINT; `onListening(host, port)` is called once bound (with
-    /// the real port when `options.port` is 0). Returns the counters.
+    /// Serves until SIGTERM or SIGINT (or the task is cancelled); `onListening(host, port)` is
+    /// called once bound (with the real port when `options.port` is 0). Returns the counters as
+    /// `/sim/stats` shows them (JSON).
     public static func run(options: ExchangeSimOptions, defaultAccount: SimAccountConfig, logger: Logger,
-                           onListening: @escaping @Sendable (String, Int) -> Void) async throws -> SimStats {
+                           onListening: @escaping @Sendable (String, Int) -> Void) async throws -> String {
         let start = options.replaySpeed != nil ? options.replayStart ?? options.now : options.now
         let data = try SimMarketData.load(journalPath: options.journalPath, venue: options.venue, now: start)
         if options.replaySpeed != nil && start == nil, let first = firstEventTime(data) { data.resetClock(to: first) }
@@ -50,13 +53,16 @@ public enum ExchangeSimServer {
         var hbLogger = logger
         hbLogger.logLevel = max(logger.logLevel, .warning)
         let host = options.host
+        let clock = options.stream.clock ?? { data.now }
         let app = Application(
             router: router,
+            server: SimStreamServer.builder(hub: venue.streams, clock: clock),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? options.port) },
             logger: hbLogger)
+        // The replay clock and the streams' loops live as long as the server does.
+        let feed = options.stream.accountFeed ?? venue.account
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
             if venue.clock != nil {
                 group.addTask {
                     while !Task.isCancelled {
@@ -65,10 +71,12 @@ public enum ExchangeSimServer {
                     }
                 }
             }
-            try await group.next()
+            group.addTask { await SimStreamServer.publishLoop(hub: venue.streams, clock: clock, pollMs: options.stream.pollMs) }
+            group.addTask { await SimStreamServer.relay(feed, to: venue.streams) }
+            try await app.runService()
             group.cancelAll()
         }
-        return venue.gate.stats
+        return venue.statsJSON()
     }
 
     static func firstEventTime(_ data: SimMarketData) -> Timestamp? {

@@ -66,19 +66,23 @@ public enum SimJSON {
 
     /// The wallet-balance result (`{"list":[account]}`), in Bybit's shape.
     public static func wallet(_ w: SimWalletView, coins: Set<String>?) -> String {
+        object([("list", .raw("[" + walletAccount(w, coins: coins) + "]"))])
+    }
+
+    /// One account of the wallet (the `wallet` topic's data item), in Bybit's shape.
+    public static func walletAccount(_ w: SimWalletView, coins: Set<String>?) -> String {
         let list = w.coins.filter { coins?.contains($0.coin) ?? true }.map { c in
             object([("coin", .s(c.coin)), ("walletBalance", .s(c.walletBalance.description)), ("equity", .s(c.equity.description)),
                     ("usdValue", .s(c.usdValue.description)), ("unrealisedPnl", .s(c.unrealisedPnl.description)), ("locked", .s("0")),
                     ("borrowAmount", .s("0")), ("totalPositionIM", .s("0")), ("totalOrderIM", .s("0")), ("marginCollateral", .raw("true")),
                     ("collateralSwitch", .raw("true"))])
         }
-        let account = object([("accountType", .s("UNIFIED")), ("totalEquity", .s(w.totalEquity.description)),
+        return object([("accountType", .s("UNIFIED")), ("totalEquity", .s(w.totalEquity.description)),
                               ("totalWalletBalance", .s(w.totalWalletBalance.description)), ("totalMarginBalance", .s(w.totalEquity.description)),
                               ("totalAvailableBalance", .s(w.totalAvailableBalance.description)), ("totalPerpUPL", .s(w.totalPerpUPL.description)),
                               ("totalInitialMargin", .s(w.totalInitialMargin.description)), ("totalMaintenanceMargin", .s("0")),
                               ("accountIMRate", .s("0")), ("accountMMRate", .s("0")), ("accountLTV", .s("0")),
                               ("coin", .raw("[" + list.joined(separator: ",") + "]"))])
-        return object([("list", .raw("[" + account + "]"))])
     }
 
     /// One item in Bybit's shape (every number a string).

@@ -62,6 +62,8 @@ public final class SimVenue: Sendable {
     public let options: ExchangeSimOptions
     /// The replay clock, when time runs by itself.
     public let clock: SimReplayClock?
+    /// The WebSocket streams (their sockets are `SimStreamServer`'s).
+    public let streams: SimStreamHub
 
     private struct Switches {
         var skewMs: Int64
@@ -88,6 +90,8 @@ public final class SimVenue: Sendable {
         gate = SimGate(rateLimit: options.rateLimit, plan: options.faults)
         clock = options.replaySpeed.map { SimReplayClock(start: market.now, speed: $0) }
         switches = Mutex(Switches(skewMs: options.clockSkewMs))
+        streams = SimStreamHub(market: SimStreamMarket(data: market, halfSpread: options.stream.halfSpread), credentials: options.credentials,
+                               faults: options.stream.faults, wallNowMs: options.stream.wallNowMs)
     }
 
     // MARK: Time
@@ -197,6 +201,11 @@ public final class SimVenue: Sendable {
             guard let ms = q["ms"].flatMap({ Int64($0) }) else { return SimResponse(status: 400, body: "{\"error\":\"ms=<skew>\"}", retCode: nil) }
             setClockSkew(ms: ms)
             return SimResponse(status: 200, body: "{\"clockSkewMs\":\(ms)}", retCode: nil)
+        case ("POST", "/sim/fault/ws-drop"):
+            // Kills the WebSocket connections (of one stream with `?path=`): the fault on command.
+            let path = q["path"].flatMap(SimStreamPath.init(rawValue:))
+            guard q["path"] == nil || path != nil else { return SimResponse(status: 400, body: "{\"error\":\"path=/v5/public/linear|/v5/public/spot|/v5/private\"}", retCode: nil) }
+            return SimResponse(status: 200, body: "{\"dropped\":\(streams.dropAll(path: path))}", retCode: nil)
         case ("POST", "/sim/maintenance"):
             guard let ms = q["ms"].flatMap({ Int64($0) }), ms >= 0 else { return SimResponse(status: 400, body: "{\"error\":\"ms=<length>\"}", retCode: nil) }
             gate.startMaintenance(nowMs: wall.elapsedMs, lengthMs: ms)
@@ -222,7 +231,8 @@ public final class SimVenue: Sendable {
             + "\"replay\":{\"speed\":\(jsonString(clock?.speed.description ?? "0")),\"bars\":\(progress.bars),\"settlements\":\(progress.settlements)},"
             + "\"orders\":{\"createRequests\":\(counts.createRequests),\"placed\":\(counts.placed),\"distinctOrderLinkIds\":\(counts.distinctLinkIds),"
             + "\"duplicatesRefused\":\(counts.duplicatesRefused),\"rejected\":\(counts.rejected),\"executions\":\(counts.executions),\"settlements\":\(counts.settlements)},"
-            + "\"auth\":{\"10002\":\(s.auth[10002] ?? 0),\"10003\":\(s.auth[10003] ?? 0),\"10004\":\(s.auth[10004] ?? 0)},\"clockSkewMs\":\(s.skewMs)}"
+            + "\"auth\":{\"10002\":\(s.auth[10002] ?? 0),\"10003\":\(s.auth[10003] ?? 0),\"10004\":\(s.auth[10004] ?? 0)},\"clockSkewMs\":\(s.skewMs),"
+            + "\"ws\":\(streams.stats.json)}"
         return String(base.dropLast()) + extra
     }
 }

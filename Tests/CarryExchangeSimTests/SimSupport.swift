@@ -53,7 +53,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 }
 
 /// `carry exchange-sim` running as a child process on a free port.
-final class RunningSim {
+final class RunningSim: Sendable {
     let process: ChildProcess
     let port: Int
     var baseURL: String { "http://127.0.0.1:\(port)" }

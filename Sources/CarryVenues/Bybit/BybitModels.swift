@@ -24,6 +24,12 @@ public struct BybitKline: Sendable, Equatable {
     /// Quote-asset turnover.
     public var turnover: Fixed
 
+    /// Nil when high and low enclose open and close; else what is wrong (a venue's bar never is).
+    public var envelopeProblem: String? {
+        guard high < Fixed.max(open, close) || low > Fixed.min(open, close) else { return nil }
+        return "OHLC outside its envelope (open \(open), high \(high), low \(low), close \(close))"
+    }
+
     /// The journal's bar for this kline.
     public func bar(_ instrument: InstrumentId, intervalSeconds: UInt32) -> BarClosed {
         BarClosed(instrumentId: instrument, intervalSeconds: intervalSeconds, openTime: start, open: open, high: high, low: low, close: close,

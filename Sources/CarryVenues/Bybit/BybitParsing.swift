@@ -129,9 +129,7 @@ public enum BybitParser {
             let k = BybitKline(start: try millis(row[0], path + "[0]"), open: try fixed(row[1], path + "[1]"), high: try fixed(row[2], path + "[2]"),
                                low: try fixed(row[3], path + "[3]"), close: try fixed(row[4], path + "[4]"), volume: try fixed(row[5], path + "[5]"),
                                turnover: try fixed(row[6], path + "[6]"))
-            guard k.high >= Fixed.max(k.open, k.close), k.low <= Fixed.min(k.open, k.close) else {
-                throw BybitError(.malformed, "\(path): OHLC outside its envelope (open \(k.open), high \(k.high), low \(k.low), close \(k.close))")
-            }
+            if let problem = k.envelopeProblem { throw BybitError(.malformed, "\(path): \(problem)") }
             return k
         }
     }

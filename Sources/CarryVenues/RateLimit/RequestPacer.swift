@@ -33,9 +33,7 @@ struct RequestPacer {
 
     /// Exponential backoff with equal jitter: half fixed, half random.
     mutating func backoff(_ attempt: Int) -> Int64 {
-        let exp = min(backoffMaxMs, backoffBaseMs << Int64(min(attempt - 1, 20)))
-        let half = max(1, exp / 2)
-        return half + Int64(rng.next() % UInt64(half + 1))
+        Backoff.equalJitterMs(attempt: attempt, baseMs: backoffBaseMs, maxMs: backoffMaxMs, rng: &rng)
     }
 
     /// Corrects a group from a response's rate-limit headers.

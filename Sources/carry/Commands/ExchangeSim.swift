@@ -46,6 +46,15 @@ struct ExchangeSimCommand: AsyncParsableCommand {
         Without it the clock stands still; POST /sim/advance?to=MS or ?by=MS moves it.
         --source-venue serves another venue's history (e.g. binance) under Bybit's API.
 
+        WebSockets on the same port: /v5/public/linear and /v5/public/spot (tickers, orderbook.1,
+        publicTrade, kline — derived from the bars and settlements as of the venue's clock, the
+        book --ws-half-spread either side of the close) and /v5/private (auth with the same key
+        pair; the account's order, execution, position and wallet changes). Ops are answered in
+        Bybit's shapes (subscribe, unsubscribe, ping, auth). WebSocket faults, each counted
+        under "ws" in /sim/stats: --ws-drop-every N kills a connection after every N-th data
+        message, --ws-lose K loses the K messages before each such kill, --ws-dup-exec N sends
+        every N-th execution message twice; POST /sim/fault/ws-drop kills every connection now.
+
         Prints `listening on HOST:PORT` on stdout once bound (--port 0 picks a free port).
         """)
 
@@ -106,6 +115,21 @@ struct ExchangeSimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How late a slow answer comes, e.g. 1500ms.", valueName: "DURATION"))
     var slow = "1500ms"
 
+    @Option(name: .customLong("ws-half-spread"), help: ArgumentHelp("Half the spread of the streamed book, a fraction of the close.", valueName: "FRACTION"))
+    var wsHalfSpread = "0.0001"
+
+    @Option(name: .customLong("ws-poll"), help: ArgumentHelp("How often the streams look at the venue's clock for news.", valueName: "DURATION"))
+    var wsPoll = "50ms"
+
+    @Option(name: .customLong("ws-drop-every"), help: ArgumentHelp("Kill a WebSocket connection after every N-th data message (0: never).", valueName: "N"))
+    var wsDropEvery = 0
+
+    @Option(name: .customLong("ws-lose"), help: ArgumentHelp("Lose the K data messages before each --ws-drop-every kill (K < N).", valueName: "K"))
+    var wsLose = 0
+
+    @Option(name: .customLong("ws-dup-exec"), help: ArgumentHelp("Send every N-th execution message twice (0: never).", valueName: "N"))
+    var wsDupExec = 0
+
     func run() async throws {
         try await reportingErrors {
             var options = ExchangeSimOptions(journalPath: journal, host: host, port: port)
@@ -129,6 +153,7 @@ struct ExchangeSimCommand: AsyncParsableCommand {
             plan.stormLength = stormLength
             if let maintenance { plan.maintenance = try Self.window(maintenance) }
             options.faults = plan
+            options.stream = try streamOptions()
             guard !apiKey.isEmpty, !apiSecret.isEmpty else { throw CLIError.badInput("--api-key and --api-secret must not be empty") }
             options.credentials = SimCredentials(apiKey: apiKey, secret: apiSecret)
             if let replaySpeed {
@@ -168,9 +193,27 @@ struct ExchangeSimCommand: AsyncParsableCommand {
                 print("listening on \(host):\(port)")
                 fflush(nil)
             }
-            print("stats \(stats.json(limit: options.rateLimit.limit))")
+            print("stats \(stats)")
             fflush(nil)
         }
+    }
+
+    /// The WebSocket options from the flags.
+    func streamOptions() throws -> SimStreamOptions {
+        var o = SimStreamOptions()
+        guard let spread = Fixed(wsHalfSpread), !spread.isNegative, spread < Fixed(1) else {
+            throw CLIError.badInput("--ws-half-spread expects a fraction in [0, 1) like 0.0001 (got \(wsHalfSpread))")
+        }
+        guard let pollMs = ConfigReader.parseDuration(wsPoll), pollMs >= 1, pollMs <= 60_000 else {
+            throw CLIError.badInput("--ws-poll expects a duration like 50ms (got \(wsPoll))")
+        }
+        guard wsDropEvery >= 0, wsDupExec >= 0, wsLose >= 0, wsLose == 0 || wsLose < wsDropEvery else {
+            throw CLIError.badInput("--ws-drop-every, --ws-dup-exec and --ws-lose must be ≥ 0, and --ws-lose below --ws-drop-every")
+        }
+        o.halfSpread = spread
+        o.pollMs = Int(pollMs)
+        o.faults = SimStreamFaults(dropEvery: wsDropEvery, loseBeforeDrop: wsLose, duplicateExecutionEvery: wsDupExec)
+        return o
     }
 
     /// The backtest config whose cost model the account trades with.

@@ -113,6 +113,11 @@ public struct BybitOrder: Sendable, Equatable {
     public var reduceOnly: Bool
     public var createdTime: Timestamp
     public var updatedTime: Timestamp
+    /// `linear`, `spot`, … (the order topic sends it; the lists sit under a category).
+    public var category: String = ""
+    public var cumExecValue: Fixed? = nil
+    /// Why the order was rejected or cancelled (`EC_NoError` when it was not), when sent.
+    public var rejectReason: String = ""
 
     /// True while the order can still fill.
     public var isOpen: Bool { orderStatus == "New" || orderStatus == "PartiallyFilled" || orderStatus == "Untriggered" }
@@ -133,6 +138,15 @@ public struct BybitExecution: Sendable, Equatable {
     public var feeRate: Fixed?
     public var isMaker: Bool
     public var execTime: Timestamp
+    /// `linear`, `spot`, … (the execution topic sends it; the list sits under a category).
+    public var category: String = ""
+    public var execValue: Fixed? = nil
+    public var markPrice: Fixed? = nil
+    /// Quantity the order still had open after this execution, when sent.
+    public var leavesQty: Fixed? = nil
+
+    /// True for a funding settlement, which is not a fill.
+    public var isFunding: Bool { execType == "Funding" }
 }
 
 /// Executions split by what they are: Bybit lists funding settlements among executions.
@@ -158,6 +172,11 @@ public struct BybitPosition: Sendable, Equatable {
     public var liqPrice: Fixed?
     public var unrealisedPnl: Fixed?
     public var cumRealisedPnl: Fixed?
+    /// The position topic's extras: category, one-way (0) or hedge-mode index, update time, sequence.
+    public var category: String = ""
+    public var positionIdx: Int = 0
+    public var updatedTime: Timestamp? = nil
+    public var seq: Int64? = nil
 
     /// Signed size: positive long, negative short.
     public var signedSize: Fixed { side == "Sell" ? -size : size }
