@@ -94,7 +94,7 @@ struct VenueRun<V: ExecutionVenue> {
         var group = MarketGroup()
         var groupTime = Timestamp.distantPast
         var samples: [(Timestamp, Fixed)] = []
-        let sample: (Timestamp, CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
+        let sample: (Timestamp, borrowing CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
         let flush: (inout ReplayPipeline<V>, inout MarketGroup, Timestamp) -> Void = { p, g, t in
             p.process(group: &g, at: t, trading: t >= tradingFrom, afterTick: sample)
             for (at, input) in inject where at == t { p.inject(input, at: t) }

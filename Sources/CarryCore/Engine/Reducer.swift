@@ -190,7 +190,7 @@ public struct CarryReducer: Sendable, Equatable {
         let i = bar.instrumentId.index
         guard bar.intervalSeconds == config.barIntervalSeconds, i < marks.count else { return out.decisions }
         marks[i] = bar.close
-        strategy.observe(.bar(bar), time: time, ref: ref)
+        if strategy.observesBars { strategy.observe(.bar(bar), time: time, ref: ref) }
         guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return out.decisions }
         checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)
         return out.decisions
@@ -335,7 +335,7 @@ public struct CarryReducer: Sendable, Equatable {
         let p = config.pairs[i]
         guard let spotDef = instruments[p.spot.index], let perpDef = instruments[p.perp.index],
               let spotPrice = mark(p.spot), let perpPrice = mark(p.perp) else { return false }
-        let signalSeq = out.add(.signal(candidate.signal), causation: ref)
+        let signalSeq = out.add(.signal(strategy.entrySignal(for: candidate, pair: p)), causation: ref)
         let qty: Fixed
         switch sizer.size(SizeRequest(spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice, conviction: candidate.conviction)) {
         case .qty(let q):

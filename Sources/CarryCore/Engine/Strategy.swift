@@ -29,12 +29,24 @@ public struct ExitSignal: Sendable, Equatable {
     public var signal: SignalComputed
 }
 
-/// A flat pair the strategy would enter.
+/// A flat pair the strategy would enter. Small on purpose (candidates are ranked at every
+/// scan and most are not entered): the signal that records why is built by
+/// `entrySignal(for:)` only for the candidates the reducer journals.
 public struct EntryCandidate: Sendable, Equatable {
     public var pairIndex: Int
-    public var signal: SignalComputed
+    /// The score candidates are ranked by (higher first).
+    public var score: Fixed
     /// 0…1: how strongly (sizers may scale by it; the threshold strategy says 1).
     public var conviction: Fixed
+    /// The input behind the score (its causation raw value), for the signal's components.
+    public var sourceSeq: UInt64
+
+    public init(pairIndex: Int, score: Fixed, conviction: Fixed, sourceSeq: UInt64) {
+        self.pairIndex = pairIndex
+        self.score = score
+        self.conviction = conviction
+        self.sourceSeq = sourceSeq
+    }
 }
 
 /// A strategy.
@@ -45,6 +57,10 @@ public protocol CarryStrategy: Sendable, Equatable {
     func exits(_ view: StrategyView) -> [ExitSignal]
     /// Entries for flat pairs, best first (ties in pair order).
     func entries(_ view: StrategyView) -> [EntryCandidate]
+    /// The journaled signal of a candidate the reducer acts on.
+    func entrySignal(for candidate: EntryCandidate, pair: PairSpec) -> SignalComputed
+    /// False when bars teach the strategy nothing (the reducer then skips `observe` for bars).
+    var observesBars: Bool { get }
 }
 
 /// The strategies Carry has, as one concrete type (no existential on the scan path).
@@ -68,6 +84,18 @@ public enum AnyCarryStrategy: CarryStrategy {
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
         switch self {
         case .threshold(let s): return s.entries(view)
+        }
+    }
+
+    public func entrySignal(for candidate: EntryCandidate, pair: PairSpec) -> SignalComputed {
+        switch self {
+        case .threshold(let s): return s.entrySignal(for: candidate, pair: pair)
+        }
+    }
+
+    public var observesBars: Bool {
+        switch self {
+        case .threshold(let s): return s.observesBars
         }
     }
 }
@@ -133,17 +161,21 @@ public struct ThresholdStrategy: CarryStrategy {
             let p = pair.spec
             guard let rate = freshRate(p.perp, now: view.now), rate.rate8h >= config.entryThresholdPerInterval8h else { continue }
             guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else { continue }
-            let components = [
-                SignalComponent(factor: .fundingLevel, value: rate.rate8h, weight: Fixed(1), sourceSeq: rate.ref.raw),
-                SignalComponent(factor: .threshold, value: config.entryThresholdPerInterval8h, weight: .zero, sourceSeq: 0),
-            ]
-            out.append(EntryCandidate(pairIndex: i, signal: SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .enter,
-                                                                           direction: .longSpotShortPerp, score: rate.rate8h, components: components),
-                                      conviction: Fixed(1)))
+            out.append(EntryCandidate(pairIndex: i, score: rate.rate8h, conviction: Fixed(1), sourceSeq: rate.ref.raw))
         }
-        // Stable: equal rates keep pair order.
-        return out.enumerated().sorted { a, b in
-            a.element.signal.score != b.element.signal.score ? a.element.signal.score > b.element.signal.score : a.offset < b.offset
-        }.map(\.element)
+        // Best rate first; equal rates keep pair order (the list is built in pair order).
+        if out.count > 1 { out.sort { $0.score != $1.score ? $0.score > $1.score : $0.pairIndex < $1.pairIndex } }
+        return out
     }
+
+    public func entrySignal(for c: EntryCandidate, pair p: PairSpec) -> SignalComputed {
+        let components = [
+            SignalComponent(factor: .fundingLevel, value: c.score, weight: Fixed(1), sourceSeq: c.sourceSeq),
+            SignalComponent(factor: .threshold, value: config.entryThresholdPerInterval8h, weight: .zero, sourceSeq: 0),
+        ]
+        return SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .enter, direction: .longSpotShortPerp,
+                              score: c.score, components: components)
+    }
+
+    public var observesBars: Bool { false }
 }

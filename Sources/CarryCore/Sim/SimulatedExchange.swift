@@ -88,6 +88,8 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     let latencyMs: Int64
     /// Definitions by dense id.
     private(set) var instruments: [InstrumentDefined?] = []
+    /// Whether each id is defined (read on every bar without copying the definition).
+    private var isDefined: [Bool] = []
     private var pending: [Pending] = []
     /// Venue-side positions (signed, base asset) by instrument id.
     public private(set) var positions: [Fixed] = []
@@ -180,6 +182,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     private mutating func grow(to id: InstrumentId) {
         while instruments.count <= id.index {
             instruments.append(nil)
+            isDefined.append(false)
             positions.append(.zero)
             entryPrice.append(nil)
             lastClose.append(nil)
@@ -191,6 +194,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     public mutating func define(_ d: InstrumentDefined) {
         grow(to: d.id)
         instruments[d.id.index] = d
+        isDefined[d.id.index] = true
     }
 
     /// Accepts or rejects an order decided at `time`. Accepted orders wait for a price. (The
@@ -255,7 +259,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     /// `barRef` is the bar's journal reference (the cause of a liquidation).
     public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
         let id = bar.instrumentId
-        guard id.index < instruments.count, instruments[id.index] != nil else { return [] }
+        guard id.index < isDefined.count, isDefined[id.index] else { return [] }
         lastClose[id.index] = bar.close
         // Nothing to fill and no position to liquidate: the common case, no further work.
         if pending.isEmpty && (liquidationAt[id.index] == nil || positions[id.index].isZero) { return [] }

@@ -260,7 +260,7 @@ final class Runner {
     }
 
     /// Samples equity at a scan tick.
-    func sample(at time: Timestamp, _ reducer: CarryReducer) {
+    func sample(at time: Timestamp, _ reducer: borrowing CarryReducer) {
         sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) },
                        openPairs: reducer.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) })
     }
