@@ -159,6 +159,14 @@ public struct BybitPrivateAPI: Sendable {
             }
             qty = qty.divided(by: last, scale: Int(d.qtyStep.scale) + 2, .down).rounded(toMultipleOf: d.qtyStep, .towardZero)
         }
+        // Bounds a real venue has (maxOrderQty, maxPrice): past them the account's exact arithmetic
+        // would overflow, so they are refused like Bybit refuses an order too large.
+        let limit = Fixed(1_000_000_000)
+        let last = account.market.finestInterval(inst).flatMap { account.market.lastBar(inst, intervalSeconds: $0) }?.close
+        let reference = price ?? last ?? Fixed(1)
+        guard qty <= limit, reference <= limit, qty.multiplied(by: reference, scale: 0, .up) <= limit else {
+            return .failure(SimReject(kind == .spot ? 170136 : 10001, "params error: the order's value must be at most \(limit) (qty × price)"))
+        }
         let reduceOnly = p["reduceOnly"] == "true" || p["reduceOnly"] == "1"
         return .success(BybitOrderRequest(category: kind == .spot ? .spot : .linear, symbol: symbol, side: side, orderType: type, qty: qty, price: price, timeInForce: tif,
                                         reduceOnly: reduceOnly, orderLinkId: link))

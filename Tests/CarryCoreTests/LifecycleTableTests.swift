@@ -28,7 +28,8 @@ private func expectedOrder(_ state: OrderState, _ signal: OrderSignal) -> OrderS
         if signal == .refused { return .rejected }
         return nil
     case .submitted:
-        return settle(signal)                                    // notFound before any answer is no evidence: refused
+        if signal == .reported(.notFound) { return .submitted }  // notFound before any answer is no evidence: still waiting
+        return settle(signal)
     case .unknown:
         if signal == .reported(.notFound) { return .rejected }   // never placed
         return settle(signal)
@@ -67,6 +68,7 @@ private func expectedPair(_ phase: PairPhase, _ cause: PairCause, complete: Bool
     let closeCauses: Set<PairCause> = [.exit, .risk, .killSwitch]
     switch phase {
     case .flat:
+        if cause == .strayPosition { return .unwinding }   // a raced fill or a correction left it holding something
         return cause == .entry ? .opening : nil
     case .opening:
         switch cause {
@@ -122,7 +124,7 @@ struct LifecycleTableTests {
         #expect(OrderLifecycle.next(.intended, .sent) == .submitted)
         #expect(OrderLifecycle.next(.intended, .finalFill) == nil)
         #expect(OrderLifecycle.next(.unknown, .reported(.notFound)) == .rejected)
-        #expect(OrderLifecycle.next(.submitted, .reported(.notFound)) == nil)
+        #expect(OrderLifecycle.next(.submitted, .reported(.notFound)) == .submitted)
         #expect(OrderLifecycle.next(.unknown, .sent) == nil)                  // never resolved by resending
         #expect(OrderLifecycle.next(.unknown, .finalFill) == .filled)
         #expect(OrderLifecycle.next(.cancelled, .finalFill) == .cancelled)    // late fill after cancel is booked
@@ -149,7 +151,7 @@ struct LifecycleTableTests {
                 }
             }
         }
-        #expect(cells == 2 * 6 * 12)
+        #expect(cells == 2 * 6 * 13)
         #expect(PairMachine.next(.opening, .legRiskBudget, completeMissingLeg: true) == .opening)
         #expect(PairMachine.next(.opening, .legRiskBudget, completeMissingLeg: false) == .unwinding)
         #expect(PairMachine.next(.closing, .killSwitch) == .closing)

@@ -92,7 +92,7 @@ public enum OrderLifecycle {
         case (.submitted, .sent): return nil
         case (.unknown, .sent): return nil
         case (.submitted, .noAnswer), (.unknown, .noAnswer): return .unknown
-        case (.submitted, .reported(.notFound)): return nil          // a query before any answer is not evidence
+        case (.submitted, .reported(.notFound)): return .submitted   // a query before any answer is not evidence: still waiting
         case (.unknown, .reported(.notFound)): return .rejected      // never placed
         case (.submitted, let s), (.unknown, let s): return working(s)
 
@@ -155,6 +155,8 @@ public struct OrderTrack: Sendable, Equatable {
     public var sentAt: Timestamp?
     /// A cancel has been decided for it (sent once, never repeated).
     public var cancelRequested = false
+    /// When it ended (cancelled or expired orders may still report a fill that raced the end).
+    public var endedAt: Timestamp?
 
     /// Quantity still to fill.
     public var remaining: Fixed { intent.qty - filledQty }

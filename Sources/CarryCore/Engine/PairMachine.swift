@@ -5,6 +5,7 @@
 //                   └─nothingFilled─► flat
 //   opening / open / rebalancing ─exit / risk / killSwitch─► closing ─flat─► flat
 //   closing / unwinding ─closeRetry─► (same): a close order ended with a position left
+//   flat ─strayPosition─► unwinding: a raced fill or a correction left a flat pair holding something
 //
 // A cause the table has no entry for is refused: the reducer journals the refusal (an
 // alert) and leaves the pair where it was. `legRiskBudget` in `opening` stays in `opening`
@@ -16,6 +17,7 @@ public enum PairMachine {
     public static func next(_ phase: PairPhase, _ cause: PairCause, completeMissingLeg: Bool = false) -> PairPhase? {
         switch (phase, cause) {
         case (.flat, .entry): return .opening
+        case (.flat, .strayPosition): return .unwinding
         case (.flat, _): return nil
 
         case (.opening, .legsFilled): return .open

@@ -45,6 +45,8 @@ public struct PairState: Sendable, Equatable {
     public var rebalanceAfter: Timestamp = .distantPast
     /// The missing leg was already sent again once (policy `complete`): next time, unwind.
     public var completedOnce = false
+    /// Leg-risk budgets exhausted while opening (the second one always unwinds).
+    public var budgetsExhausted = 0
     /// The venue refused a close because it holds nothing to reduce: our position is wrong,
     /// so closing waits for reconciliation instead of retrying.
     public var closeRefusedByVenue = false
@@ -91,9 +93,13 @@ public struct CarryReducer: Sendable, Equatable {
     private var legRiskPairs = 0
     /// Orders whose outcome is unknown (kept as a count: the pipeline asks every instant).
     public private(set) var unknownCount = 0
+    /// Execution ids of liquidations booked (membership only: never iterated).
+    private var liquidationExecutions: Set<String> = []
 
     /// Finished orders kept for recognising late facts.
     static let orderMemory = 4096
+    /// How long after a cancel or expiry a raced fill may still arrive (reconciliation waits).
+    static let lateFillGraceMs: Int64 = 2 * Millis.minute
 
     /// A fresh engine.
     public init(config: EngineConfig, reentryCooldownMs: Int64 = 8 * Millis.hour) {
@@ -108,6 +114,8 @@ public struct CarryReducer: Sendable, Equatable {
         for (i, p) in config.pairs.enumerated() {
             grow(to: p.spot)
             grow(to: p.perp)
+            precondition(pairOfInstrument[p.spot.index] == nil && pairOfInstrument[p.perp.index] == nil,
+                         "an instrument is in two pairs: the config must list each symbol once")
             pairOfInstrument[p.spot.index] = i
             pairOfInstrument[p.perp.index] = i
         }
@@ -215,7 +223,7 @@ public struct CarryReducer: Sendable, Equatable {
         let elapsed = now == .distantPast ? 0 : time.msSince(now)
         now = time
         guard legRiskPairs > 0, elapsed > 0 else { return }
-        for i in pairs.indices where pairs[i].phase == .opening || pairs[i].phase == .rebalancing {
+        for i in pairs.indices where pairs[i].phase == .opening {
             let naked = nakedFraction(i)
             guard naked.isPositive else { continue }
             // Full-pair-notional ms: naked share × elapsed, rounded up (never under-counted).
@@ -252,8 +260,8 @@ public struct CarryReducer: Sendable, Equatable {
         }
         out.add(.pair(PairTransition(pairId: pairs[i].pairId, spot: p.spot, perp: p.perp, from: from, to: to, cause: cause, observed: observed)),
                 causation: ref)
-        let wasMetered = from == .opening || from == .rebalancing
-        let isMetered = to == .opening || to == .rebalancing
+        let wasMetered = from == .opening
+        let isMetered = to == .opening
         if wasMetered && !isMetered { legRiskPairs -= 1 }
         if !wasMetered && isMetered { legRiskPairs += 1 }
         pairs[i].phase = to
@@ -293,13 +301,11 @@ public struct CarryReducer: Sendable, Equatable {
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex
             considered[i] = true
-            let p = config.pairs[i]
             if let closed = pairs[i].closedAt, now.msSince(closed) < reentryCooldownMs {
                 skip(i, .cooldown, limit: Fixed(reentryCooldownMs), observed: Fixed(now.msSince(closed)), ref: ref, into: &out)
                 continue
             }
-            if let h = halt {
-                _ = h
+            if halt != nil {
                 skip(i, .engineHalted, limit: .zero, observed: .zero, ref: ref, into: &out)
                 continue
             }
@@ -311,7 +317,6 @@ public struct CarryReducer: Sendable, Equatable {
                 skip(i, .crowdedOut, limit: Fixed(Int64(config.strategy.maxOpenPairs)), observed: Fixed(Int64(active)), ref: ref, into: &out)
                 continue
             }
-            _ = p
             if open(i, candidate: c, ref: ref, into: &out) {
                 active += 1
                 lastSkip[i] = nil
@@ -536,6 +541,8 @@ public struct CarryReducer: Sendable, Equatable {
         grow(to: id)
         let isPerp = instruments[id.index]?.kind.isPerpetual ?? false
         if fill.isLiquidation {
+            // Reported by the stream and again by a query: book it once.
+            guard liquidationExecutions.insert(fill.executionId).inserted else { return }
             portfolio.apply(fill, isPerp: isPerp)
             guard let i = pairOfInstrument[id.index] else { return }
             // The perp leg was liquidated; the spot leg is now naked: close it.
@@ -545,8 +552,12 @@ public struct CarryReducer: Sendable, Equatable {
         }
         guard var track = orders[fill.intentSeq] else {
             if fill.intentSeq != 0 && fill.intentSeq < forgottenBelow {
+                // An order finished long ago (and forgotten) still reports a fill: it is real
+                // money, so it is booked, said, and the pair takes care of the position.
+                portfolio.apply(fill, isPerp: isPerp)
                 out.add(.alert(AlertRaised(severity: .warning, code: "fill.late",
-                                           message: "fill \(fill.executionId) of intent \(fill.intentSeq), finished long ago, ignored")), causation: ref)
+                                           message: "fill \(fill.executionId) of intent \(fill.intentSeq), finished long ago, booked")), causation: ref)
+                if let i = pairOfInstrument[id.index] { advancePair(i, ref: ref, into: &out) }
                 return
             }
             // Real money all the same: book it, and stop opening until someone looks.
@@ -592,6 +603,7 @@ public struct CarryReducer: Sendable, Equatable {
     }
 
     private mutating func orderEnded(_ intentSeq: UInt64, ref: CausationRef, into out: inout DecisionBuffer, completed: Bool = false) {
+        orders[intentSeq]?.endedAt = now
         guard let track = orders[intentSeq], let i = track.pairIndex else { return }
         pairs[i].openIntents.removeAll { $0 == intentSeq }
         if !completed && track.intent.reason == .open && pairs[i].phase == .opening {
@@ -618,7 +630,9 @@ public struct CarryReducer: Sendable, Equatable {
         switch pairs[i].phase {
         case .opening:
             guard !working else { return }
-            let spotHeld = !spot.isZero, perpHeld = !perp.isZero
+            // Dust below the step (a base-coin fee's remainder) is not a leg.
+            let spotHeld = closeQuantity(spot.magnitude, instrument: p.spot).isPositive
+            let perpHeld = closeQuantity(perp.magnitude, instrument: p.perp).isPositive
             if spotHeld && perpHeld {
                 transition(i, .legsFilled, ref: ref, into: &out)
                 checkDrift(i, ref: ref, into: &out)
@@ -644,7 +658,11 @@ public struct CarryReducer: Sendable, Equatable {
         case .open:
             checkDrift(i, ref: ref, into: &out)
         case .flat:
-            break
+            // A fill that raced a cancel, or a corrected position, left a flat pair holding
+            // something: unwind it rather than leave it naked.
+            guard hasClosableQuantity(i), !working else { return }
+            guard transition(i, .strayPosition, ref: ref, into: &out) else { return }
+            sendCloses(i, reason: .flatten, cause: ref, into: &out)
         }
     }
 
@@ -658,6 +676,7 @@ public struct CarryReducer: Sendable, Equatable {
         guard qty.isPositive else {
             transition(i, .legFailed, ref: ref, into: &out)
             sendCloses(i, reason: .flatten, cause: ref, into: &out)
+            settleIfFlat(i, ref: ref, into: &out)
             return
         }
         pairs[i].completedOnce = true
@@ -673,9 +692,10 @@ public struct CarryReducer: Sendable, Equatable {
         let used = Fixed(pairs[i].legRiskUsedMs)
         out.add(.risk(RiskBreached(rule: .legRisk, action: .closed, instrumentId: config.pairs[i].perp,
                                    limit: Fixed(config.execution.legRiskBudgetMs), observed: used)), causation: ref)
-        if config.execution.legFailure == .complete && !pairs[i].completedOnce {
+        pairs[i].budgetsExhausted += 1
+        if config.execution.legFailure == .complete && !pairs[i].completedOnce && pairs[i].budgetsExhausted == 1 {
             // Complete once; a second exhausted budget unwinds (a leg that cannot be had within
-            // the budget is not chased forever).
+            // the budget is not chased forever, even if the cancel of the first try never resolves).
             guard transition(i, .legRiskBudget, observed: used, completing: true, ref: ref, into: &out) else { return }
             pairs[i].legRiskUsedMs = 0
             for seq in pairs[i].openIntents { cancel(seq, reason: .legRisk, cause: ref, into: &out) }
@@ -753,7 +773,14 @@ public struct CarryReducer: Sendable, Equatable {
                 continue
             }
             mismatch = true
-            let inFlight = orders.values.contains { $0.intent.instrumentId == id && !$0.state.isTerminal && $0.state != .intended }
+            // In flight: working, or ended by a cancel or expiry so recently that a fill which
+            // raced it may still arrive (correcting now would count that fill twice).
+            let inFlight = orders.values.contains { o in
+                guard o.intent.instrumentId == id, o.state != .intended else { return false }
+                if !o.state.isTerminal { return true }
+                guard o.state == .cancelled || o.state == .expired, let ended = o.endedAt else { return false }
+                return now.msSince(ended) <= Self.lateFillGraceMs
+            }
             if inFlight {
                 unresolved = true
                 out.add(.reconciled(Reconciled(instrumentId: id, status: .missingFill, localQty: local, venueQty: venue, localCash: nil, venueCash: nil)),
@@ -784,6 +811,11 @@ public struct CarryReducer: Sendable, Equatable {
         for track in workingOrders where (track.state == .accepted || track.state == .partiallyFilled) && !venueOpen.contains(track.intentSeq) {
             mismatch = true
             unresolved = true
+            // It ended without our hearing: its outcome is unknown until a query says.
+            if var t = orders[track.intentSeq] {
+                setState(&t, .unknown)
+                orders[track.intentSeq] = t
+            }
             out.add(.reconciled(Reconciled(instrumentId: track.intent.instrumentId, status: .unknownOrder, localQty: Fixed(Int64(clamping: track.intentSeq)),
                                            venueQty: .zero, localCash: nil, venueCash: nil)), causation: ref)
         }

@@ -255,6 +255,12 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// the journal does not show is queried (its fills, then its status).
     public mutating func resolveInFlight(at time: Timestamp) {
         for order in reducer.unsentOrders { send(.submit(order.intent), commandSeq: order.intentSeq, at: time) }
+        // Handed to the venue before the crash with no answer since: the outcome is unknown
+        // (a query's "not found" then means it was never placed).
+        for order in reducer.workingOrders where order.state == .submitted {
+            deliver([VenueFact(event: .orderUnknown(OrderUnknown(intentSeq: order.intentSeq, reason: "restarted before the venue answered")),
+                               time: time, causation: .local(order.intentSeq))])
+        }
         for order in reducer.workingOrders { deliver(venue.query(intentSeq: order.intentSeq, at: time)) }
     }
 }

@@ -62,6 +62,8 @@ public enum PairCause: UInt8, Sendable, Equatable, CaseIterable, CustomStringCon
     case closeRetry = 11
     /// Every opening order ended with nothing filled on either leg.
     case nothingFilled = 12
+    /// A flat pair holds a position (a fill that raced a cancel, a reconciliation correction): unwind it.
+    case strayPosition = 13
 
     public var description: String {
         switch self {
@@ -77,6 +79,7 @@ public enum PairCause: UInt8, Sendable, Equatable, CaseIterable, CustomStringCon
         case .flat: return "flat"
         case .closeRetry: return "closeRetry"
         case .nothingFilled: return "nothingFilled"
+        case .strayPosition: return "strayPosition"
         }
     }
 }

@@ -314,10 +314,19 @@ struct SimRun {
         let venue = pipeline.venue
         let at = journal.last?.eventTime.iso8601 ?? "start"
         // 1. One send per intent.
-        if let (seq, n) = venue.sends.first(where: { $0.value > 1 }) { violations.append("at \(at): intent \(seq) was sent \(n) times") }
+        if let (seq, n) = venue.sends.filter({ $0.value > 1 }).min(by: { $0.key < $1.key }) { violations.append("at \(at): intent \(seq) was sent \(n) times") }
         // 2. Leg risk.
         for (i, p) in r.pairs.enumerated() where p.phase == .opening && p.legRiskUsedMs > r.config.execution.legRiskBudgetMs {
             violations.append("at \(at): pair \(i) is still opening with \(p.legRiskUsedMs) ms of naked notional (budget \(r.config.execution.legRiskBudgetMs))")
+        }
+        // 2b. A flat pair holds nothing a venue would trade (a raced fill or a correction is unwound).
+        for (i, p) in r.pairs.enumerated() where p.phase == .flat {
+            let spec = r.config.pairs[i]
+            for id in [spec.spot, spec.perp] {
+                if let step = r.instruments[id.index]?.qtyStep, r.portfolio.position(id).magnitude >= step {
+                    violations.append("at \(at): pair \(i) is flat but holds \(r.portfolio.position(id)) of instrument \(id.index)")
+                }
+            }
         }
         // 3. Positions = the sum of fills.
         for i in r.portfolio.qty.indices {

@@ -60,7 +60,8 @@ public enum SimAuth {
         }
         let recvText = header("X-BAPI-RECV-WINDOW")
         let recv = recvText.flatMap { Int64($0) } ?? 5000
-        guard recv > 0, onTime(ts, recvWindowMs: recv, clocks) else {
+        // Bybit bounds recv_window; a huge one must be refused, not overflow the arithmetic below.
+        guard (1...60_000).contains(recv), onTime(ts, recvWindowMs: recv, clocks) else {
             let server = clocks.wallNowMs + clocks.skewMs
             return SimReject(10002, "invalid request, please check your server timestamp or recv_window param. req_timestamp[\(ts)],server_timestamp[\(server)],recv_window[\(recv)]")
         }
@@ -74,12 +75,16 @@ public enum SimAuth {
 
     /// Bybit's rule against either clock (see the file comment).
     public static func onTime(_ ts: Int64, recvWindowMs: Int64, _ c: SimAuthClocks) -> Bool {
-        let wall = c.wallNowMs + c.skewMs
-        if ts >= wall - recvWindowMs && ts < wall + 1000 { return true }
-        let k = max(1, c.speed)
-        let market = c.marketNowMs + c.skewMs
-        let lower = market - Int64(Double(recvWindowMs) * k)
-        let upper = market + Int64(1000 * k) + c.sinceMarketMovedMs
+        // Saturating throughout: a skew or a clock set to an absurd value answers 10002, never traps.
+        let wall = c.wallNowMs.addingReportingOverflow(c.skewMs)
+        if !wall.overflow, ts >= wall.partialValue &- recvWindowMs && ts < wall.partialValue &+ 1000 { return true }
+        let k = min(max(1, c.speed), 1e9)
+        let market = c.marketNowMs.addingReportingOverflow(c.skewMs)
+        guard !market.overflow else { return false }
+        let window = Double(recvWindowMs) * k, ahead = 1000 * k
+        guard window < 1e15, ahead < 1e15 else { return false }
+        let lower = market.partialValue &- Int64(window)
+        let upper = market.partialValue &+ Int64(ahead) &+ min(c.sinceMarketMovedMs, Int64(1e15))
         return ts >= lower && ts < upper
     }
 }

@@ -58,6 +58,9 @@ public final class CurlHTTPTransport: HTTPTransport {
         ok = ok && carry_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
         ok = ok && carry_curl_setopt_string(handle, CURLOPT_USERAGENT, userAgent) == CURLE_OK
         ok = ok && carry_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK
+        // Loopback never goes through a proxy (an http_proxy in the environment would otherwise
+        // receive the signed requests meant for the local venue).
+        ok = ok && carry_curl_setopt_string(handle, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1") == CURLE_OK
         if let list { ok = ok && carry_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK }
         ok = ok && carry_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, box.toOpaque()) == CURLE_OK
         ok = ok && carry_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, box.toOpaque()) == CURLE_OK

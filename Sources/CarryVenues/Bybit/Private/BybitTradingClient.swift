@@ -73,6 +73,9 @@ public final class BybitTradingClient {
                 return .unknown(reason: "accepted (retCode 0) but the answer does not parse (\(BybitParser.fingerprint(bytes))); query orderLinkId \(order.orderLinkId)")
             }
             return .accepted(orderId: ref.orderId, orderLinkId: ref.orderLinkId.isEmpty ? order.orderLinkId : ref.orderLinkId)
+        case 110072, 170141:
+            // The venue already has an order with this orderLinkId: it exists. Query it.
+            return .unknown(reason: "retCode \(env.retCode) '\(redact(env.retMsg))': an order with orderLinkId \(order.orderLinkId) already exists; query it")
         case 10016, 10000, 170146:
             return .unknown(reason: "retCode \(env.retCode) '\(redact(env.retMsg))': the venue may have placed it; query orderLinkId \(order.orderLinkId)")
         case 10002:
@@ -290,6 +293,10 @@ public final class BybitTradingClient {
                 response = try transport.send(request)
             } catch let e as TransportError {
                 switch e.kind {
+                case .other where request.method != "GET":
+                    // libcurl's catch-all includes failures after the request went out (an
+                    // HTTP/2 stream reset, a garbled reply): for an order that is no answer.
+                    return .noAnswer("the transport failed, possibly after sending (\(e.kind.rawValue))")
                 case .connectionRefused, .unresolvedHost, .other:
                     guard urlIndex + 1 < options.allBaseURLs.count else {
                         urlIndex = 0
