@@ -117,8 +117,7 @@ struct TradingClientTests {
 
     @Test("refusals are typed by retCode")
     func rejectKinds() {
-        let cases: [(Int, BybitRejectKind)] = [(110007, .insufficientBalance), (170131, .insufficientBalance), (110072, .duplicateOrderLinkId),
-                                               (170141, .duplicateOrderLinkId), (110017, .reduceOnlyViolation), (10006, .rateLimited),
+        let cases: [(Int, BybitRejectKind)] = [(110007, .insufficientBalance), (170131, .insufficientBalance), (110017, .reduceOnlyViolation), (10006, .rateLimited),
                                                (10003, .authentication), (10004, .authentication), (10005, .authentication), (110094, .belowMinimum),
                                                (10001, .invalidRequest)]
         for (code, kind) in cases {
@@ -128,6 +127,21 @@ struct TradingClientTests {
             #expect(t.signed.count == 1)
         }
         #expect(BybitRejectKind(retCode: 110001) == .orderNotFound && BybitRejectKind(retCode: 170213) == .orderNotFound)
+    }
+
+    @Test("a duplicate orderLinkId on create means the order exists: unknown, sent once, the reason says to query it")
+    func duplicateIsUnknown() {
+        for code in [110072, 170141] {
+            let t = venue { _, _ in refusal(code, "OrderLinkedID is duplicate") }
+            let (c, _) = tradingClient(t)
+            guard case .unknown(let reason) = c.createOrder(order) else {
+                Issue.record("\(code): not unknown")
+                continue
+            }
+            #expect(reason.contains("already exists") && reason.contains("pair7-perp-open"))
+            #expect(t.signed.count == 1)
+            #expect(BybitRejectKind(retCode: code) == .duplicateOrderLinkId)
+        }
     }
 
     @Test("10002 resyncs the clock: a read is retried once in time, a create is refused without resending")
