@@ -251,7 +251,14 @@ struct SimRun {
     /// Ends the run: the ticks still due, the venue's last facts, a last reconciliation.
     mutating func finish(into violations: inout [String]) {
         pipeline.finish(afterTick: { _, _ in })
-        pipeline.settleVenue(through: world.to.adding(ms: Millis.minute))
+        // Past the reducer's late-fill grace, so a difference left by a recent cancel or expiry
+        // is corrected rather than waited on.
+        let end = world.to.adding(ms: 3 * Millis.minute)
+        pipeline.settleVenue(through: end)
+        // The last reconciliation: a pair waiting on the venue's word (a close it refused as
+        // nothing to reduce) is settled by it, as it would be by the next periodic one.
+        driftsAtLastReconciliation = pipeline.venue.counts.drifts
+        pipeline.inject(.venue(.snapshot(pipeline.venue.snapshot())), at: end)
         collect()
         check(into: &violations, deep: true)
         for (i, p) in pipeline.reducer.pairs.enumerated() where (p.phase == .closing || p.phase == .unwinding) && p.openIntents.isEmpty {
