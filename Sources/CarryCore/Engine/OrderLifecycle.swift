@@ -150,9 +150,6 @@ public struct OrderTrack: Sendable, Equatable {
     public var filledQty: Fixed = .zero
     /// Execution ids seen for this order.
     public var executionIds: [String] = []
-    /// When it was decided, and when it was sent (for the leg-risk clock and unknown timeouts).
-    public var intendedAt: Timestamp
-    public var sentAt: Timestamp?
     /// A cancel has been decided for it (sent once, never repeated).
     public var cancelRequested = false
     /// When it ended (cancelled or expired orders may still report a fill that raced the end).

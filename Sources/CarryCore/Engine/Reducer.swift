@@ -296,7 +296,7 @@ public struct CarryReducer: Sendable, Equatable {
         retryStuckCloses(ref: ref, into: &out)
         guard !killSwitchEngaged else { return }
         let candidates = strategy.entries(view())
-        var active = pairs.filter { $0.phase != .flat }.count
+        var active = pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
         var considered = Array(repeating: false, count: pairs.count)
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex
@@ -375,7 +375,7 @@ public struct CarryReducer: Sendable, Equatable {
 
     private mutating func send(_ intent: OrderIntended, pair: Int?, cause: CausationRef, into out: inout DecisionBuffer) {
         let seq = out.add(.submit(intent), causation: cause)
-        orders[seq] = OrderTrack(intent: intent, intentSeq: seq, pairIndex: pair, intendedAt: now)
+        orders[seq] = OrderTrack(intent: intent, intentSeq: seq, pairIndex: pair)
         if let pair { pairs[pair].openIntents.append(seq) }
     }
 
@@ -464,7 +464,7 @@ public struct CarryReducer: Sendable, Equatable {
     private mutating func venue(_ v: VenueInput, ref: CausationRef, into out: inout DecisionBuffer) {
         switch v {
         case .submitted(let s):
-            if orderSignal(s.intentSeq, .sent, ref: ref, into: &out) { orders[s.intentSeq]?.sentAt = now }
+            orderSignal(s.intentSeq, .sent, ref: ref, into: &out)
         case .accepted(let a):
             orderSignal(a.intentSeq, .acknowledged, ref: ref, into: &out)
         case .rejected(let r):

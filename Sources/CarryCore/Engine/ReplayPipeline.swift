@@ -18,11 +18,6 @@
 // Ticks fall on multiples of the scan interval since the epoch (UTC-aligned); a tick due
 // between two market timestamps is emitted before the later one.
 //
-// Speed: the pipeline is generic over its venue, and a generic type's methods called from
-// another module run unspecialised (every venue operation through witness tables, every copy
-// a value-witness memmove). The hot entry points are therefore pre-specialised here for the
-// venues Carry runs (`@_specialize(exported:)`): the backtest calls the specialised code.
-//
 // Journal order (what makes a fold of the journal reproduce the run, `Recovery`): every
 // input is fed to the reducer the moment it is recorded, and its decisions are recorded
 // right after it; then the executor acts on those decisions' order commands, and each fact
@@ -177,8 +172,6 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// seq order) in the order above; within a kind, in seq order. `trading` is false during
     /// warm-up: no ticks, so no decisions. `afterTick` sees the state right after each scan
     /// tick (for equity sampling). Empties the group.
-    @_specialize(exported: true, where Venue == SimulatedExchange)
-    @_specialize(exported: true, where Venue == FaultyVenue)
     public mutating func process(group: inout MarketGroup, at time: Timestamp, trading: Bool,
                                  afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         if trading {
@@ -227,7 +220,6 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     }
 
     /// Emits the ticks still due through `to` (the end of the run).
-    @_specialize(exported: true, where Venue == SimulatedExchange)
     public mutating func finish(afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         while nextTick <= to { tick(afterTick) }
     }
