@@ -208,11 +208,15 @@ public struct EngineConfig: Sendable, Equatable {
     public var latencyMs: Int64
     /// Leg risk, delta band, rebalancing.
     public var execution: ExecutionPolicy
+    /// `strategy_mode: composite` (v1.1) when set; nil is `simple`, v1.0's threshold strategy.
+    public var composite: CompositeStrategyConfig?
 
     /// Builds an engine config.
     public init(pairs: [PairSpec], barIntervalSeconds: UInt32, initialCashUsdt: Fixed, strategy: ThresholdStrategyConfig, risk: RiskLimits,
-                fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, execution: ExecutionPolicy = .standard) {
+                fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, execution: ExecutionPolicy = .standard,
+                composite: CompositeStrategyConfig? = nil) {
         self.execution = execution
+        self.composite = composite
         self.pairs = pairs
         self.barIntervalSeconds = barIntervalSeconds
         self.initialCashUsdt = initialCashUsdt

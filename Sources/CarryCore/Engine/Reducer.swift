@@ -50,6 +50,10 @@ public struct PairState: Sendable, Equatable {
     /// The venue refused a close because it holds nothing to reduce: our position is wrong,
     /// so closing waits for reconciliation instead of retrying.
     public var closeRefusedByVenue = false
+    /// The perp leg's funding and the pair's fees + slippage booked when the pair was decided,
+    /// so what the pair itself collected and paid is the difference.
+    public var fundingMark: Fixed = .zero
+    public var costMark: Fixed = .zero
 
     public init() {}
 }
@@ -66,7 +70,7 @@ public struct CarryReducer: Sendable, Equatable {
     /// Cool-down after a pair closes before it may reopen, in ms.
     public let reentryCooldownMs: Int64
     public private(set) var strategy: AnyCarryStrategy
-    public let sizer: FixedNotionalSizer
+    public let sizer: AnyPositionSizer
     public private(set) var instruments: [InstrumentDefined?] = []
     /// Last close of a bar of the engine's interval, by instrument index (the marks).
     public private(set) var marks: [Fixed?] = []
@@ -86,7 +90,7 @@ public struct CarryReducer: Sendable, Equatable {
     public private(set) var reconciliationHold = false
     /// The last reason journaled for not entering each pair (cleared when it enters or stops
     /// qualifying), so "why not" is journaled when it changes, not at every scan.
-    public private(set) var lastSkip: [SkipReason?]
+    public private(set) var lastSkip: [EntryVeto?]
     /// Pair index by instrument id (spot or perp leg), for fills and bars.
     private var pairOfInstrument: [Int?] = []
     /// Pairs in a phase where one leg can be ahead of the other (leg risk is metered).
@@ -105,8 +109,13 @@ public struct CarryReducer: Sendable, Equatable {
     public init(config: EngineConfig, reentryCooldownMs: Int64 = 8 * Millis.hour) {
         self.config = config
         self.reentryCooldownMs = reentryCooldownMs
-        strategy = .threshold(ThresholdStrategy(config: config.strategy))
-        sizer = FixedNotionalSizer(notionalUsdt: config.strategy.pairNotionalUsdt)
+        if let composite = config.composite {
+            strategy = .composite(CompositeStrategy(config: composite, pairs: config.pairs, fees: config.fees, slippage: config.slippage))
+            sizer = .conviction(ConvictionSizer(minNotionalUsdt: composite.minNotionalUsdt, maxNotionalUsdt: composite.maxNotionalUsdt))
+        } else {
+            strategy = .threshold(ThresholdStrategy(config: config.strategy))
+            sizer = .fixed(FixedNotionalSizer(notionalUsdt: config.strategy.pairNotionalUsdt))
+        }
         portfolio = Portfolio(initialCash: config.initialCashUsdt)
         pairs = Array(repeating: PairState(), count: config.pairs.count)
         lastSkip = Array(repeating: nil, count: config.pairs.count)
@@ -281,26 +290,57 @@ public struct CarryReducer: Sendable, Equatable {
 
     // MARK: - Strategy
 
+    /// What the strategy sees: every pair's phase and, for pairs not flat, what they hold,
+    /// collected and paid.
     private func view() -> StrategyView {
-        StrategyView(now: now, pairs: config.pairs.indices.map { PairView(spec: config.pairs[$0], phase: pairs[$0].phase, openedAt: pairs[$0].openedAt) },
-                     marks: marks)
+        var views: [PairView] = []
+        views.reserveCapacity(pairs.count)
+        for (i, spec) in config.pairs.enumerated() {
+            let pair = pairs[i]
+            var v = PairView(spec: spec, phase: pair.phase, openedAt: pair.openedAt)
+            if pair.phase != .flat {
+                v.targetQty = pair.targetQty
+                v.fundingUsdt = fundingBooked(spec) - pair.fundingMark
+                v.costsUsdt = costsBooked(spec) - pair.costMark
+            }
+            views.append(v)
+        }
+        return StrategyView(now: now, pairs: views, marks: marks)
+    }
+
+    /// Funding booked on a pair's perp leg, ever.
+    private func fundingBooked(_ p: PairSpec) -> Fixed { p.perp.index < portfolio.funding.count ? portfolio.funding[p.perp.index] : .zero }
+
+    /// Fees and slippage booked on a pair's legs, ever.
+    private func costsBooked(_ p: PairSpec) -> Fixed {
+        var total = Fixed.zero
+        for id in [p.spot, p.perp] where id.index < portfolio.fees.count { total += portfolio.fees[id.index] + portfolio.slippage[id.index] }
+        return total
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {
         if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.
-        for exit in strategy.exits(view()) where pairs[exit.pairIndex].phase == .open {
+        var scanView = view()
+        let decidedBefore = out.decisions.count
+        for exit in strategy.exits(scanView) where pairs[exit.pairIndex].phase == .open {
             let signalSeq = out.add(.signal(exit.signal), causation: ref)
             closePair(exit.pairIndex, cause: .exit, reason: .close, ref: .local(signalSeq), into: &out)
         }
         retryStuckCloses(ref: ref, into: &out)
         guard !killSwitchEngaged else { return }
-        let candidates = strategy.entries(view())
+        // The view again only when something was decided (the common scan decides nothing).
+        if out.decisions.count != decidedBefore { scanView = view() }
+        let candidates = strategy.entries(scanView)
         var active = pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
         var considered = Array(repeating: false, count: pairs.count)
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex
             considered[i] = true
+            if let veto = c.veto {
+                skip(i, veto, ref: ref, into: &out)
+                continue
+            }
             if let closed = pairs[i].closedAt, now.msSince(closed) < reentryCooldownMs {
                 skip(i, .cooldown, limit: Fixed(reentryCooldownMs), observed: Fixed(now.msSince(closed)), ref: ref, into: &out)
                 continue
@@ -317,11 +357,14 @@ public struct CarryReducer: Sendable, Equatable {
                 skip(i, .crowdedOut, limit: Fixed(Int64(config.strategy.maxOpenPairs)), observed: Fixed(Int64(active)), ref: ref, into: &out)
                 continue
             }
-            if open(i, candidate: c, ref: ref, into: &out) {
+            switch open(i, candidate: c, view: scanView, ref: ref, into: &out) {
+            case .opened:
                 active += 1
                 lastSkip[i] = nil
-            } else {
-                lastSkip[i] = .risk
+            case .refused:
+                lastSkip[i] = EntryVeto(reason: .risk, factor: nil, limit: .zero, observed: .zero)
+            case .skipped:
+                break
             }
         }
         for i in pairs.indices where !considered[i] && pairs[i].phase == .flat { lastSkip[i] = nil }
@@ -329,25 +372,55 @@ public struct CarryReducer: Sendable, Equatable {
 
     /// Journals why pair `i` was not entered, when the reason changed since the last scan.
     private mutating func skip(_ i: Int, _ reason: SkipReason, limit: Fixed, observed: Fixed, ref: CausationRef, into out: inout DecisionBuffer) {
-        guard lastSkip[i] != reason else { return }
-        lastSkip[i] = reason
-        let p = config.pairs[i]
-        out.add(.skipped(EntrySkipped(spot: p.spot, perp: p.perp, reason: reason, limit: limit, observed: observed)), causation: ref)
+        skip(i, EntryVeto(reason: reason, factor: nil, limit: limit, observed: observed), ref: ref, into: &out)
     }
 
-    /// Sizes, risk-checks and (when allowed) opens a pair. Returns true when intents went out.
-    private mutating func open(_ i: Int, candidate: EntryCandidate, ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
+    /// Journals a veto when its reason (and factor) differ from the last one journaled for the pair.
+    private mutating func skip(_ i: Int, _ veto: EntryVeto, ref: CausationRef, into out: inout DecisionBuffer) {
+        if let last = lastSkip[i], last.reason == veto.reason, last.factor == veto.factor { return }
+        lastSkip[i] = veto
+        let p = config.pairs[i]
+        out.add(.skipped(EntrySkipped(spot: p.spot, perp: p.perp, reason: veto.reason, factor: veto.factor, limit: veto.limit, observed: veto.observed)),
+                causation: ref)
+    }
+
+    /// What became of an entry.
+    private enum EntryOutcome {
+        /// Intents for both legs went out.
+        case opened
+        /// A risk rule or the exchange's rules refused it (journaled as a breach).
+        case refused
+        /// Not attempted; the skip was journaled.
+        case skipped
+    }
+
+    /// Sizes, risk-checks and (when allowed) opens a pair.
+    private mutating func open(_ i: Int, candidate: EntryCandidate, view entryView: StrategyView, ref: CausationRef,
+                               into out: inout DecisionBuffer) -> EntryOutcome {
         let p = config.pairs[i]
         guard let spotDef = instruments[p.spot.index], let perpDef = instruments[p.perp.index],
-              let spotPrice = mark(p.spot), let perpPrice = mark(p.perp) else { return false }
-        let signalSeq = out.add(.signal(strategy.entrySignal(for: candidate, pair: p)), causation: ref)
+              let spotPrice = mark(p.spot), let perpPrice = mark(p.perp) else { return .refused }
+        let capacity = Fixed.max(.zero, config.risk.maxTotalNotionalUsdt - openNotional())
+        let sized = sizer.size(SizeRequest(spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice, conviction: candidate.conviction,
+                                           capacityUsdt: capacity))
+        if case .noRoom(let room, let minimum) = sized {
+            skip(i, EntryVeto(reason: .cap, factor: nil, limit: room, observed: minimum), ref: ref, into: &out)
+            return .skipped
+        }
+        let signalSeq = out.add(.signal(strategy.entrySignal(for: candidate, pair: p, view: entryView)), causation: ref)
         let qty: Fixed
-        switch sizer.size(SizeRequest(spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice, conviction: candidate.conviction)) {
+        switch sized {
         case .qty(let q):
             qty = q
+        case .scaled(let q, let requested, let room):
+            qty = q
+            out.add(.risk(RiskBreached(rule: .maxTotalNotional, action: .scaled, instrumentId: p.perp, limit: room, observed: requested)),
+                    causation: .local(signalSeq))
         case .tooSmall(let step, let raw):
             out.add(.risk(RiskBreached(rule: .minOrderSize, action: .rejected, instrumentId: p.perp, limit: step, observed: raw)), causation: .local(signalSeq))
-            return false
+            return .refused
+        case .noRoom:
+            return .skipped
         }
         let notional = qty.multiplied(by: perpPrice, scale: quoteScale, .up)
         let spotFees = config.fees.rates(for: spotDef).taker
@@ -359,9 +432,11 @@ public struct CarryReducer: Sendable, Equatable {
         if let breach = RiskChecks.checkEntry(proposal, limits: config.risk, margin: config.margin) {
             out.add(.risk(RiskBreached(rule: breach.0, action: .rejected, instrumentId: p.perp, limit: breach.limit, observed: breach.observed)),
                     causation: .local(signalSeq))
-            return false
+            return .refused
         }
         pairs[i].pairId = signalSeq
+        pairs[i].fundingMark = fundingBooked(p)
+        pairs[i].costMark = costsBooked(p)
         transition(i, .entry, ref: .local(signalSeq), into: &out)
         pairs[i].targetQty = qty
         pairs[i].openedAt = nil
@@ -370,7 +445,7 @@ public struct CarryReducer: Sendable, Equatable {
                            qty: qty, limitPrice: nil, reduceOnly: false, reason: .open), pair: i, cause: .local(signalSeq), into: &out)
         send(OrderIntended(pairId: signalSeq, leg: .perp, instrumentId: p.perp, side: .sell, type: .market, timeInForce: .immediateOrCancel,
                            qty: qty, limitPrice: nil, reduceOnly: false, reason: .open), pair: i, cause: .local(signalSeq), into: &out)
-        return true
+        return .opened
     }
 
     private mutating func send(_ intent: OrderIntended, pair: Int?, cause: CausationRef, into out: inout DecisionBuffer) {

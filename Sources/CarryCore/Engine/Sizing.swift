@@ -10,14 +10,17 @@ public struct SizeRequest: Sendable, Equatable {
     public var perpPrice: Fixed
     /// How strongly the strategy believes in the entry, 0…1 (the threshold strategy: 1).
     public var conviction: Fixed
+    /// Room left under the portfolio cap (total notional of open pairs), quote asset.
+    public var capacityUsdt: Fixed
 
     /// Builds a request.
-    public init(spot: InstrumentDefined, perp: InstrumentDefined, spotPrice: Fixed, perpPrice: Fixed, conviction: Fixed) {
+    public init(spot: InstrumentDefined, perp: InstrumentDefined, spotPrice: Fixed, perpPrice: Fixed, conviction: Fixed, capacityUsdt: Fixed) {
         self.spot = spot
         self.perp = perp
         self.spotPrice = spotPrice
         self.perpPrice = perpPrice
         self.conviction = conviction
+        self.capacityUsdt = capacityUsdt
     }
 }
 
@@ -25,8 +28,12 @@ public struct SizeRequest: Sendable, Equatable {
 public enum SizeResult: Sendable, Equatable {
     /// Both legs' quantity.
     case qty(Fixed)
+    /// Both legs' quantity, made smaller than the conviction asked to fit under the cap.
+    case scaled(Fixed, requestedUsdt: Fixed, capacityUsdt: Fixed)
     /// Below what the exchange accepts: the common step and the unrounded quantity.
     case tooSmall(step: Fixed, raw: Fixed)
+    /// The cap leaves less room than the smallest size allowed.
+    case noRoom(capacityUsdt: Fixed, minimumUsdt: Fixed)
 }
 
 /// Turns a signal into a quantity for both legs.
@@ -68,5 +75,55 @@ public struct FixedNotionalSizer: PositionSizer, Equatable {
             return .tooSmall(step: step, raw: raw)
         }
         return .qty(qty)
+    }
+}
+
+/// v1.1 sizing: a notional between a minimum and a maximum by conviction
+/// (min + conviction × (max − min)), scaled down to the room left under the portfolio cap, or
+/// refused when that room is below the minimum. The quantity is the notional at the dearer
+/// leg's price, so neither leg's notional exceeds what was sized.
+public struct ConvictionSizer: PositionSizer, Equatable {
+    public var minNotionalUsdt: Fixed
+    public var maxNotionalUsdt: Fixed
+
+    /// A sizer between `minNotionalUsdt` and `maxNotionalUsdt` per leg.
+    public init(minNotionalUsdt: Fixed, maxNotionalUsdt: Fixed) {
+        precondition(minNotionalUsdt.isPositive && minNotionalUsdt <= maxNotionalUsdt)
+        self.minNotionalUsdt = minNotionalUsdt
+        self.maxNotionalUsdt = maxNotionalUsdt
+    }
+
+    /// The notional a conviction asks for (clamped to 0…1).
+    public func notional(conviction: Fixed) -> Fixed {
+        let c = Fixed.min(Fixed(1), Fixed.max(.zero, conviction))
+        return minNotionalUsdt + (maxNotionalUsdt - minNotionalUsdt).multiplied(by: c, scale: quoteScale, .towardZero)
+    }
+
+    public func size(_ r: SizeRequest) -> SizeResult {
+        let requested = notional(conviction: r.conviction)
+        var target = requested
+        if requested > r.capacityUsdt {
+            guard r.capacityUsdt >= minNotionalUsdt else { return .noRoom(capacityUsdt: Fixed.max(.zero, r.capacityUsdt), minimumUsdt: minNotionalUsdt) }
+            target = r.capacityUsdt
+        }
+        let step = PairQuantity.step(spot: r.spot, perp: r.perp)
+        let raw = target.divided(by: Fixed.max(r.spotPrice, r.perpPrice), scale: Int(step.scale) + 4, .towardZero)
+        guard let qty = PairQuantity.round(raw, spot: r.spot, perp: r.perp, spotPrice: r.spotPrice, perpPrice: r.perpPrice) else {
+            return .tooSmall(step: step, raw: raw)
+        }
+        return target < requested ? .scaled(qty, requestedUsdt: requested, capacityUsdt: r.capacityUsdt) : .qty(qty)
+    }
+}
+
+/// The sizers Carry has, as one concrete type.
+public enum AnyPositionSizer: PositionSizer, Equatable {
+    case fixed(FixedNotionalSizer)
+    case conviction(ConvictionSizer)
+
+    public func size(_ r: SizeRequest) -> SizeResult {
+        switch self {
+        case .fixed(let s): return s.size(r)
+        case .conviction(let s): return s.size(r)
+        }
     }
 }

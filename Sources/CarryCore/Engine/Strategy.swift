@@ -10,6 +10,21 @@ public struct PairView: Sendable, Equatable {
     public var phase: PairPhase
     /// When both legs were filled (open pairs).
     public var openedAt: Timestamp?
+    /// Target quantity of each leg (zero when flat).
+    public var targetQty: Fixed = .zero
+    /// Funding the perp leg collected since the pair's entry decision, quote asset.
+    public var fundingUsdt: Fixed = .zero
+    /// Fees and slippage of the pair's fills since its entry decision, quote asset.
+    public var costsUsdt: Fixed = .zero
+
+    public init(spec: PairSpec, phase: PairPhase, openedAt: Timestamp?, targetQty: Fixed = .zero, fundingUsdt: Fixed = .zero, costsUsdt: Fixed = .zero) {
+        self.spec = spec
+        self.phase = phase
+        self.openedAt = openedAt
+        self.targetQty = targetQty
+        self.fundingUsdt = fundingUsdt
+        self.costsUsdt = costsUsdt
+    }
 }
 
 /// What a strategy sees at a scan.
@@ -19,6 +34,12 @@ public struct StrategyView: Sendable {
     /// Last closes by instrument index (the marks).
     public var marks: [Fixed?]
 
+    public init(now: Timestamp, pairs: [PairView], marks: [Fixed?]) {
+        self.now = now
+        self.pairs = pairs
+        self.marks = marks
+    }
+
     /// The mark of an instrument, if it has had a bar.
     public func mark(_ id: InstrumentId) -> Fixed? { id.index < marks.count ? marks[id.index] : nil }
 }
@@ -27,6 +48,22 @@ public struct StrategyView: Sendable {
 public struct ExitSignal: Sendable, Equatable {
     public var pairIndex: Int
     public var signal: SignalComputed
+}
+
+/// Why a strategy would not enter a flat pair (journaled as `entry.skipped` when it changes).
+public struct EntryVeto: Sendable, Equatable {
+    public var reason: SkipReason
+    /// The missing feature (`missingFeature`) or the factor that failed.
+    public var factor: SignalFactor?
+    public var limit: Fixed
+    public var observed: Fixed
+
+    public init(reason: SkipReason, factor: SignalFactor?, limit: Fixed, observed: Fixed) {
+        self.reason = reason
+        self.factor = factor
+        self.limit = limit
+        self.observed = observed
+    }
 }
 
 /// A flat pair the strategy would enter. Small on purpose (candidates are ranked at every
@@ -40,12 +77,16 @@ public struct EntryCandidate: Sendable, Equatable {
     public var conviction: Fixed
     /// The input behind the score (its causation raw value), for the signal's components.
     public var sourceSeq: UInt64
+    /// Set when the strategy says why it would not enter (vetoed candidates come after the
+    /// others, in pair order; the reducer journals the reason and enters none of them).
+    public var veto: EntryVeto?
 
-    public init(pairIndex: Int, score: Fixed, conviction: Fixed, sourceSeq: UInt64) {
+    public init(pairIndex: Int, score: Fixed, conviction: Fixed, sourceSeq: UInt64, veto: EntryVeto? = nil) {
         self.pairIndex = pairIndex
         self.score = score
         self.conviction = conviction
         self.sourceSeq = sourceSeq
+        self.veto = veto
     }
 }
 
@@ -55,10 +96,10 @@ public protocol CarryStrategy: Sendable, Equatable {
     mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef)
     /// Exits for pairs in `open`, in pair order.
     func exits(_ view: StrategyView) -> [ExitSignal]
-    /// Entries for flat pairs, best first (ties in pair order).
+    /// Entries for flat pairs, best first (ties in pair order), then vetoed ones.
     func entries(_ view: StrategyView) -> [EntryCandidate]
     /// The journaled signal of a candidate the reducer acts on.
-    func entrySignal(for candidate: EntryCandidate, pair: PairSpec) -> SignalComputed
+    func entrySignal(for candidate: EntryCandidate, pair: PairSpec, view: StrategyView) -> SignalComputed
     /// False when bars teach the strategy nothing (the reducer then skips `observe` for bars).
     var observesBars: Bool { get }
 }
@@ -66,36 +107,46 @@ public protocol CarryStrategy: Sendable, Equatable {
 /// The strategies Carry has, as one concrete type (no existential on the scan path).
 public enum AnyCarryStrategy: CarryStrategy {
     case threshold(ThresholdStrategy)
+    case composite(CompositeStrategy)
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
         switch self {
         case .threshold(var s):
             s.observe(input, time: time, ref: ref)
             self = .threshold(s)
+        case .composite(var s):
+            // Take the payload out first so the features are mutated in place, not copied.
+            self = .threshold(ThresholdStrategy.placeholder)
+            s.observe(input, time: time, ref: ref)
+            self = .composite(s)
         }
     }
 
     public func exits(_ view: StrategyView) -> [ExitSignal] {
         switch self {
         case .threshold(let s): return s.exits(view)
+        case .composite(let s): return s.exits(view)
         }
     }
 
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
         switch self {
         case .threshold(let s): return s.entries(view)
+        case .composite(let s): return s.entries(view)
         }
     }
 
-    public func entrySignal(for candidate: EntryCandidate, pair: PairSpec) -> SignalComputed {
+    public func entrySignal(for candidate: EntryCandidate, pair: PairSpec, view: StrategyView) -> SignalComputed {
         switch self {
-        case .threshold(let s): return s.entrySignal(for: candidate, pair: pair)
+        case .threshold(let s): return s.entrySignal(for: candidate, pair: pair, view: view)
+        case .composite(let s): return s.entrySignal(for: candidate, pair: pair, view: view)
         }
     }
 
     public var observesBars: Bool {
         switch self {
         case .threshold(let s): return s.observesBars
+        case .composite(let s): return s.observesBars
         }
     }
 }
@@ -113,6 +164,10 @@ public struct ThresholdStrategy: CarryStrategy {
 
     /// A strategy with these thresholds.
     public init(config: ThresholdStrategyConfig) { self.config = config }
+
+    /// Holds an enum's place while its payload is mutated (never run).
+    static let placeholder = ThresholdStrategy(config: ThresholdStrategyConfig(entryThresholdPerInterval8h: .zero, exitThresholdPerInterval8h: .zero,
+                                                                                maxHoldingMs: 0, pairNotionalUsdt: .zero, maxOpenPairs: 0, maxRateAgeMs: 0))
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
         guard case .fundingSettled(let f) = input else { return }
@@ -168,7 +223,7 @@ public struct ThresholdStrategy: CarryStrategy {
         return out
     }
 
-    public func entrySignal(for c: EntryCandidate, pair p: PairSpec) -> SignalComputed {
+    public func entrySignal(for c: EntryCandidate, pair p: PairSpec, view: StrategyView) -> SignalComputed {
         let components = [
             SignalComponent(factor: .fundingLevel, value: c.score, weight: Fixed(1), sourceSeq: c.sourceSeq),
             SignalComponent(factor: .threshold, value: config.entryThresholdPerInterval8h, weight: .zero, sourceSeq: 0),

@@ -69,6 +69,22 @@ public enum SignalFactor: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case predictedRate = 7
     /// A threshold the signal compared against (entry or exit).
     case threshold = 8
+    /// Expected funding over the expected holding less the round trip, fraction of notional.
+    case expectedCarry = 9
+    /// Fees, half spreads and impact of opening and closing both legs, fraction of notional.
+    case roundTripCost = 10
+    /// Hours at the expected rate that pay the round trip (−1: the rate does not pay).
+    case breakevenHours = 11
+    /// Consecutive settlements above the persistence level, ending at the newest.
+    case persistenceRun = 12
+    /// Max − min of the basis over its window.
+    case basisRange = 13
+    /// Funding collected less the pair's costs (paid and still to pay), quote asset.
+    case netCollected = 14
+    /// A flat candidate's extra expected funding over this pair's, fraction of notional.
+    case replacement = 15
+    /// The last bar close of a leg (missing before its first bar).
+    case mark = 16
     public var description: String {
         switch self {
         case .fundingLevel: return "fundingLevel"
@@ -79,6 +95,14 @@ public enum SignalFactor: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .holdingTime: return "holdingTime"
         case .predictedRate: return "predictedRate"
         case .threshold: return "threshold"
+        case .expectedCarry: return "expectedCarry"
+        case .roundTripCost: return "roundTripCost"
+        case .breakevenHours: return "breakevenHours"
+        case .persistenceRun: return "persistenceRun"
+        case .basisRange: return "basisRange"
+        case .netCollected: return "netCollected"
+        case .replacement: return "replacement"
+        case .mark: return "mark"
         }
     }
 }
@@ -336,6 +360,8 @@ public enum RiskAction: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case halted = 5
     /// Local state was corrected to the venue's.
     case corrected = 6
+    /// The order was made smaller to fit the limit.
+    case scaled = 7
     public var description: String {
         switch self {
         case .rejected: return "rejected"
@@ -344,6 +370,7 @@ public enum RiskAction: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .closed: return "closed"
         case .halted: return "halted"
         case .corrected: return "corrected"
+        case .scaled: return "scaled"
         }
     }
 }

@@ -23,6 +23,8 @@ public struct BacktestConfig: Sendable, Equatable {
     /// Yearly cost of the capital (the risk-free rate a Sharpe ratio is measured over).
     public var collateralCostApr: Fixed
     public var strategy: ThresholdStrategyConfig
+    /// `strategy_mode: composite`: the v1.1 strategy's settings; nil is `simple` (v1.0).
+    public var composite: CompositeStrategyConfig?
     public var reentryCooldownMs: Int64
     public var risk: RiskLimits
     public var fees: FeeSchedule
@@ -43,7 +45,8 @@ extension BacktestConfig {
     public static func parse(yaml: String, source: String) throws(ConfigError) -> BacktestConfig {
         let root = try ConfigReader(yaml: yaml, source: source)
         root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr",
-                     "strategy", "execution", "fees", "slippage", "margin", "risk"])
+                     "strategy_mode", "strategy", "composite", "execution", "fees", "slippage", "margin", "risk"])
+        let mode = try root.string("strategy_mode", default: "simple", allowed: ["simple", "composite"])
         let venueName = try root.string("venue", default: "binance", allowed: Venue.allCases.map(\.description))
         let venue = Venue(name: venueName)!
         let symbols = try root.stringList("symbols", default: ["BTCUSDT", "ETHUSDT", "SOLUSDT"]).map { $0.uppercased() }
@@ -64,6 +67,13 @@ extension BacktestConfig {
 
         let s = try root.section("strategy")
         s.expect(["kind", "entryThreshold", "exitThreshold", "maxHolding", "pairNotionalUsdt", "maxOpenPairs", "maxRateAge", "reentryCooldown"])
+        if mode == "composite" {
+            // The threshold strategy's own keys would be silently ignored: refuse them.
+            for key in ["kind", "entryThreshold", "exitThreshold", "pairNotionalUsdt"] where s.has(key) {
+                throw s.error(key, nil, "applies to strategy_mode: simple only; the composite strategy enters by composite.entryScore "
+                                      + "and sizes between composite.minNotionalUsdt and composite.maxNotionalUsdt")
+            }
+        }
         _ = try s.string("kind", default: "threshold", allowed: ["threshold"])
         let rateHint = "A funding rate per 8 h as a decimal fraction: 0.0001 is 0.01 % per 8 h."
         let entry = try s.fixed("entryThreshold", default: Fixed("0.0001")!, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint)
@@ -154,6 +164,13 @@ extension BacktestConfig {
         if risk.exitMarginBuffer > risk.minMarginBuffer {
             throw r.error("exitMarginBuffer", risk.exitMarginBuffer.description, "must not exceed minMarginBuffer (\(risk.minMarginBuffer))")
         }
+        var composite: CompositeStrategyConfig?
+        if mode == "composite" {
+            composite = try parseComposite(try root.section("composite"), barMs: barMs, maxHoldingMs: maxHolding, maxOpenPairs: maxOpenPairs,
+                                           maxRateAgeMs: maxRateAge, risk: risk)
+        } else if root.has("composite") {
+            throw root.error("composite", nil, "applies to strategy_mode: composite; add `strategy_mode: composite` or remove the section")
+        }
         try root.finish()
 
         var config = BacktestConfig(
@@ -161,7 +178,7 @@ extension BacktestConfig {
             initialCapitalUsdt: capital, collateralCostApr: collateral,
             strategy: ThresholdStrategyConfig(entryThresholdPerInterval8h: entry, exitThresholdPerInterval8h: exit, maxHoldingMs: maxHolding,
                                               pairNotionalUsdt: pairNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAge),
-            reentryCooldownMs: cooldown, risk: risk, fees: FeeSchedule(spot: spotFees, perp: perpFees, overrides: overrides),
+            composite: composite, reentryCooldownMs: cooldown, risk: risk, fees: FeeSchedule(spot: spotFees, perp: perpFees, overrides: overrides),
             slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
         config.canonicalText = config.canonical()
         return config
@@ -236,11 +253,39 @@ extension BacktestConfig {
         add("warmup", ConfigReader.formatDuration(warmupMs))
         add("initialCapitalUsdt", initialCapitalUsdt.description)
         add("collateralCostApr", collateralCostApr.description)
-        add("strategy.kind", "threshold")
-        add("strategy.entryThreshold", strategy.entryThresholdPerInterval8h.description)
-        add("strategy.exitThreshold", strategy.exitThresholdPerInterval8h.description)
+        if let c = composite {
+            // Composite runs record their mode and settings; simple runs keep v1.0's lines.
+            add("strategy_mode", "composite")
+            add("composite.weights.level", c.weights.level.description)
+            add("composite.weights.trend", c.weights.trend.description)
+            add("composite.weights.persistence", c.weights.persistence.description)
+            add("composite.weights.basis", c.weights.basis.description)
+            add("composite.weights.volume", c.weights.volume.description)
+            add("composite.levelWindow", String(c.windows.level))
+            add("composite.levelScale", c.levelScale.description)
+            add("composite.trendWindow", String(c.windows.trend))
+            add("composite.trendDeadBand", c.trendDeadBand.description)
+            add("composite.trendScale", c.trendScale.description)
+            add("composite.persistenceWindow", String(c.windows.persistence))
+            add("composite.persistenceLevel", c.persistenceLevel.description)
+            add("composite.basisWindow", String(c.windows.basis))
+            add("composite.volumeScale", c.volumeScale.description)
+            add("composite.entryScore", c.entryScore.description)
+            add("composite.exitScore", c.exitScore.description)
+            add("composite.minHolding", ConfigReader.formatDuration(c.minHoldingMs))
+            add("composite.expectedHolding", ConfigReader.formatDuration(c.expectedHoldingMs))
+            add("composite.feeGateMultiple", c.feeGateMultiple.description)
+            add("composite.targetProfitMultiple", c.targetProfitMultiple.description)
+            add("composite.switchMargin", c.switchMargin.description)
+            add("composite.minNotionalUsdt", c.minNotionalUsdt.description)
+            add("composite.maxNotionalUsdt", c.maxNotionalUsdt.description)
+        } else {
+            add("strategy.kind", "threshold")
+            add("strategy.entryThreshold", strategy.entryThresholdPerInterval8h.description)
+            add("strategy.exitThreshold", strategy.exitThresholdPerInterval8h.description)
+        }
         add("strategy.maxHolding", ConfigReader.formatDuration(strategy.maxHoldingMs))
-        add("strategy.pairNotionalUsdt", strategy.pairNotionalUsdt.description)
+        if composite == nil { add("strategy.pairNotionalUsdt", strategy.pairNotionalUsdt.description) }
         add("strategy.maxOpenPairs", String(strategy.maxOpenPairs))
         add("strategy.maxRateAge", ConfigReader.formatDuration(strategy.maxRateAgeMs))
         add("strategy.reentryCooldown", ConfigReader.formatDuration(reentryCooldownMs))
@@ -277,5 +322,73 @@ extension BacktestConfig {
         add("risk.maxDrawdown", risk.maxDrawdown.description)
         add("risk.minFreeCashUsdt", risk.minFreeCashUsdt.description)
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension BacktestConfig {
+    /// The `composite:` section (strategy_mode: composite), validated.
+    static func parseComposite(_ c: ConfigReader, barMs: Int64, maxHoldingMs: Int64, maxOpenPairs: Int, maxRateAgeMs: Int64,
+                               risk: RiskLimits) throws(ConfigError) -> CompositeStrategyConfig {
+        c.expect(["weights", "levelWindow", "levelScale", "trendWindow", "trendDeadBand", "trendScale", "persistenceWindow", "persistenceLevel",
+                  "basisWindow", "volumeScale", "entryScore", "exitScore", "minHolding", "expectedHolding", "feeGateMultiple",
+                  "targetProfitMultiple", "switchMargin", "minNotionalUsdt", "maxNotionalUsdt"])
+        let d = CompositeStrategyConfig.defaults
+        let w = try c.section("weights")
+        w.expect(["level", "trend", "persistence", "basis", "volume"])
+        let weightHint = "A weight is a non-negative number; the score divides by their sum."
+        let weights = CompositeWeights(
+            level: try w.fixed("level", default: d.weights.level, min: .zero, max: Fixed(1000), hint: weightHint),
+            trend: try w.fixed("trend", default: d.weights.trend, min: .zero, max: Fixed(1000), hint: weightHint),
+            persistence: try w.fixed("persistence", default: d.weights.persistence, min: .zero, max: Fixed(1000), hint: weightHint),
+            basis: try w.fixed("basis", default: d.weights.basis, min: .zero, max: Fixed(1000), hint: weightHint),
+            volume: try w.fixed("volume", default: d.weights.volume, min: .zero, max: Fixed(1000), hint: weightHint))
+        if !weights.total.isPositive {
+            throw w.error("level", weights.level.description, "every weight is zero: give at least one component a positive weight")
+        }
+        let rateHint = "A funding rate per 8 h as a decimal fraction: 0.0001 is 0.01 % per 8 h."
+        let level = try c.int("levelWindow", default: d.windows.level, range: 1...1000)
+        let trend = try c.int("trendWindow", default: d.windows.trend, range: 2...1000)
+        let persistence = try c.int("persistenceWindow", default: d.windows.persistence, range: 1...1000)
+        let basis = try c.int("basisWindow", default: d.windows.basis, range: 1...10_000)
+        let volumeBars = Int(max(1, Millis.day / barMs))
+        let entryScore = try c.fixed("entryScore", default: d.entryScore, min: Fixed(-1), max: Fixed("0.999999")!,
+                                     hint: "The score runs from −1 to 1.")
+        let exitScore = try c.fixed("exitScore", default: d.exitScore, min: Fixed(-1), max: Fixed(1), hint: "The score runs from −1 to 1.")
+        if exitScore > entryScore {
+            throw c.error("exitScore", exitScore.description, "must not exceed entryScore (\(entryScore)), or pairs would open and close at once")
+        }
+        let minHolding = try c.durationMs("minHolding", default: d.minHoldingMs, min: 0, max: 3650 * Millis.day)
+        if minHolding > maxHoldingMs {
+            throw c.error("minHolding", ConfigReader.formatDuration(minHolding),
+                          "must not exceed strategy.maxHolding (\(ConfigReader.formatDuration(maxHoldingMs)))")
+        }
+        let minNotional = try c.fixed("minNotionalUsdt", default: d.minNotionalUsdt, min: Fixed(1), max: Fixed(1_000_000_000))
+        let maxNotional = try c.fixed("maxNotionalUsdt", default: d.maxNotionalUsdt, min: Fixed(1), max: Fixed(1_000_000_000))
+        if minNotional > maxNotional {
+            throw c.error("minNotionalUsdt", minNotional.description, "must not exceed maxNotionalUsdt (\(maxNotional))")
+        }
+        if maxNotional > risk.maxPairNotionalUsdt {
+            throw c.error("maxNotionalUsdt", maxNotional.description,
+                          "must not exceed risk.maxPairNotionalUsdt (\(risk.maxPairNotionalUsdt)): every entry that large would be refused")
+        }
+        return CompositeStrategyConfig(
+            weights: weights, windows: FeatureWindows(level: level, trend: trend, persistence: persistence, basis: basis, volumeBars: volumeBars),
+            levelScale: try c.fixed("levelScale", default: d.levelScale, min: Fixed("0.000001")!, max: Fixed("0.01")!, hint: rateHint),
+            trendDeadBand: try c.fixed("trendDeadBand", default: d.trendDeadBand, min: .zero, max: Fixed("0.01")!,
+                                       hint: "A change of the rate per 8 h per settlement: 0.000001 is 0.0001 % per settlement."),
+            trendScale: try c.fixed("trendScale", default: d.trendScale, min: Fixed("0.0000001")!, max: Fixed("0.01")!,
+                                    hint: "A change of the rate per 8 h per settlement that scores a full trend."),
+            persistenceLevel: try c.fixed("persistenceLevel", default: d.persistenceLevel, min: Fixed("-0.01")!, max: Fixed("0.01")!, hint: rateHint),
+            volumeScale: try c.fixed("volumeScale", default: d.volumeScale, min: Fixed("0.001")!, max: Fixed(1_000_000),
+                                     hint: "The thinner leg's 24 h quote volume ÷ the pair's notional that scores a full volume."),
+            entryScore: entryScore, exitScore: exitScore, minHoldingMs: minHolding, maxHoldingMs: maxHoldingMs,
+            expectedHoldingMs: try c.durationMs("expectedHolding", default: d.expectedHoldingMs, min: Millis.hour, max: 3650 * Millis.day),
+            feeGateMultiple: try c.fixed("feeGateMultiple", default: d.feeGateMultiple, min: Fixed(-1), max: Fixed(100),
+                                         hint: "Expected net carry ÷ round-trip cost required to enter: 0.5 asks the carry to clear the costs by half again."),
+            targetProfitMultiple: try c.fixed("targetProfitMultiple", default: d.targetProfitMultiple, min: .zero, max: Fixed(1000),
+                                              hint: "Net funding collected ÷ round-trip cost at which a pair is closed; 0 turns the target off."),
+            switchMargin: try c.fixed("switchMargin", default: d.switchMargin, min: .zero, max: Fixed(1000),
+                                      hint: "A candidate replaces a held pair when its extra expected funding exceeds this multiple of the switching cost."),
+            minNotionalUsdt: minNotional, maxNotionalUsdt: maxNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAgeMs)
     }
 }

@@ -120,7 +120,8 @@ public enum BacktestDriver {
         let engineConfig = EngineConfig(
             pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
             initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
-            slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution)
+            slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution,
+            composite: config.composite)
         let runner = try Runner(config: config, engineConfig: engineConfig, pairs: pairs, market: market,
                                 from: from, to: to, outDirectory: outDirectory, warnings: warnings)
         return try runner.run(progress: progress)

@@ -81,7 +81,7 @@ struct BacktestCommand: ParsableCommand {
             guard rebuilt.stateHash == result.stateHash else {
                 throw CLIError.failed("the book rebuilt from \(result.runJournalPath) (state hash \(rebuilt.stateHash)) differs from the run's (\(result.stateHash)). This is a bug in Carry: keep \(outDirectory) and report it.")
             }
-            let title = "Carry backtest — \(config.venue) \(config.symbols.joined(separator: ", ")), threshold strategy, \(MarketStream.intervalName(config.barIntervalSeconds)) bars"
+            let title = "Carry backtest — \(config.venue) \(config.symbols.joined(separator: ", ")), \(config.composite == nil ? "v1.0 threshold strategy (strategy_mode: simple)" : "v1.1 composite strategy (strategy_mode: composite)"), \(MarketStream.intervalName(config.barIntervalSeconds)) bars"
             let elapsed = progress.elapsedSeconds
             let book = rebuilt.projection
             let pnl = book.pnl
