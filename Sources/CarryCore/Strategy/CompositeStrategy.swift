@@ -384,15 +384,16 @@ public struct CompositeStrategy: CarryStrategy {
 }
 
 extension CompositeStrategyConfig {
-    /// The documented defaults (config/backtest.yaml): a week of 8 h settlements for
-    /// persistence, three days for level and trend, three days of hourly bars for the basis;
-    /// enter at a score of 0.3 when the expected carry over 30 days clears the round trip by
-    /// half again; hold at least 3 days.
+    /// The documented defaults (config/backtest-composite.yaml), chosen on the in-sample half
+    /// of the bundled data (2025-09-13 → 2025-12-16) by scripts/oos-study: three days of
+    /// settlements for level and trend, a week for persistence, three days of hourly bars for
+    /// the basis; enter at a score of 0.3 when the expected carry over 30 days clears the round
+    /// trip once more; hold at least 7 days; leave below −0.3.
     public static let defaults = CompositeStrategyConfig(
-        weights: CompositeWeights(level: Fixed("0.4")!, trend: Fixed("0.15")!, persistence: Fixed("0.25")!, basis: Fixed("0.1")!, volume: Fixed("0.1")!),
+        weights: CompositeWeights(level: Fixed("0.5")!, trend: Fixed("0.1")!, persistence: Fixed("0.3")!, basis: Fixed("0.05")!, volume: Fixed("0.05")!),
         windows: FeatureWindows(level: 9, trend: 9, persistence: 21, basis: 72, volumeBars: 24),
         levelScale: Fixed("0.0001")!, trendDeadBand: Fixed("0.000001")!, trendScale: Fixed("0.000005")!, persistenceLevel: Fixed("0.00005")!,
-        volumeScale: Fixed(1000), entryScore: Fixed("0.3")!, exitScore: Fixed("0")!, minHoldingMs: 3 * Millis.day, maxHoldingMs: 30 * Millis.day,
-        expectedHoldingMs: 30 * Millis.day, feeGateMultiple: Fixed("0.5")!, targetProfitMultiple: Fixed(3), switchMargin: Fixed(1),
+        volumeScale: Fixed(1000), entryScore: Fixed("0.3")!, exitScore: Fixed("-0.3")!, minHoldingMs: 7 * Millis.day, maxHoldingMs: 90 * Millis.day,
+        expectedHoldingMs: 30 * Millis.day, feeGateMultiple: Fixed(1), targetProfitMultiple: Fixed(3), switchMargin: Fixed(1),
         minNotionalUsdt: Fixed(10_000), maxNotionalUsdt: Fixed(25_000), maxOpenPairs: 3, maxRateAgeMs: 9 * Millis.hour)
 }

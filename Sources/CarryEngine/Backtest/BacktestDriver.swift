@@ -94,6 +94,25 @@ public enum BacktestDriver {
         return (lo, hi)
     }
 
+    /// Refuses a composite window that needs more history than the run can ever see (warmup
+    /// plus the span): the strategy would never have the feature and never enter.
+    static func checkFeatureWindows(_ config: BacktestConfig, pairs: [ResolvedPair], from: Timestamp, to: Timestamp) throws(BacktestError) {
+        guard let c = config.composite else { return }
+        let available = to.msSince(from) + config.warmupMs
+        let intervalMs = Int64(pairs.map { $0.perp.fundingIntervalMinutes }.filter { $0 > 0 }.max() ?? 480) * Millis.minute
+        let barMs = Int64(config.barIntervalSeconds) * 1000
+        let windows: [(key: String, count: Int, unitMs: Int64, unit: String)] = [
+            ("composite.levelWindow", c.windows.level, intervalMs, "settlements"),
+            ("composite.trendWindow", c.windows.trend, intervalMs, "settlements"),
+            ("composite.persistenceWindow", c.windows.persistence, intervalMs, "settlements"),
+            ("composite.basisWindow", c.windows.basis, barMs, "bar closes"),
+        ]
+        for w in windows where Int64(w.count) * w.unitMs > available {
+            throw BacktestError("\(w.key): \(w.count) \(w.unit) (\(Millis.formatDuration(Int64(w.count) * w.unitMs))) is longer than the data this run "
+                                + "can see (warmup \(Millis.formatDuration(config.warmupMs)) + \(from.iso8601) → \(to.iso8601)); shorten the window or widen the span")
+        }
+    }
+
     /// Runs one backtest and writes its run journal into `outDirectory/journal`.
     public static func run(config: BacktestConfig, sourcePath: String, outDirectory: String,
                            progress: ((Double) -> Void)? = nil) throws -> BacktestResult {
@@ -115,6 +134,7 @@ public enum BacktestDriver {
             warnings.append("the data ends at \(dataTo.iso8601); the backtest ends there instead of \(to.iso8601)")
             to = dataTo
         }
+        try checkFeatureWindows(config, pairs: pairs, from: from, to: to)
         // Gaps in the streams this run reads are found as the replay meets them (as a live
         // engine would), warned about, journaled, and treated as no data.
         let engineConfig = EngineConfig(

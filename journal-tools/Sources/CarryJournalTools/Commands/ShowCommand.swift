@@ -186,7 +186,10 @@ public struct ExplainCommand {
             guard case .signalComputed(let sig) = s.event else { continue }
             try io.out.line("")
             try io.out.line("signal \(s.seq): \(sig.strategy) \(sig.action) \(sig.direction) \(r.instruments.name(sig.perp))/\(r.instruments.name(sig.spot)) score \(sig.score)")
-            try io.out.line("  FACTOR        VALUE         WEIGHT  SOURCE")
+            // Columns as wide as the longest factor and value (at least the header's).
+            let fw = max(12, sig.components.map { "\($0.factor)".count }.max() ?? 0)
+            let vw = max(12, sig.components.map { $0.value.description.count }.max() ?? 0)
+            try io.out.line("  " + Text.pad("FACTOR", fw) + "  " + Text.pad("VALUE", vw) + "  " + Text.padLeft("WEIGHT", 6) + "  SOURCE")
             for c in sig.components {
                 var src = "-"
                 if c.sourceSeq != 0 {
@@ -198,7 +201,7 @@ public struct ExplainCommand {
                         src += "  " + Text.pad(e.event.kind.name, 16) + " " + Text.time(e.eventTime)
                     }
                 }
-                try io.out.line("  " + Text.pad("\(c.factor)", 12) + "  " + Text.pad(c.value.description, 12) + "  " + Text.padLeft(c.weight.description, 6)
+                try io.out.line("  " + Text.pad("\(c.factor)", fw) + "  " + Text.pad(c.value.description, vw) + "  " + Text.padLeft(c.weight.description, 6)
                                 + "  " + src)
             }
         }
