@@ -9,6 +9,8 @@ enum CommandRegistry {
         ExchangeSimCommand.self,
         AccountCommand.self,
         BacktestCommand.self,
+        RunCommand.self,
+        ParityCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,

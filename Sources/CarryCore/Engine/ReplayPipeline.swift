@@ -224,6 +224,13 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         while nextTick <= to { tick(afterTick) }
     }
 
+    /// Emits the ticks due through `time` (a live or paper session, once every market event of
+    /// time ≤ `time` has been processed: the scan at t sees every fact of time ≤ t, as in a
+    /// backtest).
+    public mutating func tick(through time: Timestamp, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        while nextTick <= time && nextTick <= to { tick(afterTick) }
+    }
+
     private mutating func tick(_ afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         let time = nextTick
         if venue.holdsFacts || reducer.unknownCount > 0 { settleVenue(through: time) }

@@ -33,6 +33,9 @@ public struct BacktestConfig: Sendable, Equatable {
     public var latencyMs: Int64
     /// Leg risk, the delta band and rebalancing (`execution.*`).
     public var execution: ExecutionPolicy = .standard
+    /// How a paper or live session (`carry run`) polls its venue (`session.*`); nil when the
+    /// file has no `session:` section (backtests).
+    public var session: SessionSettings?
     /// The canonical text of this config (journaled as `config.applied`).
     public var canonicalText: String
     /// Where it came from.
@@ -45,7 +48,7 @@ extension BacktestConfig {
     public static func parse(yaml: String, source: String) throws(ConfigError) -> BacktestConfig {
         let root = try ConfigReader(yaml: yaml, source: source)
         root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr",
-                     "strategy_mode", "strategy", "composite", "execution", "fees", "slippage", "margin", "risk"])
+                     "strategy_mode", "strategy", "composite", "execution", "fees", "slippage", "margin", "risk", "session"])
         let mode = try root.string("strategy_mode", default: "simple", allowed: ["simple", "composite"])
         let venueName = try root.string("venue", default: "binance", allowed: Venue.allCases.map(\.description))
         let venue = Venue(name: venueName)!
@@ -171,7 +174,6 @@ extension BacktestConfig {
         } else if root.has("composite") {
             throw root.error("composite", nil, "applies to strategy_mode: composite; add `strategy_mode: composite` or remove the section")
         }
-        try root.finish()
 
         var config = BacktestConfig(
             venue: venue, symbols: symbols, from: from, to: to, barIntervalSeconds: UInt32(barMs / 1000), scanIntervalMs: scanMs, warmupMs: warmupMs,
@@ -180,6 +182,14 @@ extension BacktestConfig {
                                               pairNotionalUsdt: pairNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAge),
             composite: composite, reentryCooldownMs: cooldown, risk: risk, fees: FeeSchedule(spot: spotFees, perp: perpFees, overrides: overrides),
             slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
+        if root.has("session") {
+            let ss = try root.section("session")
+            ss.expect(["pollInterval", "marketLag"])
+            config.session = SessionSettings(
+                pollMs: try ss.durationMs("pollInterval", default: SessionSettings.standard.pollMs, min: 10, max: Millis.hour),
+                marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour))
+        }
+        try root.finish()
         config.canonicalText = config.canonical()
         return config
     }
@@ -321,6 +331,10 @@ extension BacktestConfig {
         add("risk.exitMarginBuffer", risk.exitMarginBuffer.description)
         add("risk.maxDrawdown", risk.maxDrawdown.description)
         add("risk.minFreeCashUsdt", risk.minFreeCashUsdt.description)
+        if let session {
+            add("session.pollInterval", ConfigReader.formatDuration(session.pollMs))
+            add("session.marketLag", ConfigReader.formatDuration(session.marketLagMs))
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }
@@ -391,4 +405,22 @@ extension BacktestConfig {
                                       hint: "A candidate replaces a held pair when its extra expected funding exceeds this multiple of the switching cost."),
             minNotionalUsdt: minNotional, maxNotionalUsdt: maxNotional, maxOpenPairs: maxOpenPairs, maxRateAgeMs: maxRateAgeMs)
     }
+}
+
+/// How a session polls its venue.
+public struct SessionSettings: Sendable, Equatable {
+    /// Wall time between polls of the venue.
+    public var pollMs: Int64
+    /// How long after an instant the venue's klines and funding history are complete for it:
+    /// the session processes an instant (and scans at it) only once the venue's clock is that
+    /// far past it.
+    public var marketLagMs: Int64
+
+    public init(pollMs: Int64, marketLagMs: Int64) {
+        self.pollMs = pollMs
+        self.marketLagMs = marketLagMs
+    }
+
+    /// Poll every second; treat an instant as complete 10 s after it.
+    public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000)
 }

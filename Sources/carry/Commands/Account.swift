@@ -38,13 +38,7 @@ struct AccountCommand: ParsableCommand {
             guard let credentials = BybitCredentials.load(environment: ProcessInfo.processInfo.environment, dotEnv: dotEnv) else {
                 throw CLIError.badInput(BybitCredentials.missingMessage)
             }
-            var options: BybitClientOptions
-            do { options = try VenueConfig.bybitOptions(configDirectory: configOptions.directory) } catch { throw CLIError.badInput(error.description) }
-            if let baseURL {
-                guard let url = Bybit.normalizedBaseURL(baseURL) else { throw CLIError.badInput("--base-url must start with http:// or https:// (got \(baseURL))") }
-                options.baseURL = url
-                options.backupBaseURLs = []   // a host named on the command line is the only one tried
-            }
+            let options = try VenueOptions.bybit(configDirectory: configOptions.directory, baseURL: baseURL)
             return BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                       logger: CLILogging.logger("carry.account"))
         }

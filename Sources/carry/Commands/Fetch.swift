@@ -54,14 +54,7 @@ struct FetchCommand: ParsableCommand {
             let list = symbols.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
             guard !list.isEmpty else { throw CLIError.badInput("--symbols needs at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT") }
             guard Set(list).count == list.count else { throw CLIError.badInput("--symbols lists a symbol twice: \(list.joined(separator: ","))") }
-            var options = try VenueConfig.bybitOptions(configDirectory: config.directory)
-            if let baseURL {
-                guard let url = Bybit.normalizedBaseURL(baseURL) else {
-                    throw CLIError.badInput("--base-url must start with http:// or https:// (got \(baseURL))")
-                }
-                options.baseURL = url
-                options.backupBaseURLs = []   // a host named on the command line is the only one tried
-            }
+            var options = try VenueOptions.bybit(configDirectory: config.directory, baseURL: baseURL)
             if let timeout {
                 guard let ms = ConfigReader.parseDuration(timeout), ms >= 50, ms <= 300_000 else {
                     throw CLIError.badInput("--timeout expects a duration between 50ms and 300s, like 10s or 500ms (got \(timeout))")

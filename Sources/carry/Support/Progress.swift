@@ -88,6 +88,11 @@ final class ProgressLine {
         report(step, fraction: fraction, counts: nil, metadata: ["fraction": "\(String(format: "%.3f", fraction))"], force: force)
     }
 
+    /// Reports work without an end (a trading session): the step only.
+    func note(_ step: String, force: Bool = false) {
+        report(step, fraction: nil, counts: nil, metadata: [:], force: force)
+    }
+
     private func report(_ step: String, fraction: Double?, counts: String?, metadata: Logger.Metadata, force: Bool) {
         let now = monotonicSeconds()
         let elapsed = max(now - started, 1e-6)

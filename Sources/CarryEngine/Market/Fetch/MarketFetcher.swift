@@ -319,8 +319,13 @@ public final class MarketFetcher {
 
     /// "BTCUSDX is not a Bybit linear perpetual. Close ones: BTCUSDT, …".
     private func unknownSymbolMessage(_ symbol: String, listedAsFuture: Bool) throws -> String {
-        if listedAsFuture { return "\(symbol) is a Bybit linear contract but not a perpetual (it expires); carry fetch reads perpetuals only." }
-        let all = try venue { try client.allInstruments(category: .linear) }.filter(\.isPerpetual).map(\.symbol)
+        try venue { try Self.unknownSymbolMessage(symbol, listedAsFuture: listedAsFuture, client: client) }
+    }
+
+    /// Why `symbol` is not a Bybit linear perpetual, with the close ones the venue lists.
+    static func unknownSymbolMessage(_ symbol: String, listedAsFuture: Bool, client: BybitMarketClient) throws -> String {
+        if listedAsFuture { return "\(symbol) is a Bybit linear contract but not a perpetual (it expires); carry reads perpetuals only." }
+        let all = try client.allInstruments(category: .linear).filter(\.isPerpetual).map(\.symbol)
         let close = SymbolSuggestions.closest(to: symbol, in: all, limit: 5)
         if close.isEmpty {
             return "\(symbol) is not a Bybit linear perpetual (the venue lists \(all.count) perpetuals, none close to it). Check the spelling: symbols look like BTCUSDT."

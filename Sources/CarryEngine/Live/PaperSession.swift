@@ -1,0 +1,218 @@
+// `carry run --mode paper`: live market data from a Bybit v5 venue, fills from the simulated
+// exchange, the same reducer, strategy, risk and config as `carry backtest`.
+//
+// The loop, on the venue's clock: read the venue's time; cutoff = time − market lag; poll every
+// bar and settlement up to the cutoff; process each instant through the pipeline (journaling
+// the inputs before the reducer sees them, and the decisions before the simulated exchange
+// acts on them); emit the scan ticks due through the cutoff; commit to the journal; sleep.
+//
+// One journal per session, continued across restarts: a restart replays the journal through a
+// fresh pipeline (`SessionReplay`), refuses to continue if the replay differs from what was
+// journaled or the config is not the one the journal started with, and resumes the feed after
+// the last journaled input. A stop (signal, --duration, --stop-at) finishes the current step,
+// journals `run.ended` and commits; nothing is lost, because every step is committed before
+// the next poll.
+
+public import CarryCore
+import CarryJournal
+import Foundation
+public import Logging
+
+/// Set from a signal handler or another thread; read by the session loop.
+public final class StopSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var reasonText = ""
+
+    public init() {}
+
+    public func request(_ reason: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if !requested { reasonText = reason }
+        requested = true
+    }
+
+    public var isRequested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return requested
+    }
+
+    public var reason: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return reasonText
+    }
+}
+
+/// What a session did.
+public struct SessionSummary: Sendable {
+    public var journalPath: String
+    public var resumed: Bool
+    /// Venue time span traded in this run of the session.
+    public var from: Timestamp
+    public var to: Timestamp
+    public var marketInputs: Int
+    public var recordsWritten: Int
+    public var polls: Int
+    public var requests: Int
+    public var pairsOpened: Int
+    public var openPairs: Int
+    public var equity: Fixed
+    public var funding: Fixed
+    public var fees: Fixed
+    public var stopReason: String
+}
+
+/// A paper-trading session.
+public final class PaperSession {
+    public let config: BacktestConfig
+    public let settings: SessionSettings
+    public let journalPath: String
+    let feed: VenueMarketFeed
+    let logger: Logger
+
+    /// Resolves the config's symbols on the venue behind `feed`.
+    public init(config: BacktestConfig, feed: VenueMarketFeed, journalPath: String, logger: Logger) {
+        self.config = config
+        self.settings = config.session ?? .standard
+        self.feed = feed
+        self.journalPath = journalPath
+        self.logger = logger
+    }
+
+    /// Runs until `stop` is requested, `durationMs` of wall time passed, or the venue's clock
+    /// reaches `stopAt`.
+    public func run(stop: StopSignal, durationMs: Int64? = nil, stopAt: Timestamp? = nil,
+                    progress: ((Timestamp, ReplayPipeline<SimulatedExchange>) -> Void)? = nil) throws -> SessionSummary {
+        let wallStart = Date()
+        let venueNow = try feed.venueTime()
+        var resumed = false
+        var pipeline: ReplayPipeline<SimulatedExchange>
+        let journal: Journal
+        let tradingFrom: Timestamp
+        let cutoffNow = venueNow.adding(ms: -settings.marketLagMs)
+        if Journal.exists(at: journalPath) {
+            journal = try Journal.open(journalPath, readOnly: false)
+            guard journal.meta.purpose == .paper else {
+                throw SessionError("\(journalPath) is a \(journal.meta.purpose) journal, not a paper session's: choose another --journal")
+            }
+            let records = try SessionReplay.records(of: journal)
+            try Self.checkConfig(records, config: config, path: journalPath)
+            let known = try SessionReplay.pairs(in: records, symbols: config.symbols)
+            for (k, f) in zip(known, feed.pairs) where k.spot.id != f.spot.id || k.perp.id != f.perp.id || k.symbol != f.symbol {
+                throw SessionError("\(journalPath) numbers its instruments differently from this config (\(k.symbol)): start a new --journal")
+            }
+            let outcome = try SessionReplay.replay(records, config: config)
+            if let d = outcome.divergence {
+                throw SessionError("\(journalPath) does not replay to what it holds (\(d)); it cannot be continued safely. "
+                                   + "Inspect it with carry-journal and `carry parity`, and start a new --journal.", badInput: false)
+            }
+            pipeline = outcome.pipeline
+            tradingFrom = outcome.tradingStart
+            for (i, t) in outcome.lastBar { feed.resume(bars: InstrumentId(UInt32(i)), after: t) }
+            for (i, t) in outcome.lastFunding { feed.resume(funding: InstrumentId(UInt32(i)), after: t) }
+            resumed = true
+            logger.info("session resumed", metadata: ["journal": "\(journalPath)", "records": "\(records.count)", "decisions": "\(outcome.decisions)"])
+            pipeline.record(.runStarted(Self.started(from: outcome.tradingStart)), time: max(cutoffNow, pipeline.reducer.now), causation: .none)
+        } else {
+            journal = try Journal.openOrCreate(journalPath, create: JournalCreateOptions(purpose: .paper))
+            let tradingStart = cutoffNow
+            tradingFrom = tradingStart
+            pipeline = SessionReplay.pipeline(config, pairs: feed.pairs, tradingStart: tradingStart, firstSeq: 1)
+            // The header at the start of the warm-up, so the journal is in event-time order.
+            let warmupFrom = tradingStart.adding(ms: -config.warmupMs)
+            pipeline.record(.runStarted(Self.started(from: tradingStart)), time: warmupFrom, causation: .none)
+            pipeline.record(.configApplied(ConfigApplied(source: config.source, text: config.canonicalText)), time: warmupFrom, causation: .none)
+            for p in feed.pairs {
+                pipeline.define(p.spot, at: warmupFrom)
+                pipeline.define(p.perp, at: warmupFrom)
+            }
+            for i in 0..<(2 * feed.pairs.count) {
+                feed.resume(bars: InstrumentId(UInt32(i)), after: warmupFrom)
+                feed.resume(funding: InstrumentId(UInt32(i)), after: warmupFrom)
+            }
+            logger.info("session started", metadata: ["journal": "\(journalPath)", "tradingFrom": "\(tradingStart.iso8601)",
+                                                      "warmupFrom": "\(warmupFrom.iso8601)"])
+        }
+        let writer = try journal.makeWriter()
+        defer { try? writer.close() }
+        var written = 0
+        var entered = 0
+        func commit() throws {
+            let out = pipeline.takeOutput()
+            guard !out.isEmpty else { return }
+            let wall = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
+            let expected = pipeline.nextSeq - UInt64(out.count)
+            let seqs = try writer.append(out.map { EventDraft($0.event, eventTime: $0.time, recordTime: wall, causation: $0.causation) })
+            guard seqs.lowerBound == expected else {
+                throw SessionError("journal seq drift: expected \(expected), the journal wrote \(seqs.lowerBound)", badInput: false)
+            }
+            written += out.count
+            for o in out {
+                if case .pairTransition(let tr) = o.event, tr.to == .opening { entered += 1 }
+            }
+        }
+        try commit()
+
+        var firstCutoff: Timestamp?
+        var cutoff = cutoffNow
+        var inputs = 0
+        var polls = 0
+        var stopReason = "stopped"
+        while true {
+            let now = try feed.venueTime()
+            cutoff = now.adding(ms: -settings.marketLagMs)
+            if firstCutoff == nil { firstCutoff = cutoff }
+            let events = try feed.poll(through: cutoff)
+            polls += 1
+            var group = MarketGroup()
+            var groupTime = Timestamp.distantPast
+            for (t, e) in events {
+                if t != groupTime && !group.isEmpty {
+                    pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
+                }
+                group.append(seq: 0, e)
+                groupTime = t
+                inputs += 1
+            }
+            if !group.isEmpty {
+                pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
+            }
+            if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
+            try commit()
+            progress?(cutoff, pipeline)
+            if stop.isRequested { stopReason = stop.reason; break }
+            if let durationMs, Date().timeIntervalSince(wallStart) * 1000 >= Double(durationMs) { stopReason = "duration reached"; break }
+            if let stopAt, cutoff >= stopAt { stopReason = "venue time reached \(stopAt.iso8601)"; break }
+            Thread.sleep(forTimeInterval: Double(settings.pollMs) / 1000)
+        }
+        let r = pipeline.reducer
+        pipeline.record(.runEnded(RunEnded(outcome: r.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputs),
+                                           message: "paper session stopped: \(stopReason)")), time: max(cutoff, r.now), causation: .none)
+        try commit()
+        let equity = r.portfolio.equity(marks: { r.mark($0) })
+        return SessionSummary(journalPath: journalPath, resumed: resumed, from: firstCutoff ?? cutoffNow, to: cutoff, marketInputs: inputs,
+                              recordsWritten: written, polls: polls, requests: feed.requests,
+                              pairsOpened: entered, openPairs: r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) },
+                              equity: equity, funding: r.portfolio.totalFunding, fees: r.portfolio.totalFees, stopReason: stopReason)
+    }
+
+    static func started(from: Timestamp) -> RunStarted {
+        RunStarted(mode: .paper, sourceJournal: JournalId(high: 0, low: 0), sourceFirstSeq: 0, sourceLastSeq: 0, from: from, to: .distantFuture,
+                   seed: 0, carryVersion: CarryVersion.current)
+    }
+
+    /// Refuses a journal started with another config (a session's decisions depend on it).
+    static func checkConfig(_ records: [RecordedEvent], config: BacktestConfig, path: String) throws {
+        guard let applied = records.lazy.compactMap({ r -> ConfigApplied? in if case .configApplied(let c) = r.event { return c } else { return nil } }).first else {
+            throw SessionError("\(path) has no config.applied record: it is not a session journal")
+        }
+        guard applied.text != config.canonicalText else { return }
+        let old = applied.text.split(separator: "\n"), new = config.canonicalText.split(separator: "\n")
+        let differing = zip(old, new).first { $0 != $1 }.map { "journal `\($0.0)`, config `\($0.1)`" } ?? "a different number of settings"
+        throw SessionError("\(path) was started with another config (first difference: \(differing)). Run with the config it was started with "
+                           + "(its text is in the journal's config.applied record: carry-journal ls \(path) --kind config.applied), or start a new --journal.")
+    }
+}
