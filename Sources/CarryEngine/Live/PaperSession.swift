@@ -72,6 +72,8 @@ public final class PaperSession {
     public let journalPath: String
     let feed: VenueMarketFeed
     let logger: Logger
+    /// Operator commands in, status out (the control port, `carry kill`, signals).
+    public let control: SessionControl
 
     /// Resolves the config's symbols on the venue behind `feed`.
     public init(config: BacktestConfig, feed: VenueMarketFeed, journalPath: String, logger: Logger) {
@@ -80,6 +82,7 @@ public final class PaperSession {
         self.feed = feed
         self.journalPath = journalPath
         self.logger = logger
+        control = SessionControl(status: SessionStatus(mode: .paper, journalPath: journalPath))
     }
 
     /// Runs until `stop` is requested, `durationMs` of wall time passed, or the venue's clock
@@ -140,7 +143,10 @@ public final class PaperSession {
         defer { try? writer.close() }
         var written = 0
         var entered = 0
+        var commitMs = 0.0
         func commit() throws {
+            let started = Date()
+            defer { commitMs = Date().timeIntervalSince(started) * 1000 }
             let out = pipeline.takeOutput()
             guard !out.isEmpty else { return }
             let wall = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
@@ -165,6 +171,12 @@ public final class PaperSession {
             let now = try feed.venueTime()
             cutoff = now.adding(ms: -settings.marketLagMs)
             if firstCutoff == nil { firstCutoff = cutoff }
+            // Operator commands first: journaled, then the engine acts (the kill switch sends
+            // its cancels and closes before anything else this step).
+            for command in control.takeCommands() {
+                pipeline.inject(.command(command), at: max(cutoff, pipeline.reducer.now))
+                logger.notice("operator command", metadata: ["command": "\(command.event.kind.name)"])
+            }
             let events = try feed.poll(through: cutoff)
             polls += 1
             var group = MarketGroup()
@@ -182,11 +194,12 @@ public final class PaperSession {
             }
             if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
             try commit()
+            control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs))
             progress?(cutoff, pipeline)
             if stop.isRequested { stopReason = stop.reason; break }
             if let durationMs, Date().timeIntervalSince(wallStart) * 1000 >= Double(durationMs) { stopReason = "duration reached"; break }
             if let stopAt, cutoff >= stopAt { stopReason = "venue time reached \(stopAt.iso8601)"; break }
-            Thread.sleep(forTimeInterval: Double(settings.pollMs) / 1000)
+            control.wait(ms: settings.pollMs)
         }
         let r = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: r.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputs),
@@ -197,6 +210,30 @@ public final class PaperSession {
                               recordsWritten: written, polls: polls, requests: feed.requests,
                               pairsOpened: entered, openPairs: r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) },
                               equity: equity, funding: r.portfolio.totalFunding, fees: r.portfolio.totalFees, stopReason: stopReason)
+    }
+
+    /// What the session publishes after a step.
+    func status(of pipeline: ReplayPipeline<SimulatedExchange>, cutoff: Timestamp, steps: Int, commitMs: Double) -> SessionStatus {
+        let r = pipeline.reducer
+        var s = SessionStatus(mode: .paper, journalPath: journalPath)
+        s.venueTime = cutoff
+        s.wallTime = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
+        s.steps = steps
+        s.killSwitchEngaged = r.killSwitchEngaged
+        s.halted = r.halt != nil || r.reconciliationHold
+        s.openPairs = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
+        s.equity = r.portfolio.equity(marks: { r.mark($0) })
+        s.funding = r.portfolio.totalFunding
+        s.fees = r.portfolio.totalFees
+        s.slippage = r.portfolio.totalSlippage
+        for p in feed.pairs {
+            s.positions["\(p.symbol) spot"] = r.portfolio.position(p.spot.id)
+            s.positions["\(p.symbol) perp"] = r.portfolio.position(p.perp.id)
+        }
+        s.requests = feed.requests
+        s.venueErrors = feed.client.stats.retries
+        s.commitMs = commitMs
+        return s
     }
 
     static func started(from: Timestamp) -> RunStarted {

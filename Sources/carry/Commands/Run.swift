@@ -27,6 +27,9 @@ struct RunCommand: ParsableCommand {
         the journal was started with, and carries on after the last journaled input. `carry \
         parity JOURNAL` checks a session the same way without continuing it.
 
+        SIGUSR1 engages the kill switch: working orders cancelled, both legs of every pair \
+        flattened, no new entries — journaled as an operator command and acted on at once.
+
         SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed); a second \
         signal exits at once — every completed step is already committed. --duration stops after \
         that much wall time, --stop-at when the venue's clock reaches a time (useful against \
@@ -79,13 +82,13 @@ struct RunCommand: ParsableCommand {
             let options = try VenueOptions.bybit(configDirectory: configOptions.directory, baseURL: baseURL)
             let client = BybitMarketClient(options: options, transport: try CurlHTTPTransport(), clock: SystemVenueClock(), logger: logger)
             let stop = StopSignal()
-            let signals = Self.installSignalHandlers(stop)
-            defer { _ = signals }
             let summary: SessionSummary
             do {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
                                                cursor: .distantPast)
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
+                let signals = Self.installSignalHandlers(stop, control: session.control)
+                defer { signals.forEach { $0.cancel() } }
                 let progress = ProgressLine("paper", logger: logger)
                 defer { progress.finish() }
                 var lastShown = Timestamp.distantPast
@@ -109,9 +112,18 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// SIGINT/SIGTERM: the first asks the session to stop after its step; a second exits at once.
-    static func installSignalHandlers(_ stop: StopSignal) -> [any DispatchSourceSignal] {
+    /// SIGINT/SIGTERM: the first asks the session to stop after its step; a second exits at
+    /// once. SIGUSR1 engages the kill switch (cancel working orders, flatten, no entries).
+    static func installSignalHandlers(_ stop: StopSignal, control: SessionControl) -> [any DispatchSourceSignal] {
         var sources: [any DispatchSourceSignal] = []
+        signal(SIGUSR1, SIG_IGN)
+        let usr1 = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global())
+        usr1.setEventHandler {
+            printNotice("SIGUSR1: engaging the kill switch")
+            control.request(.killSwitch(engaged: true, reason: "SIGUSR1"))
+        }
+        usr1.resume()
+        sources.append(usr1)
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

@@ -1,0 +1,102 @@
+// The seam between a running session loop and whatever steers or watches it from other
+// threads: operator commands in (the kill switch, from `carry kill`, SIGUSR1 or the control
+// port), the session's status out (for /health, /metrics, the dashboard). The loop takes the
+// pending commands at the start of every step and injects them into the engine (journaled
+// before the reducer sees them); it publishes its status after every step; and it waits for
+// its next poll on `wait(ms:)`, which a command cuts short, so a command is acted on within
+// one step, not one poll interval.
+
+public import CarryCore
+import Foundation
+
+/// What a session reports after each step.
+public struct SessionStatus: Sendable, Equatable {
+    public var mode: RunMode
+    public var journalPath: String
+    /// The venue time the session has processed through (its cutoff), and the wall time of the step.
+    public var venueTime: Timestamp
+    public var wallTime: Timestamp
+    public var steps: Int
+    public var killSwitchEngaged: Bool
+    public var halted: Bool
+    public var openPairs: Int
+    public var equity: Fixed
+    public var funding: Fixed
+    public var fees: Fixed
+    public var slippage: Fixed
+    /// Signed position per instrument symbol-and-kind (`BTCUSDT spot`).
+    public var positions: [String: Fixed]
+    /// Venue requests and failures (retries included), and the last step's journal commit time.
+    public var requests: Int
+    public var venueErrors: Int
+    public var commitMs: Double
+
+    public init(mode: RunMode, journalPath: String) {
+        self.mode = mode
+        self.journalPath = journalPath
+        venueTime = .distantPast
+        wallTime = .distantPast
+        steps = 0
+        killSwitchEngaged = false
+        halted = false
+        openPairs = 0
+        equity = .zero
+        funding = .zero
+        fees = .zero
+        slippage = .zero
+        positions = [:]
+        requests = 0
+        venueErrors = 0
+        commitMs = 0
+    }
+}
+
+/// Commands in, status out; thread-safe.
+public final class SessionControl: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [OperatorCommand] = []
+    private var current: SessionStatus
+
+    public init(status: SessionStatus) { current = status }
+
+    /// Queues an operator command for the session's next step and wakes it.
+    public func request(_ command: OperatorCommand) {
+        condition.lock()
+        pending.append(command)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The commands queued since the last call, in order.
+    public func takeCommands() -> [OperatorCommand] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = pending
+        pending.removeAll()
+        return taken
+    }
+
+    /// Waits up to `ms`, or until a command arrives.
+    public func wait(ms: Int64) {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(Double(ms) / 1000)
+        while pending.isEmpty {
+            if !condition.wait(until: deadline) { return }
+        }
+    }
+
+    /// Replaces the published status.
+    public func publish(_ status: SessionStatus) {
+        condition.lock()
+        current = status
+        condition.unlock()
+    }
+
+    /// The last published status.
+    public var status: SessionStatus {
+        condition.lock()
+        defer { condition.unlock() }
+        return current
+    }
+}
