@@ -62,13 +62,19 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The read-only monitoring dashboard (Hummingbird): a journal tail, server-sent events, one page.
+        .target(
+            name: "CarryDashboard",
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict),
+
         // Shared test support: seeded generators, fixtures, paths, child processes.
         .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal", "CarryEngine"], swiftSettings: strict),
 
         // The operator CLI.
         .executableTarget(
             name: "carry",
-            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", "CarryExchangeSim", argumentParser, logging],
+            dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "CarryEngine", "CarryExchangeSim", "CarryDashboard", argumentParser, logging],
             swiftSettings: strict),
 
         // The read-only audit tool (journal-tools/).
