@@ -12,6 +12,7 @@ enum CommandRegistry {
         RunCommand.self,
         ParityCommand.self,
         DashboardCommand.self,
+        AlertsCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,

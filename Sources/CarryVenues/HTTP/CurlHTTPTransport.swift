@@ -1,6 +1,6 @@
 // HTTP over libcurl: one easy handle per transport, reused so that keep-alive connections
 // survive between requests (a bulk fetch makes thousands). Every libcurl call is in this
-// file; the variadic setopt/getinfo go through the typed wrappers in CCurl/shim.h.
+// file and CurlSMTP.swift; the variadic setopt/getinfo go through the typed wrappers in CCurl/shim.h.
 //
 // Invariants: a transport is used by one thread at a time; it never retries or sleeps.
 
