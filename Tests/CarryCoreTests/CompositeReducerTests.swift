@@ -243,6 +243,26 @@ struct CompositeReducerTests {
         }
     }
 
+    @Test("no replacement for a candidate the reducer would not enter: a pair in its re-entry cool-down waits, and the held pair stays until it is over")
+    func noReplacementForCoolingCandidate() {
+        // One place, 8 h cool-down. ETH (0.001) is entered at 00:00, opens at 01:00, leaves at the
+        // 10 h limit (11:00, flat at 12:00: cooling down until 20:00). BTC (0.0001) takes the place
+        // at 12:00. From 16:00 ETH pays 0.002: a switch is worth (0.002 − 0.0001) × 90 = 0.171 >
+        // 0.003, but not before ETH may enter again — closing BTC earlier would pay its round trip
+        // for an empty book.
+        let c = levelConfig(maxHoldingHours: 10, maxOpenPairs: 1)
+        var run = PipelineRun(config: compositeEngine(pairs: 2, c), from: hours(0), to: hours(22), cooldownMs: 8 * Millis.hour)
+        run.run(pairsMarket([("100", "100"), ("100", "100")], fromHour: -2, toHour: 22,
+                            funding: [0: ["0.0001", "0.001"], 8: ["0.0001", "0.001"], 16: ["0.0001", "0.002"]]))
+        #expect(run.enters.map(\.time) == [hours(0), hours(12), hours(21)])
+        #expect(run.enters.map(\.value.perp) == [InstrumentId(3), InstrumentId(1), InstrumentId(3)])
+        #expect(run.exitSignals.map(\.time) == [hours(11), hours(20)])
+        #expect(run.exitSignals.last?.value.components.first { $0.factor == .replacement }?.value == f("0.171"))
+        // ETH waits out its cool-down (journaled once, at 12:00); BTC, flat from 21:00, then waits for its own.
+        let cooling = run.whyNot.filter { $0.value.reason == .cooldown }
+        #expect(cooling.map(\.time) == [hours(12), hours(21)] && cooling.map(\.value.perp) == [InstrumentId(3), InstrumentId(1)])
+    }
+
     @Test("a held pair inside its minimum holding is not replaced")
     func noReplacementInsideMinimumHolding() {
         let c = levelConfig(minHoldingHours: 12, maxOpenPairs: 1)
