@@ -302,6 +302,8 @@ public struct CarryReducer: Sendable, Equatable {
                 v.targetQty = pair.targetQty
                 v.fundingUsdt = fundingBooked(spec) - pair.fundingMark
                 v.costsUsdt = costsBooked(spec) - pair.costMark
+            } else {
+                v.entryAllowed = mayOpen && !(pair.closedAt.map { now.msSince($0) < reentryCooldownMs } ?? false)
             }
             views.append(v)
         }

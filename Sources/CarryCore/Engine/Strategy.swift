@@ -16,14 +16,20 @@ public struct PairView: Sendable, Equatable {
     public var fundingUsdt: Fixed = .zero
     /// Fees and slippage of the pair's fills since its entry decision, quote asset.
     public var costsUsdt: Fixed = .zero
+    /// False for a flat pair the reducer would not enter now (re-entry cool-down, halt,
+    /// reconciliation hold, kill switch): a strategy must not close a held pair to make room
+    /// for it.
+    public var entryAllowed = true
 
-    public init(spec: PairSpec, phase: PairPhase, openedAt: Timestamp?, targetQty: Fixed = .zero, fundingUsdt: Fixed = .zero, costsUsdt: Fixed = .zero) {
+    public init(spec: PairSpec, phase: PairPhase, openedAt: Timestamp?, targetQty: Fixed = .zero, fundingUsdt: Fixed = .zero, costsUsdt: Fixed = .zero,
+                entryAllowed: Bool = true) {
         self.spec = spec
         self.phase = phase
         self.openedAt = openedAt
         self.targetQty = targetQty
         self.fundingUsdt = fundingUsdt
         self.costsUsdt = costsUsdt
+        self.entryAllowed = entryAllowed
     }
 }
 

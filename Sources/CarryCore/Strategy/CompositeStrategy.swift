@@ -355,7 +355,8 @@ public struct CompositeStrategy: CarryStrategy {
         let active = view.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) } - out.count
         guard active >= config.maxOpenPairs, let weakest = held.min(by: { $0.rate != $1.rate ? $0.rate < $1.rate : $0.pair > $1.pair }) else { return out }
         var best: (candidate: EntryCandidate, rate: Fixed, roundTrip: Fixed)?
-        for (i, pair) in view.pairs.enumerated() where pair.phase == .flat {
+        // Only a candidate the reducer would enter now (not cooling down, not halted) is worth a switch.
+        for (i, pair) in view.pairs.enumerated() where pair.phase == .flat && pair.entryAllowed {
             let c = entryVerdict(i, view: view)
             guard c.veto == nil, case .scored(let s) = evaluate(i, now: view.now) else { continue }
             if best == nil || s.expectedRate > best!.rate { best = (c, s.expectedRate, s.roundTrip) }
