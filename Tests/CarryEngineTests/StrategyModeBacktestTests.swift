@@ -244,4 +244,24 @@ struct StrategyModeBacktestTests {
         #expect(out.stdout.contains("config in force:") && out.stdout.contains("| strategy_mode: composite"))
         #expect(out.stdout.contains("| composite.weights.level: \(weights.level)"))
     }
+
+    @Test("a composite window longer than the data the run can see is refused with the key, the window and the span, before anything is journaled")
+    func windowLongerThanData() throws {
+        let dir = ScratchDirectory("window-too-long")
+        var config = try BacktestConfig.load(path: Fixtures.repoRoot + "/config/backtest-composite.yaml")
+        config.from = Timestamp(iso8601: "2025-10-01")
+        config.to = Timestamp(iso8601: "2025-10-15")
+        config.composite?.windows.persistence = 200   // 200 × 8 h = 66 days > 8 d warm-up + 14 d
+        do {
+            _ = try runBacktest(config, dir, "run")
+            Issue.record("a 200-settlement window over 22 days of data was accepted")
+        } catch let e as BacktestError {
+            #expect(e.isBadInput)
+            #expect(e.message.contains("composite.persistenceWindow: 200 settlements (1600h) is longer than the data") && e.message.contains("warmup 8d"), "\(e.message)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("run") + "/journal"))
+        // Just inside the data it runs.
+        config.composite?.windows.persistence = 60   // 20 days ≤ 22
+        #expect(throws: Never.self) { _ = try runBacktest(config, dir, "ok") }
+    }
 }

@@ -389,12 +389,13 @@ extension CompositeStrategyConfig {
     /// of the bundled data (2025-09-13 → 2025-12-16) by scripts/oos-study: three days of
     /// settlements for level and trend, a week for persistence, three days of hourly bars for
     /// the basis; enter at a score of 0.3 when the expected carry over 30 days clears the round
-    /// trip once more; hold at least 7 days; leave below −0.3.
+    /// trip once more; hold at least 7 days; leave below −0.3. (The time limit is strategy.maxHolding,
+    /// 30 days by default; config/backtest-composite.yaml sets 90.)
     public static let defaults = CompositeStrategyConfig(
         weights: CompositeWeights(level: Fixed("0.5")!, trend: Fixed("0.1")!, persistence: Fixed("0.3")!, basis: Fixed("0.05")!, volume: Fixed("0.05")!),
         windows: FeatureWindows(level: 9, trend: 9, persistence: 21, basis: 72, volumeBars: 24),
         levelScale: Fixed("0.0001")!, trendDeadBand: Fixed("0.000001")!, trendScale: Fixed("0.000005")!, persistenceLevel: Fixed("0.00005")!,
-        volumeScale: Fixed(1000), entryScore: Fixed("0.3")!, exitScore: Fixed("-0.3")!, minHoldingMs: 7 * Millis.day, maxHoldingMs: 90 * Millis.day,
+        volumeScale: Fixed(1000), entryScore: Fixed("0.3")!, exitScore: Fixed("-0.3")!, minHoldingMs: 7 * Millis.day, maxHoldingMs: 30 * Millis.day,
         expectedHoldingMs: 30 * Millis.day, feeGateMultiple: Fixed(1), targetProfitMultiple: Fixed(3), switchMargin: Fixed(1),
         minNotionalUsdt: Fixed(10_000), maxNotionalUsdt: Fixed(25_000), maxOpenPairs: 3, maxRateAgeMs: 9 * Millis.hour)
 }

@@ -73,7 +73,7 @@ extension BacktestConfig {
         if mode == "composite" {
             // The threshold strategy's own keys would be silently ignored: refuse them.
             for key in ["kind", "entryThreshold", "exitThreshold", "pairNotionalUsdt"] where s.has(key) {
-                throw s.error(key, nil, "applies to strategy_mode: simple only; the composite strategy enters by composite.entryScore "
+                throw s.error(key, (try? s.scalar(key)) ?? nil, "applies to strategy_mode: simple only; the composite strategy enters by composite.entryScore "
                                       + "and sizes between composite.minNotionalUsdt and composite.maxNotionalUsdt")
             }
         }
