@@ -9,6 +9,7 @@ enum CommandRegistry {
         ExchangeSimCommand.self,
         AccountCommand.self,
         BacktestCommand.self,
+        SweepCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,
