@@ -10,6 +10,7 @@ enum CommandRegistry {
         AccountCommand.self,
         BacktestCommand.self,
         SweepCommand.self,
+        CompareCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,
