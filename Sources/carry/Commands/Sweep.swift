@@ -91,7 +91,7 @@ struct SweepRunCommand: ParsableCommand {
                                          configs: points.count, shard: slice, numbers: slice.numbers(of: points.count), sweptKeys: spec.sweptKeys,
                                          objective: objective)
             let directory = try out ?? defaultOut(hash: hash, shard: slice)
-            let store = try sweepError { try SweepStore(directory: directory, manifest: manifest) }
+            let store = try SweepStore(directory: directory, manifest: manifest)
             let mine = manifest.numbers.map { points[$0 - 1] }
             for p in mine { try store.writeConfig(p) }
             let finished = try store.finishedRows()
@@ -175,11 +175,9 @@ struct SweepMergeCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard !directories.isEmpty else { throw CLIError.badInput("give the slice directories to merge") }
-            let outcome = try sweepError {
-                let first = directories.first.flatMap { FileManager.default.fileExists(atPath: $0 + "/sweep.json") ? $0 : nil }
-                let objective = try parseObjective(objective) ?? first.map { try manifestObjective($0) } ?? .net
-                return try SweepStore.merge(directories, into: out, objective: objective)
-            }
+            let first = directories.first.flatMap { FileManager.default.fileExists(atPath: $0 + "/sweep.json") ? $0 : nil }
+            let objective = try parseObjective(objective) ?? first.map { try manifestObjective($0) } ?? .net
+            let outcome = try SweepStore.merge(directories, into: out, objective: objective)
             let r = outcome.results
             print("Merged \(directories.count) slices: \(r.finished) of \(r.configs) configs, ranked by \(r.objective.rawValue)\n")
             print(r.table(limit: top), terminator: "")
@@ -227,14 +225,5 @@ struct SpanOverride {
     func apply(_ config: inout BacktestConfig) {
         if let from { config.from = from }
         if let to { config.to = to }
-    }
-}
-
-/// Maps a `SweepError` to the CLI's exit statuses.
-func sweepError<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let e as SweepError {
-        throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
     }
 }
