@@ -152,9 +152,9 @@ struct SweepEngineTests {
         #expect(both.description.contains("both a grid key and a list key"))
         let stray = try #require(refusal("base: base.yaml\ngrids:\n  strategy.maxHolding: [1d]\n"))
         #expect(stray.source.hasSuffix("s.yaml:2") && stray.description.contains("unknown key"))
-        #expect(throws: SweepError.self) { try SweepShard(parsing: "3/2") }
-        #expect(throws: SweepError.self) { try SweepShard(parsing: "0/2") }
-        #expect(throws: SweepError.self) { try SweepShard(parsing: "1-2") }
+        #expect(throws: BacktestError.self) { try SweepShard(parsing: "3/2") }
+        #expect(throws: BacktestError.self) { try SweepShard(parsing: "0/2") }
+        #expect(throws: BacktestError.self) { try SweepShard(parsing: "1-2") }
         #expect(try SweepShard(parsing: "2/3").numbers(of: 8) == [2, 5, 8])
     }
 }

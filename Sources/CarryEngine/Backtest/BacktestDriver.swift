@@ -15,7 +15,7 @@ public import CarryCore
 public import CarryJournal
 import Foundation
 
-/// A backtest could not start or run; the message says what to do.
+/// A backtest (or a sweep, a comparison) could not start or run; the message says what to do.
 public struct BacktestError: Error, CustomStringConvertible, Equatable {
     public var message: String
     /// True for problems with the request (bad symbol, dates); false for failures.

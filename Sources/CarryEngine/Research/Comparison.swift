@@ -47,6 +47,11 @@ public enum Comparison {
         var all: [Int: SweepRunResult] { lock.withLock { results } }
     }
 
+    /// The exact figures of each run (`compare.json`), as a sweep's rows.
+    public static func writeJSON(_ runs: [ComparedRun], to path: String) throws {
+        try SweepStore.writeAtomically(try SweepStore.encoder().encode(runs.map { SweepRow($0.result, overrides: [], config: $0.label) }), to: path)
+    }
+
     /// `v1.0 threshold` or `v1.1 composite`.
     static func strategyName(_ c: BacktestConfig) -> String { c.composite == nil ? "v1.0 threshold" : "v1.1 composite" }
 

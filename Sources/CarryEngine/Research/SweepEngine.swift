@@ -10,19 +10,6 @@ public import CarryJournal
 import Foundation
 import Synchronization
 
-/// A sweep could not run; the message says what to do.
-public struct SweepError: Error, CustomStringConvertible, Equatable {
-    public var message: String
-    /// True for problems with the request (a different sweep in --out, a bad shard); false
-    /// for failures.
-    public var isBadInput: Bool
-    public init(_ message: String, badInput: Bool = true) {
-        self.message = message
-        isBadInput = badInput
-    }
-    public var description: String { message }
-}
-
 /// One config to run.
 public struct SweepJob: Sendable {
     public var number: Int

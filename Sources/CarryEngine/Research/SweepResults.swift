@@ -119,11 +119,7 @@ public struct SweepResults: Codable, Sendable, Equatable {
     }
 
     /// `results.json`: sorted keys, so equal results are equal bytes.
-    func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
-    }
+    func json() throws -> Data { try SweepStore.encoder().encode(self) }
 
     /// `results.csv`: one line per config, best first, the swept keys as columns.
     public func csv() -> String {

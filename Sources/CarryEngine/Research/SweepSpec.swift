@@ -88,17 +88,7 @@ public struct SweepSpec {
 
     /// Parses a sweep file's text; `path` locates the base config and names errors.
     public static func parse(yaml: String, path: String) throws(ConfigError) -> SweepSpec {
-        let root: Node.Mapping
-        do {
-            guard let node = try Yams.compose(yaml: yaml), let map = node.mapping else {
-                throw ConfigError(source: path, key: "", value: nil, message: "a sweep file is a mapping with `base:` and `grid:` and/or `list:`")
-            }
-            root = map
-        } catch let e as ConfigError {
-            throw e
-        } catch {
-            throw ConfigError(source: path, key: "", value: nil, message: "not valid YAML: \(error)")
-        }
+        let root = try mapping(yaml, source: path, shape: "a sweep file is a mapping with `base:` and `grid:` and/or `list:`")
         func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigError {
             ConfigError(source: located(path, node), key: key, value: nil, message: message)
         }
@@ -166,6 +156,18 @@ public struct SweepSpec {
         return SweepSpec(path: path, basePath: basePath, objective: objective, baseText: baseText, axes: axes, list: list)
     }
 
+    /// A YAML document's top mapping; `shape` says what is expected when it is not one.
+    private static func mapping(_ yaml: String, source: String, shape: String) throws(ConfigError) -> Node.Mapping {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(source: source, key: "", value: nil, message: "not valid YAML: \(error)")
+        }
+        guard let map = node?.mapping else { throw ConfigError(source: source, key: "", value: nil, message: shape) }
+        return map
+    }
+
     private static func overrideKey(_ node: Node, path: String) throws(ConfigError) -> Key {
         guard let s = node.scalar?.string, !s.isEmpty, !s.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) else {
             throw ConfigError(source: located(path, node), key: "", value: nil, message: "a swept key is a dotted config key such as composite.entryScore")
@@ -188,17 +190,7 @@ public struct SweepSpec {
     /// each through the strict parser; `adjust` applies command-line overrides (a span) after
     /// parsing. A refusal names the sweep file's line of the key at fault and the config.
     public func points(_ numbers: [Int]? = nil, adjust: (inout BacktestConfig) -> Void = { _ in }) throws(ConfigError) -> [SweepPoint] {
-        let base: Node.Mapping
-        do {
-            guard let m = try Yams.compose(yaml: baseText)?.mapping else {
-                throw ConfigError(source: basePath, key: "", value: nil, message: "the base config must be a mapping")
-            }
-            base = m
-        } catch let e as ConfigError {
-            throw e
-        } catch {
-            throw ConfigError(source: basePath, key: "", value: nil, message: "not valid YAML: \(error)")
-        }
+        let base = try Self.mapping(baseText, source: basePath, shape: "the base config must be a mapping")
         let gridCount = axes.reduce(1) { $0 * $1.values.count }
         var out: [SweepPoint] = []
         for number in numbers ?? Array(1...count) {

@@ -30,13 +30,13 @@ public struct SweepShard: Codable, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `i/n`, refusing an index outside 1…n.
-    public init(parsing text: String) throws(SweepError) {
+    public init(parsing text: String) throws(BacktestError) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
-            throw SweepError("--shard \(text): expected i/n, e.g. 2/4 (the second of four slices)")
+            throw BacktestError("--shard \(text): expected i/n, e.g. 2/4 (the second of four slices)")
         }
-        guard n >= 1 else { throw SweepError("--shard \(text): the number of slices must be at least 1") }
-        guard i >= 1 && i <= n else { throw SweepError("--shard \(text): the slice index must be between 1 and \(n)") }
+        guard n >= 1 else { throw BacktestError("--shard \(text): the number of slices must be at least 1") }
+        guard i >= 1 && i <= n else { throw BacktestError("--shard \(text): the slice index must be between 1 and \(n)") }
         self.init(index: i, count: n)
     }
 
@@ -107,13 +107,13 @@ public final class SweepStore: Sendable {
         if fm.fileExists(atPath: manifestPath) {
             let existing = try Self.readManifest(directory)
             guard existing.sweepHash == manifest.sweepHash else {
-                throw SweepError("\(directory) holds another sweep (hash \(existing.sweepHash.prefix(12)), from \(existing.sweepFile)); this one is \(manifest.sweepHash.prefix(12)). Choose another --out, or delete that directory.")
+                throw BacktestError("\(directory) holds another sweep (hash \(existing.sweepHash.prefix(12)), from \(existing.sweepFile)); this one is \(manifest.sweepHash.prefix(12)). Choose another --out, or delete that directory.")
             }
             guard existing.shard == manifest.shard else {
-                throw SweepError("\(directory) holds slice \(existing.shard) of this sweep, not \(manifest.shard). Give each slice its own --out.")
+                throw BacktestError("\(directory) holds slice \(existing.shard) of this sweep, not \(manifest.shard). Give each slice its own --out.")
             }
         } else if let contents = try? fm.contentsOfDirectory(atPath: directory), !contents.isEmpty {
-            throw SweepError("\(directory) exists and is not a sweep directory (no sweep.json). Choose another --out.")
+            throw BacktestError("\(directory) exists and is not a sweep directory (no sweep.json). Choose another --out.")
         }
         for sub in ["configs", "equity", "rows"] {
             try fm.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
@@ -154,7 +154,7 @@ public final class SweepStore: Sendable {
         let partial = equityPartialPath(point)
         if FileManager.default.fileExists(atPath: partial) {
             guard rename(partial, directory + "/equity/\(stem).csv") == 0 else {
-                throw SweepError("cannot move \(partial) into place: \(String(cString: strerror(errno)))", badInput: false)
+                throw BacktestError("cannot move \(partial) into place: \(String(cString: strerror(errno)))", badInput: false)
             }
         }
         let row = SweepRow(result, overrides: point.overrides, config: "configs/" + point.config.source)
@@ -186,38 +186,38 @@ public final class SweepStore: Sendable {
     /// the results ranked by `objective`. Refuses slices of different sweeps and a slice given
     /// twice; configs no slice has finished are reported as missing.
     public static func merge(_ directories: [String], into out: String, objective: SweepObjective) throws -> MergeOutcome {
-        guard !directories.isEmpty else { throw SweepError("give the slice directories to merge") }
+        guard !directories.isEmpty else { throw BacktestError("give the slice directories to merge") }
         var manifests: [SweepManifest] = []
         for d in directories {
             guard FileManager.default.fileExists(atPath: d + "/sweep.json") else {
-                throw SweepError("\(d) is not a sweep directory (no sweep.json)")
+                throw BacktestError("\(d) is not a sweep directory (no sweep.json)")
             }
             manifests.append(try readManifest(d))
         }
         let first = manifests[0]
         for (d, m) in zip(directories, manifests) where m.sweepHash != first.sweepHash {
-            throw SweepError("\(d) is a slice of another sweep (hash \(m.sweepHash.prefix(12)) from \(m.sweepFile)) than \(directories[0]) (hash \(first.sweepHash.prefix(12)) from \(first.sweepFile)): only slices of one sweep can be merged")
+            throw BacktestError("\(d) is a slice of another sweep (hash \(m.sweepHash.prefix(12)) from \(m.sweepFile)) than \(directories[0]) (hash \(first.sweepHash.prefix(12)) from \(first.sweepFile)): only slices of one sweep can be merged")
         }
         var seen: [SweepShard: String] = [:]
         for (d, m) in zip(directories, manifests) {
-            if let other = seen[m.shard] { throw SweepError("\(d) and \(other) are both slice \(m.shard): give each slice once") }
+            if let other = seen[m.shard] { throw BacktestError("\(d) and \(other) are both slice \(m.shard): give each slice once") }
             seen[m.shard] = d
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: out + "/sweep.json") {
             let existing = try readManifest(out)
             guard existing.sweepHash == first.sweepHash else {
-                throw SweepError("\(out) holds another sweep (hash \(existing.sweepHash.prefix(12))). Choose another --out.")
+                throw BacktestError("\(out) holds another sweep (hash \(existing.sweepHash.prefix(12))). Choose another --out.")
             }
         } else if let contents = try? fm.contentsOfDirectory(atPath: out), !contents.isEmpty {
-            throw SweepError("\(out) exists and is not a sweep directory (no sweep.json). Choose another --out.")
+            throw BacktestError("\(out) exists and is not a sweep directory (no sweep.json). Choose another --out.")
         }
         for sub in ["configs", "equity", "rows"] { try fm.createDirectory(atPath: out + "/" + sub, withIntermediateDirectories: true) }
         var rows: [Int: SweepRow] = [:]
         for d in directories {
             for (number, row) in try Self.rows(in: d) {
                 if let existing = rows[number], existing.contentHash != row.contentHash {
-                    throw SweepError("config \(number) has two different results (\(existing.contentHash.prefix(12)), \(row.contentHash.prefix(12))): the slices were not run over the same data", badInput: false)
+                    throw BacktestError("config \(number) has two different results (\(existing.contentHash.prefix(12)), \(row.contentHash.prefix(12))): the slices were not run over the same data", badInput: false)
                 }
                 rows[number] = row
                 let stem = String(row.config.dropFirst("configs/".count).dropLast(".yaml".count))
@@ -245,7 +245,7 @@ public final class SweepStore: Sendable {
     static func readManifest(_ directory: String) throws -> SweepManifest {
         guard let data = FileManager.default.contents(atPath: directory + "/sweep.json"),
               let m = try? JSONDecoder().decode(SweepManifest.self, from: data) else {
-            throw SweepError("\(directory)/sweep.json cannot be read as a sweep manifest")
+            throw BacktestError("\(directory)/sweep.json cannot be read as a sweep manifest")
         }
         return m
     }
@@ -255,7 +255,7 @@ public final class SweepStore: Sendable {
         let dir = directory + "/rows"
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where name.hasSuffix(".json") {
             guard let data = FileManager.default.contents(atPath: dir + "/" + name), let row = try? JSONDecoder().decode(SweepRow.self, from: data) else {
-                throw SweepError("\(dir)/\(name) cannot be read as a sweep row; delete it to recompute that config", badInput: false)
+                throw BacktestError("\(dir)/\(name) cannot be read as a sweep row; delete it to recompute that config", badInput: false)
             }
             out[row.number] = row
         }
@@ -272,10 +272,10 @@ public final class SweepStore: Sendable {
     static func writeAtomically(_ data: Data, to path: String) throws {
         let partial = path + ".partial"
         guard FileManager.default.createFile(atPath: partial, contents: data) else {
-            throw SweepError("cannot write \(partial): check the directory is writable", badInput: false)
+            throw BacktestError("cannot write \(partial): check the directory is writable", badInput: false)
         }
         guard rename(partial, path) == 0 else {
-            throw SweepError("cannot move \(partial) into place: \(String(cString: strerror(errno)))", badInput: false)
+            throw BacktestError("cannot move \(partial) into place: \(String(cString: strerror(errno)))", badInput: false)
         }
     }
 }

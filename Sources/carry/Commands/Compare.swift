@@ -69,23 +69,15 @@ struct CompareCommand: ParsableCommand {
             let directory = try out ?? "\(configOptions.paths().runsDirectory)/compare-\(h.finish().short.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let market = try MarketJournal(readOnlyPath: source)
-            let runs: [ComparedRun]
-            do {
-                runs = try Comparison.run(loaded, labels: labels, market: market, threads: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+            let runs = try Comparison.run(loaded, labels: labels, market: market, threads: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                           equityPaths: loaded.indices.map { "\(directory)/equity-\($0 + 1).csv" })
-            } catch let e as BacktestError {
-                throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
-            }
             for r in runs where !r.result.warnings.isEmpty {
                 for w in r.result.warnings { printNotice("warning: \(r.label): \(w)") }
             }
             let table = Comparison.table(runs)
             try table.write(toFile: directory + "/compare.txt", atomically: true, encoding: .utf8)
             try Comparison.html(runs).write(toFile: directory + "/compare.html", atomically: true, encoding: .utf8)
-            let rows = runs.map { SweepRow($0.result, overrides: [], config: $0.label) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(rows).write(to: URL(fileURLWithPath: directory + "/compare.json"))
+            try Comparison.writeJSON(runs, to: directory + "/compare.json")
             print(table, terminator: "")
             print("""
 

@@ -78,7 +78,7 @@ func reportable(_ error: any Error) -> any Error {
     case let e as ConfigError:
         printError(e.description)
         return ExitCode(2)
-    case let e as SweepError:
+    case let e as BacktestError:
         printError(e.message)
         return ExitCode(e.isBadInput ? 2 : 1)
     default:
