@@ -7,6 +7,7 @@ enum BenchRegistry {
         JournalBench.self,
         ImportBench.self,
         PipelineBench.self,
+        SweepBench.self,
         VerifyBench.self,
     ]
 }

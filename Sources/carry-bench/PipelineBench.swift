@@ -35,8 +35,8 @@ struct PipelineBench: ParsableCommand {
     func run() throws {
         print("carry-bench pipeline — \(ProcessInfo.processInfo.processorCount) cores, best of \(repeats)")
         let scratch = ScratchDirectory("bench-pipeline")
-        let source = try market ?? importBundled(scratch)
-        let built = try buildLargeJournal(from: source, into: scratch.sub("large"))
+        let source = try market ?? Self.importBundled(scratch)
+        let built = try Self.buildLargeJournal(symbols: symbols, from: source, into: scratch.sub("large"))
         print("large journal: \(built.events) events (\(symbols) symbols × \(built.span)), \(String(format: "%.0f", built.seconds)) s to build")
         print("")
 
@@ -88,7 +88,7 @@ struct PipelineBench: ParsableCommand {
         print("target: ≥ 3M events/s through the pipeline; anonymous memory flat over the run")
     }
 
-    func importBundled(_ scratch: ScratchDirectory) throws -> String {
+    static func importBundled(_ scratch: ScratchDirectory) throws -> String {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let importer = MarketImporter(logger: logger)
@@ -98,8 +98,8 @@ struct PipelineBench: ParsableCommand {
         return scratch.sub("bundled")
     }
 
-    /// Builds the large journal; returns its size and the symbols it defines.
-    func buildLargeJournal(from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {
+    /// Builds the large journal of `symbols` pairs; returns its size and the symbols it defines.
+    static func buildLargeJournal(symbols: Int, from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {
         let t0 = now()
         let source = try MarketJournal(readOnlyPath: sourcePath)
         // The five series (three spot 1h bar series, two funding series), in one scan: a

@@ -9,6 +9,8 @@ enum CommandRegistry {
         ExchangeSimCommand.self,
         AccountCommand.self,
         BacktestCommand.self,
+        SweepCommand.self,
+        CompareCommand.self,
         RunCommand.self,
         ParityCommand.self,
         DashboardCommand.self,

@@ -46,7 +46,12 @@ public struct BacktestConfig: Sendable, Equatable {
 extension BacktestConfig {
     /// Parses and validates a backtest config document.
     public static func parse(yaml: String, source: String) throws(ConfigError) -> BacktestConfig {
-        let root = try ConfigReader(yaml: yaml, source: source)
+        try parse(root: try ConfigReader(yaml: yaml, source: source), source: source)
+    }
+
+    /// Parses and validates a config document already read into a `ConfigReader` (a sweep
+    /// applies its overrides to the document first).
+    static func parse(root: ConfigReader, source: String) throws(ConfigError) -> BacktestConfig {
         root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr",
                      "strategy_mode", "strategy", "composite", "execution", "fees", "slippage", "margin", "risk", "session"])
         let mode = try root.string("strategy_mode", default: "simple", allowed: ["simple", "composite"])
@@ -205,6 +210,12 @@ extension BacktestConfig {
     /// Reads back the canonical text a run journaled in `config.applied`, so a run journal
     /// alone says how to value and re-run it.
     public static func parse(canonical text: String, source: String) throws(ConfigError) -> BacktestConfig {
+        try parse(yaml: try yaml(canonical: text, source: source), source: source)
+    }
+
+    /// The canonical text as a nested YAML document that `parse(yaml:)` reads back to the same
+    /// canonical text (what a sweep writes as each config's file, for `carry backtest`).
+    public static func yaml(canonical text: String, source: String) throws(ConfigError) -> String {
         // Rebuild the nested document from the dotted keys.
         final class Node {
             var order: [String] = []
@@ -246,7 +257,7 @@ extension BacktestConfig {
             }
         }
         emit(root, indent: "")
-        return try parse(yaml: yaml, source: source)
+        return yaml
     }
 
     /// The effective configuration as sorted `key: value` lines: what `config.applied`

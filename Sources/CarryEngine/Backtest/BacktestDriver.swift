@@ -15,7 +15,7 @@ public import CarryCore
 public import CarryJournal
 import Foundation
 
-/// A backtest could not start or run; the message says what to do.
+/// A backtest (or a sweep, a comparison) could not start or run; the message says what to do.
 public struct BacktestError: Error, CustomStringConvertible, Equatable {
     public var message: String
     /// True for problems with the request (bad symbol, dates); false for failures.
@@ -113,10 +113,10 @@ public enum BacktestDriver {
         }
     }
 
-    /// Runs one backtest and writes its run journal into `outDirectory/journal`.
-    public static func run(config: BacktestConfig, sourcePath: String, outDirectory: String,
-                           progress: ((Double) -> Void)? = nil) throws -> BacktestResult {
-        let market = try MarketJournal(readOnlyPath: sourcePath)
+    /// Resolves what a config trades over `market`: its pairs and its span (clamped to the
+    /// data, with a warning for each clamp). Refuses symbols without both legs and spans
+    /// without data.
+    public static func plan(config: BacktestConfig, market: MarketJournal) throws(BacktestError) -> BacktestPlan {
         let pairs = try resolvePairs(config, market: market)
         let (dataFrom, dataTo) = try commonSpan(pairs, interval: config.barIntervalSeconds, market: market)
         var warnings: [String] = []
@@ -135,204 +135,101 @@ public enum BacktestDriver {
             to = dataTo
         }
         try checkFeatureWindows(config, pairs: pairs, from: from, to: to)
-        // Gaps in the streams this run reads are found as the replay meets them (as a live
-        // engine would), warned about, journaled, and treated as no data.
-        let engineConfig = EngineConfig(
-            pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
-            initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
-            slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution,
-            composite: config.composite)
-        let runner = try Runner(config: config, engineConfig: engineConfig, pairs: pairs, market: market,
-                                from: from, to: to, outDirectory: outDirectory, warnings: warnings)
+        return BacktestPlan(config: config, pairs: pairs, from: from, to: to, warnings: warnings)
+    }
+
+    /// Runs one backtest and writes its run journal into `outDirectory/journal`.
+    public static func run(config: BacktestConfig, sourcePath: String, outDirectory: String,
+                           progress: ((Double) -> Void)? = nil) throws -> BacktestResult {
+        let market = try MarketJournal(readOnlyPath: sourcePath)
+        let runner = try Runner(plan: try plan(config: config, market: market), market: market, outDirectory: outDirectory)
         return try runner.run(progress: progress)
     }
 }
 
-/// One backtest in progress: a `ReplayPipeline` fed from the market journal, its output
-/// written to the run journal.
-final class Runner {
-    let config: BacktestConfig
-    let pairs: [ResolvedPair]
-    let market: MarketJournal
-    let from: Timestamp
-    let to: Timestamp
-    var warnings: [String]
-    var pipeline: ReplayPipeline<SimulatedExchange>
-    let journal: Journal
-    let writer: JournalWriter
-    let runPath: String
-    let outDirectory: String
-    var drafts: [EventDraft] = []
-    var tickets: [CommitTicket] = []
-    var relevant: [Bool] = []
-    var sourceEvents = 0
-    var runEvents = 0
-    let sampler: EquitySampler
-    var lastSourceSeq: UInt64 = 0
-    var firstSourceSeq: UInt64 = 0
-    /// Gap censuses of the bar and funding streams this run reads, by instrument index.
-    var barCensus: [GapCensus?] = []
-    var fundingCensus: [GapCensus?] = []
-    var pendingAlerts: [(String, UInt64)] = []
-    /// Pairs opened, per pair index (for the summary).
-    var opened: [Int] = []
+/// A config resolved against a market journal: what one run trades, and when.
+public struct BacktestPlan: Sendable {
+    public var config: BacktestConfig
+    public var pairs: [ResolvedPair]
+    /// The simulated span, inside the data.
+    public var from: Timestamp
+    public var to: Timestamp
+    /// Found before the replay (a clamped span); gaps are found during it.
+    public var warnings: [String]
 
-    init(config: BacktestConfig, engineConfig: EngineConfig, pairs: [ResolvedPair], market: MarketJournal,
-         from: Timestamp, to: Timestamp, outDirectory: String, warnings: [String]) throws {
-        self.config = config
-        self.pairs = pairs
-        self.market = market
-        self.from = from
-        self.to = to
-        self.warnings = warnings
-        self.outDirectory = outDirectory
-        try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
-        runPath = outDirectory + "/journal"
-        // A deterministic identity: the same config over the same source is the same run.
+    /// Where the replay starts reading: `from` less the warm-up.
+    public var warmupFrom: Timestamp { from.adding(ms: -config.warmupMs) }
+
+    /// The engine's configuration for this plan.
+    var engineConfig: EngineConfig {
+        EngineConfig(pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
+                     initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
+                     slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution,
+                     composite: config.composite)
+    }
+
+    /// The run journal's id: a hash of the config, the source and the span, so the same run
+    /// is the same journal.
+    func runJournalId(source: JournalId) -> JournalId {
         var h = SHA256Hasher()
         h.update(Array(config.canonicalText.utf8))
-        h.update(market.journal.meta.journalId.high)
-        h.update(market.journal.meta.journalId.low)
+        h.update(source.high)
+        h.update(source.low)
         h.update(UInt64(bitPattern: from.ms))
         h.update(UInt64(bitPattern: to.ms))
         let d = h.finish().bytes
-        let id = JournalId(high: d[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: d[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+        return JournalId(high: d[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: d[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+    }
+}
+
+/// One backtest: the market journal scanned by time into a `ReplayFeed`, each instant run by
+/// a `RunSession` whose records go to the run journal.
+final class Runner {
+    let plan: BacktestPlan
+    let market: MarketJournal
+    let runPath: String
+    let session: RunSession
+
+    init(plan: BacktestPlan, market: MarketJournal, outDirectory: String) throws {
+        self.plan = plan
+        self.market = market
+        try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
+        runPath = outDirectory + "/journal"
         if Journal.exists(at: runPath) {
             throw BacktestError("\(outDirectory) already holds a run journal. Choose another --out, or delete that directory to re-run.")
         }
-        journal = try Journal.openOrCreate(runPath, create: JournalCreateOptions(purpose: .backtest, journalId: id, createdAt: from))
-        writer = try journal.makeWriter(options: JournalWriterOptions(maxBatchEvents: 50_000))
-        pipeline = ReplayPipeline(
-            reducer: CarryReducer(config: engineConfig, reentryCooldownMs: config.reentryCooldownMs),
-            venue: SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
-                                   initialCash: config.initialCapitalUsdt),
-            firstSeq: writer.nextSeq, from: from, to: to, scanIntervalMs: config.scanIntervalMs)
-        sampler = try EquitySampler(config: config, csvPath: outDirectory + "/equity.csv")
-        opened = Array(repeating: 0, count: pairs.count)
-        for p in pairs {
-            for d in [p.spot, p.perp] {
-                while relevant.count <= d.id.index {
-                    relevant.append(false)
-                    barCensus.append(nil)
-                    fundingCensus.append(nil)
-                }
-                relevant[d.id.index] = true
-                barCensus[d.id.index] = GapCensus(cadenceMs: Int64(config.barIntervalSeconds) * 1000)
-            }
-        }
-    }
-
-    /// True for the spot and perp instruments of the configured pairs.
-    func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
-
-    /// Observes a relevant stream; a hole inside the simulated span becomes a warning, and
-    /// an alert journaled with the group of the time the stream resumes.
-    func observe(_ census: inout GapCensus?, _ stream: MarketStream, at time: Timestamp, seq: UInt64) {
-        guard var c = census else { return }
-        let before = c.gaps.count
-        c.observe(time)
-        if c.gaps.count > before, let gap = c.gaps.last, gap.before > from, gap.after < to {
-            let w = "\(market.describe(stream)): gap \(gap) — treated as no data"
-            warnings.append(w)
-            pendingAlerts.append((w, seq))
-        }
-        census = c
-    }
-
-    /// Observes a funding settlement's stream (the cadence is the interval it settled under).
-    func observeFunding(_ event: Event, at time: Timestamp, seq: UInt64) {
-        guard case .fundingSettled(let f) = event else { return }
-        let i = f.instrumentId.index
-        let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
-        if fundingCensus[i] == nil { fundingCensus[i] = GapCensus(cadenceMs: cadence) }
-        fundingCensus[i]!.setCadence(cadence)
-        observe(&fundingCensus[i], .funding(f.instrumentId), at: time, seq: seq)
-    }
-
-    /// Runs one timestamp's market events through the pipeline, then journals the gap alerts
-    /// found at that time.
-    func processGroup(_ group: inout MarketGroup, at time: Timestamp) throws {
-        pipeline.process(group: &group, at: time, trading: time >= from, afterTick: sample)
-        for (message, seq) in pendingAlerts {
-            pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: message)), time: time, causation: .source(seq))
-        }
-        pendingAlerts.removeAll()
-        try drain()
-    }
-
-    // MARK: Journaling
-
-    /// Moves the pipeline's output to the run journal (pipelined; memory stays bounded).
-    func drain(force: Bool = false) throws {
-        guard pipeline.output.count >= 4096 || (force && !pipeline.output.isEmpty) else { return }
-        let out = pipeline.takeOutput()
-        let expected = pipeline.nextSeq - UInt64(out.count)
-        drafts.removeAll(keepingCapacity: true)
-        for o in out {
-            drafts.append(EventDraft(o.event, eventTime: o.time, recordTime: o.time, causation: o.causation))
-            countOpening(o.event, pairs: pairs, into: &opened)
-        }
-        runEvents += out.count
-        let ticket = try writer.enqueue(drafts)
-        precondition(ticket.seqs.lowerBound == expected, "run journal seq drift: expected \(expected), got \(ticket.seqs.lowerBound)")
-        tickets.append(ticket)
-        // Bound the memory of outstanding tickets (the writer applies backpressure itself).
-        if tickets.count > 64 { try tickets.removeFirst().wait() }
-    }
-
-    /// Samples equity at a scan tick.
-    func sample(at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) },
-                       openPairs: reducer.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) })
+        let journal = try Journal.openOrCreate(runPath, create: JournalCreateOptions(purpose: .backtest, journalId: plan.runJournalId(source: market.journal.meta.journalId),
+                                                                                    createdAt: plan.from))
+        let sink = try JournalRunSink(journal: journal)
+        session = try RunSession(plan: plan, sink: sink, equityCSVPath: outDirectory + "/equity.csv")
     }
 
     func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
-        let sourceId = market.journal.meta.journalId
-        let warmupFrom = from.adding(ms: -config.warmupMs)
-        // Source seq range the run may read.
-        try market.journal.withSnapshot { snap in
-            firstSourceSeq = try snap.firstSeq()
-            lastSourceSeq = try snap.lastSeq()
-        }
-        pipeline.record(.runStarted(RunStarted(mode: .backtest, sourceJournal: sourceId, sourceFirstSeq: firstSourceSeq, sourceLastSeq: lastSourceSeq,
-                                               from: from, to: to, seed: 0, carryVersion: CarryVersion.current)), time: from, causation: .none)
-        pipeline.record(.configApplied(ConfigApplied(source: config.source, text: config.canonicalText)), time: from, causation: .none)
-        for w in warnings {
-            pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: w)), time: from, causation: .none)
-        }
-        // The traded instruments' definitions, so the run journal is self-describing.
-        for p in pairs {
-            for d in [p.spot, p.perp] { pipeline.define(d, at: from) }
-        }
+        let source = try SourceRange(market.journal)
+        session.begin(source: source)
+        var feed = ReplayFeed(plan: plan, describe: market.describe)
         let barKind = EventKind.barClosed.rawValue
         let fundingKind = EventKind.fundingSettled.rawValue
         let intervalKind = EventKind.fundingIntervalChanged.rawValue
-        let interval = config.barIntervalSeconds
-        var group = MarketGroup()
-        var groupTime = Timestamp.distantPast
-        let spanMs = Double(max(1, to.ms - warmupFrom.ms))
+        let interval = plan.config.barIntervalSeconds
+        let warmupFrom = plan.warmupFrom
+        let spanMs = Double(max(1, plan.to.ms - warmupFrom.ms))
         var lastProgress = 0.0
+        let session = self.session
         try market.journal.withSnapshot { snap in
-            try snap.scanByTime(from: warmupFrom, through: to) { view in
+            try snap.scanByTime(from: warmupFrom, through: plan.to) { view in
                 let kind = view.header.kindCode
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
                 // Skip other instruments' records and other bar intervals without decoding them.
-                guard let id = try view.instrument(), isTraded(id) else { return true }
+                guard let id = try view.instrument(), feed.isTraded(id) else { return true }
                 if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
                 let t = view.header.eventTime
-                let seq = view.header.seq
-                if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
                 if kind == barKind {
-                    group.bars.append((seq, try view.decodeBar()))
-                    observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
+                    try feed.add(seq: view.header.seq, time: t, bar: try view.decodeBar(), flush: session.process)
                 } else {
-                    let event = try view.decode()
-                    observeFunding(event, at: t, seq: seq)
-                    group.others.append((seq, event))
+                    try feed.add(seq: view.header.seq, time: t, event: try view.decode(), flush: session.process)
                 }
-                groupTime = t
-                sourceEvents += 1
-                if let progress, sourceEvents % 50_000 == 0 {
+                if let progress, feed.events % 50_000 == 0 {
                     let f = Double(t.ms - warmupFrom.ms) / spanMs
                     if f - lastProgress >= 0.01 {
                         lastProgress = f
@@ -342,29 +239,11 @@ final class Runner {
                 return true
             }
         }
-        if !group.isEmpty { try processGroup(&group, at: groupTime) }
-        pipeline.finish(afterTick: sample)
-        let reducer = pipeline.reducer
-        pipeline.record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(sourceEvents),
-                                           message: "backtest \(from.iso8601) → \(to.iso8601)")), time: to, causation: .none)
-        try drain(force: true)
-        for t in tickets { try t.wait() }
-        tickets.removeAll()
-        try writer.close()
-        try sampler.close()
+        try feed.finish(flush: session.process)
+        let outcome = try session.end(inputEvents: feed.events)
         progress?(1)
-
-        let contentHash = try journal.withSnapshot { try $0.contentHash() }
-        var marks: [InstrumentId: Fixed] = [:]
-        for p in pairs {
-            for d in [p.spot, p.perp] { if let m = reducer.mark(d.id) { marks[d.id] = m } }
-        }
-        let summary = sampler.tracker.summary(portfolio: reducer.portfolio, marks: marks, pairs: pairs, from: from, to: to,
-                                    pairsOpened: opened, killSwitch: reducer.killSwitchEngaged)
-        return BacktestResult(runJournalPath: runPath, sourceJournal: sourceId, from: from, to: to, contentHash: contentHash,
-                              stateHash: StateDigest.of(reducer.portfolio, marks: marks),
-                              summary: summary, warnings: warnings, events: (sourceEvents, runEvents), portfolio: reducer.portfolio,
-                              pairs: pairs, finalMarks: marks)
+        return BacktestResult(runJournalPath: runPath, sourceJournal: source.id, from: plan.from, to: plan.to, contentHash: outcome.contentHash,
+                              stateHash: outcome.stateHash, summary: outcome.summary, warnings: plan.warnings + feed.warnings,
+                              events: (feed.events, outcome.runEvents), portfolio: outcome.portfolio, pairs: plan.pairs, finalMarks: outcome.marks)
     }
 }
-

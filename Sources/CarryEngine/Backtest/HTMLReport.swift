@@ -10,21 +10,11 @@ public enum HTMLReport {
     /// The whole page.
     public static func render(title: String, result: BacktestResult, configText: String) -> String {
         let s = result.summary
-        var html = """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>
-        body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;color:#1b1f24;padding:0 1em}
-        h1{font-size:1.4em;margin-bottom:.2em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-        table{border-collapse:collapse;margin:.5em 0} td,th{padding:.25em .8em;text-align:right;border-bottom:1px solid #eee}
-        td:first-child,th:first-child{text-align:left} .pos{color:#116329} .neg{color:#a40e26} .muted{color:#666}
-        pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:12px} svg{background:#fafbfc;border:1px solid #e3e6ea}
-        .warn{color:#8a5a00}
-        </style></head><body>
-        <h1>\(escape(title))</h1>
+        var html = head(title: title) + """
         <p class="muted">\(s.from.iso8601) → \(s.to.iso8601) · \(String(format: "%.1f", s.days)) days · run journal hash <code>\(result.contentHash.short)</code> · state hash <code>\(result.stateHash.short)</code></p>
         <h2>Summary</h2>
         <table>
+
         """
         func row(_ label: String, _ value: String, _ cls: String = "") -> String {
             "<tr><td>\(escape(label))</td><td class=\"\(cls)\">\(escape(value))</td></tr>\n"
@@ -38,10 +28,14 @@ public enum HTMLReport {
         html += row("Price / basis P&L", money(s.pricePnL, signed: true), cls(s.pricePnL))
         html += row("Fees", money(-s.fees, signed: true), cls(-s.fees))
         html += row("Slippage", money(-s.slippage, signed: true), cls(-s.slippage))
-        html += row("Sharpe (after \(percent(s.collateralCostApr.doubleValue)) collateral cost)", s.sharpe.map { String(format: "%.2f", $0) } ?? "n/a")
-        html += row("Max drawdown", "\(percent(-s.maxDrawdown)) (\(money(-s.maxDrawdownUsdt, signed: true)) USDT)", s.maxDrawdown > 0 ? "neg" : "")
+        html += row("Sharpe / Sortino (after \(percent(s.collateralCostApr.doubleValue)) collateral cost)", "\(ratio(s.sharpe)) / \(ratio(s.sortino))")
+        html += row("Max drawdown", "\(percent(-s.maxDrawdown)) (\(money(-s.maxDrawdownUsdt, signed: true)) USDT\(s.drawdownDates.map { ", \($0)" } ?? ""))",
+                    s.maxDrawdown > 0 ? "neg" : "")
         html += row("Pairs opened / fills / liquidations", "\(s.pairsOpened) / \(s.fills) / \(s.liquidations)")
+        html += row("Turnover", String(format: "%.2fx (%@ USDT traded)", s.turnover, money(s.tradedNotional)))
         html += row("Time in market", percent(s.timeInMarket, digits: 1))
+        html += row("Exposure vs cap (mean / max)", "\(percent(s.exposureMean, digits: 1)) / \(percent(s.exposureMax, digits: 1))")
+        if !s.exitReasons.isEmpty { html += row("Exits", s.exitReasons.map { "\($0.reason) \($0.count)" }.joined(separator: ", ")) }
         if s.killSwitchEngaged { html += row("Kill switch", "engaged (drawdown limit)", "neg") }
         html += "</table>\n<h2>Equity</h2>\n"
         html += lineChart(s.curve.map { ($0.0, $0.1) }, height: 240, color: "#0969da", fill: false)
@@ -64,19 +58,52 @@ public enum HTMLReport {
         return html
     }
 
+    /// The page's head, style and title: every report looks the same.
+    static func head(title: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>
+        body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;color:#1b1f24;padding:0 1em}
+        h1{font-size:1.4em;margin-bottom:.2em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+        table{border-collapse:collapse;margin:.5em 0} td,th{padding:.25em .8em;text-align:right;border-bottom:1px solid #eee}
+        td:first-child,th:first-child{text-align:left} .pos{color:#116329} .neg{color:#a40e26} .muted{color:#666}
+        pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:12px} svg{background:#fafbfc;border:1px solid #e3e6ea}
+        .warn{color:#8a5a00}
+        </style></head><body>
+        <h1>\(escape(title))</h1>
+
+        """
+    }
+
+    /// One line of a chart.
+    struct Series {
+        var name: String
+        var color: String
+        var points: [(Timestamp, Double)]
+    }
+
+    /// Colours of a multi-line chart, in order.
+    static let palette = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a3069", "#bc4c00", "#57606a"]
+
     /// An SVG line chart of (time, value) points with axis labels.
     static func lineChart(_ points: [(Timestamp, Double)], height: Int, color: String, fill: Bool, unit: String = "") -> String {
+        chart([Series(name: "", color: color, points: points)], height: height, fill: fill, unit: unit)
+    }
+
+    /// An SVG chart of one or more lines on shared axes; named lines get a legend.
+    static func chart(_ series: [Series], height: Int, fill: Bool, unit: String = "") -> String {
         let width = 960, left = 70, right = 10, top = 10, bottom = 24
-        guard points.count >= 2 else { return "<p class=\"muted\">Not enough samples to chart.</p>\n" }
-        let t0 = Double(points.first!.0.ms), t1 = Double(points.last!.0.ms)
-        var lo = points.map(\.1).min()!, hi = points.map(\.1).max()!
+        let all = series.flatMap(\.points)
+        guard series.contains(where: { $0.points.count >= 2 }) else { return "<p class=\"muted\">Not enough samples to chart.</p>\n" }
+        let t0 = Double(all.map(\.0.ms).min()!), t1 = Double(all.map(\.0.ms).max()!)
+        var lo = all.map(\.1).min()!, hi = all.map(\.1).max()!
         if hi - lo < 1e-9 { lo -= 1; hi += 1 }
         let pad = (hi - lo) * 0.05
         lo -= pad
         hi += pad
         func x(_ t: Timestamp) -> Double { Double(left) + (Double(t.ms) - t0) / max(1, t1 - t0) * Double(width - left - right) }
         func y(_ v: Double) -> Double { Double(top) + (hi - v) / (hi - lo) * Double(height - top - bottom) }
-        var path = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
         var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">\n"
         for k in 0...4 {
             let v = lo + (hi - lo) * Double(k) / 4
@@ -88,13 +115,26 @@ public enum HTMLReport {
             let t = Timestamp(ms: Int64(t0 + (t1 - t0) * Double(k) / 4))
             svg += String(format: "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\" fill=\"#666\">%@</text>\n", x(t), height - 6, t.isoDate)
         }
-        if fill {
-            path += String(format: " %.1f,%.1f %.1f,%.1f", x(points.last!.0), y(max(lo, 0)), x(points.first!.0), y(max(lo, 0)))
-            svg += "<polygon points=\"\(path)\" fill=\"\(color)\" fill-opacity=\"0.25\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
-        } else {
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
+        for line in series where line.points.count >= 2 {
+            let points = line.points
+            var path = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+            let name = line.name.isEmpty ? "" : " data-series=\"\(escape(line.name))\""
+            if fill {
+                path += String(format: " %.1f,%.1f %.1f,%.1f", x(points.last!.0), y(max(lo, 0)), x(points.first!.0), y(max(lo, 0)))
+                svg += "<polygon\(name) points=\"\(path)\" fill=\"\(line.color)\" fill-opacity=\"\(series.count > 1 ? "0.12" : "0.25")\" stroke=\"\(line.color)\" stroke-width=\"1\"/>\n"
+            } else {
+                svg += "<polyline\(name) points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.5\"/>\n"
+            }
         }
-        return svg + "</svg>\n"
+        svg += "</svg>\n"
+        // A legend for named lines, under the plot (never over a line).
+        let named = series.filter { !$0.name.isEmpty }
+        if !named.isEmpty {
+            svg += "<p class=\"legend\">" + named.map {
+                "<span style=\"color:\($0.color)\">&#9632;</span> \(escape($0.name))"
+            }.joined(separator: " &nbsp; ") + "</p>\n"
+        }
+        return svg
     }
 
     static func label(_ v: Double) -> String {

@@ -36,15 +36,31 @@ public struct BacktestSummary: Sendable {
     /// Annualised Sharpe of daily returns in excess of the collateral cost; nil with fewer
     /// than two full days or no variance.
     public var sharpe: Double?
+    /// Annualised Sortino of the same returns (mean over the downside deviation, the root mean
+    /// square of the negative ones); nil with fewer than two full days or no losing day.
+    public var sortino: Double?
     public var collateralCostApr: Fixed
     /// Largest peak-to-trough fall of equity, as a fraction and in the quote asset.
     public var maxDrawdown: Double
     public var maxDrawdownUsdt: Fixed
+    /// The scan ticks of the peak the largest drawdown fell from and of its bottom (nil when
+    /// equity never fell).
+    public var maxDrawdownPeakAt: Timestamp?
+    public var maxDrawdownTroughAt: Timestamp?
     public var pairsOpened: Int
     public var fills: Int
     public var liquidations: Int
     /// Share of scan ticks with at least one pair not flat.
     public var timeInMarket: Double
+    /// Σ |quantity × price| of every fill, both legs, in the quote asset.
+    public var tradedNotional: Fixed
+    /// Gross perp notional (Σ |position| × mark) ÷ `risk.maxTotalNotionalUsdt`, averaged over
+    /// the scan ticks and at its largest.
+    public var exposureMean: Double
+    public var exposureMax: Double
+    /// Pairs sent to closing or unwinding, by why (`ExitReason`), in a fixed order; reasons
+    /// that never happened are left out.
+    public var exitReasons: [(reason: ExitReason, count: Int)]
     public var perSymbol: [SymbolBreakdown]
     public var killSwitchEngaged: Bool
     /// Decimated equity curve (time, equity, drawdown fraction) for charts.
@@ -59,8 +75,13 @@ final class PerformanceTracker {
     private(set) var maxDrawdown = 0.0
     private(set) var maxDrawdownUsdt = Fixed.zero
     private(set) var currentDrawdown = Fixed.zero
+    private var peakAt: Timestamp?
+    private var maxDrawdownPeakAt: Timestamp?
+    private var maxDrawdownTroughAt: Timestamp?
     private var samples = 0
     private var samplesInMarket = 0
+    private var exposureSum = 0.0
+    private var exposureMax = 0.0
     // Daily returns (Welford).
     private var currentDay: Int64?
     private var dayOpenEquity: Fixed
@@ -68,6 +89,8 @@ final class PerformanceTracker {
     private var dailyCount = 0
     private var dailyMean = 0.0
     private var dailyM2 = 0.0
+    /// Σ min(r, 0)² of the daily excess returns (the Sortino's downside).
+    private var dailyDownsideSquares = 0.0
     // Decimated curve: keep every `stride`-th sample; halve when full.
     private var curve: [(Timestamp, Double, Double)] = []
     private var stride = 1
@@ -82,15 +105,22 @@ final class PerformanceTracker {
         lastEquity = initialCapital
     }
 
-    func observe(time: Timestamp, equity: Fixed, openPairs: Int) {
+    func observe(time: Timestamp, equity: Fixed, openPairs: Int, exposure: Double) {
         samples += 1
         if openPairs > 0 { samplesInMarket += 1 }
-        if equity > peak { peak = equity }
+        exposureSum += exposure
+        exposureMax = max(exposureMax, exposure)
+        if equity > peak || peakAt == nil {
+            if equity > peak { peak = equity }
+            peakAt = time
+        }
         currentDrawdown = RiskChecks.drawdown(equity: equity, peak: peak)
         let dd = currentDrawdown.doubleValue
         if dd > maxDrawdown {
             maxDrawdown = dd
             maxDrawdownUsdt = peak - equity
+            maxDrawdownPeakAt = peakAt
+            maxDrawdownTroughAt = time
         }
         let day = time.ms / Millis.day
         if let d = currentDay, day != d {
@@ -116,10 +146,12 @@ final class PerformanceTracker {
         let delta = r - dailyMean
         dailyMean += delta / Double(dailyCount)
         dailyM2 += delta * (r - dailyMean)
+        if r < 0 { dailyDownsideSquares += r * r }
     }
 
     func summary(portfolio p: Portfolio, marks: [InstrumentId: Fixed], pairs: [ResolvedPair], from: Timestamp, to: Timestamp,
-                 pairsOpened: [Int], killSwitch: Bool) -> BacktestSummary {
+                 events: RunEventStatistics, killSwitch: Bool) -> BacktestSummary {
+        let pairsOpened = events.opened
         let markOf: (InstrumentId) -> Fixed? = { marks[$0] }
         let equity = p.equity(marks: markOf)
         let days = Double(to.ms - from.ms) / Double(Millis.day)
@@ -128,6 +160,10 @@ final class PerformanceTracker {
         if dailyCount >= 2 {
             let variance = dailyM2 / Double(dailyCount - 1)
             if variance > 0 { sharpe = dailyMean / variance.squareRoot() * (365.0).squareRoot() }
+        }
+        var sortino: Double? = nil
+        if dailyCount >= 2 && dailyDownsideSquares > 0 {
+            sortino = dailyMean / (dailyDownsideSquares / Double(dailyCount)).squareRoot() * (365.0).squareRoot()
         }
         var rows: [SymbolBreakdown] = []
         for (k, pair) in pairs.enumerated() {
@@ -146,12 +182,32 @@ final class PerformanceTracker {
             from: from, to: to, days: days, initialCapital: p.initialCash, finalEquity: equity, netPnL: net,
             funding: p.totalFunding, pricePnL: p.totalPricePnL(marks: markOf), fees: p.totalFees, slippage: p.totalSlippage,
             apr: days > 0 ? net.doubleValue / p.initialCash.doubleValue * 365 / days : 0,
-            sharpe: sharpe, collateralCostApr: collateralCostApr, maxDrawdown: maxDrawdown, maxDrawdownUsdt: maxDrawdownUsdt,
+            sharpe: sharpe, sortino: sortino, collateralCostApr: collateralCostApr, maxDrawdown: maxDrawdown, maxDrawdownUsdt: maxDrawdownUsdt,
+            maxDrawdownPeakAt: maxDrawdownPeakAt, maxDrawdownTroughAt: maxDrawdownTroughAt,
             pairsOpened: pairsOpened.reduce(0, +), fills: p.totalFills, liquidations: p.liquidations,
-            timeInMarket: samples > 0 ? Double(samplesInMarket) / Double(samples) : 0, perSymbol: rows,
+            timeInMarket: samples > 0 ? Double(samplesInMarket) / Double(samples) : 0,
+            tradedNotional: events.tradedNotional, exposureMean: samples > 0 ? exposureSum / Double(samples) : 0, exposureMax: exposureMax,
+            exitReasons: events.exitReasonCounts, perSymbol: rows,
             killSwitchEngaged: killSwitch, curve: curve)
     }
 }
+
+extension BacktestSummary {
+    /// Traded notional ÷ initial capital: how many times the capital went through the market.
+    public var turnover: Double { initialCapital.isPositive ? tradedNotional.doubleValue / initialCapital.doubleValue : 0 }
+
+    /// APR ÷ max drawdown; nil when equity never fell.
+    public var calmar: Double? { maxDrawdown > 0 ? apr / maxDrawdown : nil }
+
+    /// `2025-10-02 → 2025-11-14` (peak → bottom of the largest drawdown), nil when none.
+    public var drawdownDates: String? {
+        guard let peak = maxDrawdownPeakAt, let trough = maxDrawdownTroughAt else { return nil }
+        return "\(peak.isoDate) → \(trough.isoDate)"
+    }
+}
+
+/// `1.23`, or `n/a` for a ratio that could not be computed.
+public func ratio(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
 
 // MARK: - Formatting
 
@@ -190,10 +246,15 @@ extension BacktestSummary {
         s += line("  price / basis P&L", money(pricePnL, signed: true))
         s += line("  fees", money(-fees, signed: true))
         s += line("  slippage", money(-slippage, signed: true))
-        s += line("  Sharpe", sharpe.map { String(format: "%.2f", $0) } ?? "n/a", "after \(percent(collateralCostApr.doubleValue)) collateral cost")
-        s += line("  max drawdown", percent(-maxDrawdown), "\(money(-maxDrawdownUsdt, signed: true)) USDT")
+        s += line("  Sharpe", ratio(sharpe), "after \(percent(collateralCostApr.doubleValue)) collateral cost; Sortino \(ratio(sortino))")
+        s += line("  max drawdown", percent(-maxDrawdown), "\(money(-maxDrawdownUsdt, signed: true)) USDT\(drawdownDates.map { ", \($0)" } ?? "")")
         s += line("  pairs opened", String(pairsOpened), "\(fills) fills, \(liquidations) liquidations")
+        s += line("  turnover", String(format: "%.2fx", turnover), "\(money(tradedNotional)) USDT traded")
         s += line("  time in market", percent(timeInMarket, digits: 1))
+        s += line("  exposure vs cap", percent(exposureMean, digits: 1), "mean; max \(percent(exposureMax, digits: 1))")
+        if !exitReasons.isEmpty {
+            s += line("  exits", exitReasons.map { "\($0.reason) \($0.count)" }.joined(separator: ", "))
+        }
         if killSwitchEngaged { s += "  KILL SWITCH ENGAGED (drawdown limit): positions were flattened\n" }
         s += "\nPer symbol (USDT):\n"
         s += "  " + ["symbol", "pairs", "funding", "price P&L", "fees", "slippage", "net"].enumerated().map { i, h in i == 0 ? h.padding(toLength: 10, withPad: " ", startingAt: 0) : h.leftPadded(13) }.joined() + "\n"

@@ -65,9 +65,9 @@ public enum RunProjector {
         for p in pairs { traded.insert(p.spot.id); traded.insert(p.perp.id) }
 
         var book = BookProjection(initialCash: config.initialCapitalUsdt, barIntervalSeconds: config.barIntervalSeconds, margin: config.margin)
-        let sampler = try EquitySampler(config: config, csvPath: equityCSVPath)
+        let sampler = try EquitySampler(config: config, pairs: pairs, csvPath: equityCSVPath)
         var pendingSample: Timestamp?
-        var openedPerPair = Array(repeating: 0, count: pairs.count)
+        var statistics = RunEventStatistics(pairs: pairs, maxHoldingMs: config.strategy.maxHoldingMs)
         var killSwitch = false
         var runEvents = 0
 
@@ -95,7 +95,7 @@ public enum RunProjector {
                     runEvents += 1
                     if let t = pendingSample, e.eventTime > t { takeSample() }
                     book.apply(e.event, time: e.eventTime, seq: e.seq)
-                    countOpening(e.event, pairs: pairs, into: &openedPerPair)
+                    statistics.observe(e.event)
                     switch e.event {
                     case .clockTicked(let tick) where tick.purpose == .scan:
                         pendingSample = e.eventTime
@@ -124,7 +124,7 @@ public enum RunProjector {
         var marks: [InstrumentId: Fixed] = [:]
         for id in traded { if let m = book.mark(id) { marks[id] = m } }
         let summary = sampler.tracker.summary(portfolio: book.portfolio, marks: marks, pairs: pairs, from: started.from, to: started.to,
-                                              pairsOpened: openedPerPair, killSwitch: killSwitch)
+                                              events: statistics, killSwitch: killSwitch)
         return RebuiltRun(config: config, projection: book, stateHash: StateDigest.of(book.portfolio, marks: marks), summary: summary,
                           runEvents: runEvents)
     }

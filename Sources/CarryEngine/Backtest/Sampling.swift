@@ -12,16 +12,25 @@ import Foundation
 final class EquitySampler {
     let tracker: PerformanceTracker
     private let csv: BufferedFile?
+    /// The perp legs, whose gross notional is the exposure measured against the cap.
+    private let perps: [InstrumentId]
+    private let exposureCap: Double
 
-    init(config: BacktestConfig, csvPath: String?) throws {
+    init(config: BacktestConfig, pairs: [ResolvedPair], csvPath: String?) throws {
         tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr)
+        perps = pairs.map(\.perp.id)
+        exposureCap = config.risk.maxTotalNotionalUsdt.doubleValue
         csv = try csvPath.map { try BufferedFile(path: $0) }
         csv?.write("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n")
     }
 
     func sample(at time: Timestamp, portfolio p: Portfolio, marks: (InstrumentId) -> Fixed?, openPairs: Int) {
         let equity = p.equity(marks: marks)
-        tracker.observe(time: time, equity: equity, openPairs: openPairs)
+        var gross = Fixed.zero
+        for id in perps {
+            if let m = marks(id) { gross += p.position(id).magnitude.multiplied(by: m, scale: 8, .toNearestOrEven) }
+        }
+        tracker.observe(time: time, equity: equity, openPairs: openPairs, exposure: gross.doubleValue / exposureCap)
         guard let csv else { return }
         var line = time.iso8601
         for v in [equity, p.cash, p.totalFunding, p.totalFees, p.totalSlippage, p.totalPricePnL(marks: marks)] {
@@ -33,13 +42,6 @@ final class EquitySampler {
     }
 
     func close() throws { try csv?.close() }
-}
-
-/// Counts a pair opening (the perp leg's opening intent), for the summary's pairs per symbol.
-func countOpening(_ event: Event, pairs: [ResolvedPair], into counts: inout [Int]) {
-    guard case .orderIntended(let i) = event, i.reason == .open, i.leg == .perp,
-          let k = pairs.firstIndex(where: { $0.perp.id == i.instrumentId }) else { return }
-    counts[k] += 1
 }
 
 /// A digest of the final book: equal exactly when positions, cash and every P&L component

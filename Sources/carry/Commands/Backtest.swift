@@ -57,6 +57,9 @@ struct BacktestCommand: ParsableCommand {
                 if config.symbols.isEmpty { throw CLIError.badInput("--symbols: list at least one symbol") }
             }
             config.canonicalText = config.canonical()
+            // The run journal records the config file by name, not by where it lies, so the
+            // same file run from anywhere (a sweep's configs/007.yaml) writes the same bytes.
+            config.source = URL(fileURLWithPath: path).lastPathComponent
             let source = try journalOptions.resolve(configOptions)
             guard Journal.exists(at: source) else {
                 throw CLIError.badInput("no market journal at \(source). Run `carry import` (the bundled history) or `carry fetch` first, or pass --journal DIR.")

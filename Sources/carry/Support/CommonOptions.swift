@@ -78,6 +78,9 @@ func reportable(_ error: any Error) -> any Error {
     case let e as ConfigError:
         printError(e.description)
         return ExitCode(2)
+    case let e as BacktestError:
+        printError(e.message)
+        return ExitCode(e.isBadInput ? 2 : 1)
     default:
         return error
     }

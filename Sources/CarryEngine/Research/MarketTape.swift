@@ -1,0 +1,125 @@
+// The market journal decoded once for a whole sweep: one scan by time over the span every
+// config needs, each record decoded at most once and handed to the `ReplayFeed` of every
+// plan that reads it. A plan is what the replay depends on — the traded instruments, the bar
+// interval, the warm-up start and the span — so configs that differ only in strategy,
+// sizing, costs or risk share one tape. A tape holds its instants' groups (bars as decoded
+// `BarClosed` values) and their gap alerts, immutable and shared by every thread that runs
+// its configs.
+
+public import CarryCore
+import CarryJournal
+
+/// One instant of a tape: its market events and the gap alerts they revealed.
+public struct TapeGroup: Sendable {
+    public var time: Timestamp
+    public var group: MarketGroup
+    public var alerts: [GapAlert]
+}
+
+/// One plan's market events, grouped by instant.
+public struct PlanTape: Sendable {
+    public var groups: [TapeGroup]
+    /// Market records the plan reads (a run's `run.ended` input count).
+    public var events: Int
+    /// Gap warnings, in the order found.
+    public var warnings: [String]
+}
+
+/// The decoded market of a sweep: one tape per distinct plan.
+public struct MarketTape: Sendable {
+    public var source: SourceRange
+    public var tapes: [PlanTape]
+    /// Tape index of each plan given to `decode`, in that order.
+    public var tapeOfPlan: [Int]
+    /// Records decoded (each once, whatever the number of plans).
+    public var decoded: Int
+
+    /// The key under which plans share a tape.
+    struct PlanKey: Hashable {
+        var instruments: [UInt32]
+        var interval: UInt32
+        var warmupFrom: Int64
+        var from: Int64
+        var to: Int64
+
+        init(_ plan: BacktestPlan) {
+            instruments = plan.pairs.flatMap { [$0.spot.id.rawValue, $0.perp.id.rawValue] }.sorted()
+            interval = plan.config.barIntervalSeconds
+            warmupFrom = plan.warmupFrom.ms
+            from = plan.from.ms
+            to = plan.to.ms
+        }
+    }
+
+    /// Scans `market` once and builds the tape of every distinct plan among `plans`.
+    public static func decode(_ plans: [BacktestPlan], market: MarketJournal) throws -> MarketTape {
+        var keys: [PlanKey] = []
+        var feeds: [ReplayFeed] = []
+        var tapeOfPlan: [Int] = []
+        var keyIndex: [PlanKey: Int] = [:]
+        for plan in plans {
+            let key = PlanKey(plan)
+            if let k = keyIndex[key] {
+                tapeOfPlan.append(k)
+            } else {
+                keyIndex[key] = keys.count
+                tapeOfPlan.append(keys.count)
+                keys.append(key)
+                feeds.append(ReplayFeed(plan: plan, describe: market.describe))
+            }
+        }
+        var groups = Array(repeating: [TapeGroup](), count: feeds.count)
+        var any: [Bool] = []
+        for k in keys {
+            for raw in k.instruments {
+                while any.count <= Int(raw) { any.append(false) }
+                any[Int(raw)] = true
+            }
+        }
+        let source = try SourceRange(market.journal)
+        guard !feeds.isEmpty else { return MarketTape(source: source, tapes: [], tapeOfPlan: [], decoded: 0) }
+        let from = Timestamp(ms: keys.map(\.warmupFrom).min()!)
+        let through = Timestamp(ms: keys.map(\.to).max()!)
+        let barKind = EventKind.barClosed.rawValue
+        let fundingKind = EventKind.fundingSettled.rawValue
+        let intervalKind = EventKind.fundingIntervalChanged.rawValue
+        var decoded = 0
+        try market.journal.withSnapshot { snap in
+            try snap.scanByTime(from: from, through: through) { view in
+                let kind = view.header.kindCode
+                guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
+                guard let id = try view.instrument(), id.index < any.count, any[id.index] else { return true }
+                let interval = try view.barIntervalSeconds()
+                let t = view.header.eventTime
+                let seq = view.header.seq
+                if kind == barKind {
+                    var bar: BarClosed?
+                    for f in feeds.indices where feeds[f].reads(id, barInterval: interval, at: t) {
+                        if bar == nil { bar = try view.decodeBar(); decoded += 1 }
+                        feeds[f].add(seq: seq, time: t, bar: bar!) { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
+                    }
+                } else {
+                    var event: Event?
+                    for f in feeds.indices where feeds[f].reads(id, barInterval: nil, at: t) {
+                        if event == nil { event = try view.decode(); decoded += 1 }
+                        feeds[f].add(seq: seq, time: t, event: event!) { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
+                    }
+                }
+                return true
+            }
+        }
+        var tapes: [PlanTape] = []
+        for f in feeds.indices {
+            feeds[f].finish { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
+            tapes.append(PlanTape(groups: groups[f], events: feeds[f].events, warnings: feeds[f].warnings))
+        }
+        return MarketTape(source: source, tapes: tapes, tapeOfPlan: tapeOfPlan, decoded: decoded)
+    }
+
+    /// Moves a finished group out of the feed (which keeps reusing an empty one).
+    private static func take(_ group: inout MarketGroup, _ time: Timestamp, _ alerts: [GapAlert]) -> TapeGroup {
+        var taken = MarketGroup()
+        swap(&taken, &group)
+        return TapeGroup(time: time, group: taken, alerts: alerts)
+    }
+}

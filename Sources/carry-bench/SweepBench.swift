@@ -1,0 +1,139 @@
+// carry-bench sweep: a sweep of ≥ 100 configs over the 1.6 M-event journal `carry-bench
+// pipeline` builds, in config-events/s (market events × configs ÷ wall seconds), beside a
+// sample of the same configs run as separate backtests (`BacktestDriver.run`: scan, decode,
+// run journal written — what `carry backtest` does before its audit rebuild) in the same
+// invocation, extrapolated to every config. Both figures also as CPU seconds, since these
+// machines are shared: a busy neighbour slows wall time, not the CPU time a run needs.
+// The sample's content hashes must equal the sweep's rows (printed), so the comparison is
+// of like with like.
+
+import ArgumentParser
+import CarryCore
+import CarryEngine
+import CarryJournal
+import CarryTesting
+import Foundation
+import Synchronization
+
+struct SweepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Sweep config-events/s over the large pipeline journal vs the same configs run as separate backtests (a sample, extrapolated).")
+
+    @Option(help: "Synthetic symbols of the large journal (each a spot+perp pair built from a real series).")
+    var symbols = 20
+
+    @Option(help: "Configs run as separate backtests (first, middle, last … of the grid), extrapolated to all.")
+    var sample = 3
+
+    @Option(help: "Threads of the sweep (default: the number of cores).")
+    var jobs: Int?
+
+    @Flag(help: "Also run the v1.1 composite strategy's grid (100 more configs).")
+    var composite = false
+
+    @Option(help: "A market journal holding the bundled history (default: import data/ into a scratch journal).")
+    var market: String?
+
+    func run() throws {
+        let threads = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        print("carry-bench sweep — \(ProcessInfo.processInfo.processorCount) cores, \(threads) sweep threads")
+        let scratch = ScratchDirectory("bench-sweep")
+        let source = try market ?? PipelineBench.importBundled(scratch)
+        let built = try PipelineBench.buildLargeJournal(symbols: symbols, from: source, into: scratch.sub("large"))
+        print("large journal: \(built.events) events (\(symbols) symbols × \(built.span)), \(String(format: "%.0f", built.seconds)) s to build")
+        let symbolList = built.symbols.joined(separator: ", ")
+        // v1.0: 5 entry × 4 exit thresholds × 5 holding limits = 100 configs.
+        try measure(name: "v1.0 threshold", scratch: scratch, threads: threads, base: """
+            symbols: [\(symbolList)]
+            strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxOpenPairs: 3}
+            """, grid: """
+            grid:
+              strategy.entryThreshold: [0.00005, 0.0001, 0.00015, 0.0002, 0.0003]
+              strategy.exitThreshold: [-0.00005, 0, 0.00002, 0.00004]
+              strategy.maxHolding: [7d, 14d, 30d, 60d, 90d]
+            """)
+        if composite {
+            // v1.1: 5 entry scores × 4 fee gates × 5 target multiples = 100 configs.
+            try measure(name: "v1.1 composite", scratch: scratch, threads: threads, base: """
+                strategy_mode: composite
+                symbols: [\(symbolList)]
+                warmup: 8d
+                strategy: {maxOpenPairs: 3}
+                """, grid: """
+                grid:
+                  composite.entryScore: [0.1, 0.2, 0.3, 0.4, 0.5]
+                  composite.feeGateMultiple: [0, 0.5, 1, 2]
+                  composite.targetProfitMultiple: [0, 1, 2, 3, 5]
+                """)
+        }
+        print("target: ≥ 20M config-events/s on 2 cores and ≥ 10× the separate backtests")
+    }
+
+    func measure(name: String, scratch: ScratchDirectory, threads: Int, base: String, grid: String) throws {
+        let dir = scratch.sub("sweep-\(name.filter(\.isLetter))")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try base.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
+        try ("base: base.yaml\n" + grid).write(toFile: dir + "/sweep.yaml", atomically: true, encoding: .utf8)
+        let spec = try SweepSpec.load(path: dir + "/sweep.yaml")
+        let points = try spec.points()
+        try FileManager.default.createDirectory(atPath: dir + "/equity", withIntermediateDirectories: true)
+
+        // The sweep, as `carry sweep` runs it: plans, one decode, every config on `threads`
+        // threads, each writing its equity curve and hashing its records.
+        let cpu0 = cpuSeconds()
+        let t0 = now()
+        let market = try MarketJournal(readOnlyPath: scratch.sub("large"))
+        var plans: [BacktestPlan] = []
+        for p in points { plans.append(try BacktestDriver.plan(config: p.config, market: market)) }
+        let tape = try MarketTape.decode(plans, market: market)
+        let decodeSeconds = now() - t0
+        let jobs = points.indices.map { SweepJob(number: points[$0].number, plan: plans[$0], tape: tape.tapeOfPlan[$0], equityCSVPath: "\(dir)/equity/\($0 + 1).csv") }
+        let hashes = Mutex<[Int: Digest]>([:])
+        try SweepEngine.run(jobs, over: tape, threads: threads, completed: { r in hashes.withLock { $0[r.number] = r.contentHash } })
+        let sweepSeconds = now() - t0
+        let sweepCPU = cpuSeconds() - cpu0
+        let configEvents = Double(tape.tapes[0].events) * Double(points.count)
+        let rss = procStatusMiB("VmHWM")
+
+        // The same configs as separate backtests: a sample spread over the grid.
+        let picks = sample <= 1 ? [0] : (0..<sample).map { $0 * (points.count - 1) / (sample - 1) }
+        var separateSeconds = 0.0
+        var separateCPU = 0.0
+        var matching = 0
+        for (k, i) in picks.enumerated() {
+            let c0 = cpuSeconds()
+            let s0 = now()
+            let r = try BacktestDriver.run(config: points[i].config, sourcePath: scratch.sub("large"), outDirectory: dir + "/separate-\(k)")
+            separateSeconds += now() - s0
+            separateCPU += cpuSeconds() - c0
+            if hashes.withLock({ $0[points[i].number] }) == r.contentHash { matching += 1 }
+            try? FileManager.default.removeItem(atPath: dir + "/separate-\(k)")
+        }
+        let perSeparate = separateSeconds / Double(picks.count)
+        let perSeparateCPU = separateCPU / Double(picks.count)
+        let extrapolated = perSeparate * Double(points.count)
+        let extrapolatedCPU = perSeparateCPU * Double(points.count)
+
+        print("")
+        print("\(name): \(points.count) configs × \(tape.tapes[0].events) market events = \(String(format: "%.0f", configEvents / 1e6))M config-events")
+        print(pad("measurement", 46) + pad("wall s", 10) + pad("config-ev/s", 16) + pad("CPU s", 10) + "config-ev per CPU s")
+        print(pad("sweep (\(threads) threads; decode once: \(String(format: "%.1f", decodeSeconds)) s)", 46) + pad(String(format: "%.1f", sweepSeconds), 10)
+              + pad(rate(configEvents / sweepSeconds), 16) + pad(String(format: "%.1f", sweepCPU), 10) + rate(configEvents / sweepCPU))
+        print(pad("separate backtests (\(picks.count) run, ×\(points.count / max(1, picks.count)) extrapolated)", 46)
+              + pad(String(format: "%.1f", extrapolated), 10) + pad(rate(configEvents / extrapolated), 16) + pad(String(format: "%.1f", extrapolatedCPU), 10)
+              + rate(configEvents / extrapolatedCPU))
+        print(String(format: "sweep vs separate backtests: %.1fx faster by wall time, %.1fx by CPU time", extrapolated / sweepSeconds, extrapolatedCPU / sweepCPU))
+        print("content hashes of the sampled separate runs equal to their sweep rows: \(matching)/\(picks.count)")
+        print(String(format: "peak RSS so far (the decoded tape, %d instants, included): %.0f MiB", tape.tapes[0].groups.count, rss))
+        try? FileManager.default.removeItem(atPath: dir + "/equity")
+    }
+
+    /// User + system CPU seconds of this process so far.
+    func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
