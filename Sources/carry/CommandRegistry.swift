@@ -11,6 +11,7 @@ enum CommandRegistry {
         BacktestCommand.self,
         RunCommand.self,
         ParityCommand.self,
+        KillCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,
