@@ -12,6 +12,7 @@ enum CommandRegistry {
         RunCommand.self,
         ParityCommand.self,
         KillCommand.self,
+        ReportCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,
