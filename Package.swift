@@ -94,7 +94,8 @@ let package = Package(
         // Benchmarks (never run as tests): ratios against baselines measured in the same run.
         .executableTarget(
             name: "carry-bench",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryJournalTools", "CMallocCounter", "CarryTesting", argumentParser, logging],
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryVenues", "CarryExchangeSim", "CarryJournalTools", "CMallocCounter",
+                           "CarryTesting", argumentParser, logging],
             swiftSettings: strict),
 
         .testTarget(name: "CarryCoreTests", dependencies: ["CarryCore", "CarryTesting"], swiftSettings: strict),

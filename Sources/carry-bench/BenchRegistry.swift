@@ -8,5 +8,6 @@ enum BenchRegistry {
         ImportBench.self,
         PipelineBench.self,
         VerifyBench.self,
+        KillSwitchBench.self,
     ]
 }
