@@ -188,24 +188,28 @@ public final class PaperSession {
             statsSteps = 0
             statsBase = (s.requests, s.retries)
         }
+        // Operator commands, taken before anything that waits on the venue (at the top of a
+        // step and before each of its requests, when the engine has processed everything up to
+        // the previous cutoff and nothing of this poll): journaled at that time, acted on (the
+        // kill switch's cancels and closes), committed and published at once.
+        var processedThrough: Timestamp?   // nil until a step has completed
+        func takeCommands() throws {
+            let commands = control.takeCommands()
+            guard !commands.isEmpty else { return }
+            for command in commands {
+                pipeline.inject(.command(command), at: max(processedThrough ?? pipeline.reducer.now, pipeline.reducer.now))
+                logger.notice("operator command", metadata: Self.describe(command))
+            }
+            try commit()
+            control.publish(status(of: pipeline, cutoff: processedThrough ?? pipeline.reducer.now, steps: polls, commitMs: commitMs, records: written))
+        }
         do {
             while true {
-                // Operator commands first, before anything that waits on the venue: journaled at
-                // the time the engine has processed through, acted on (the kill switch's cancels and
-                // closes), committed and published at once.
-                let commands = control.takeCommands()
-                if !commands.isEmpty {
-                    for command in commands {
-                        pipeline.inject(.command(command), at: firstCutoff == nil ? pipeline.reducer.now : max(cutoff, pipeline.reducer.now))
-                        logger.notice("operator command", metadata: Self.describe(command))
-                    }
-                    try commit()
-                    control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs, records: written))
-                }
+                try takeCommands()
                 let now = try feed.venueTime()
                 cutoff = now.adding(ms: -settings.marketLagMs)
                 if firstCutoff == nil { firstCutoff = cutoff }
-                let events = try feed.poll(through: cutoff)
+                let events = try feed.poll(through: cutoff, beforeRequest: takeCommands)
                 polls += 1
                 statsSteps += 1
                 var group = MarketGroup()
@@ -225,6 +229,7 @@ public final class PaperSession {
                     pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
                 }
                 if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
+                processedThrough = cutoff
                 if Date().timeIntervalSince(statsFrom) * 1000 >= Double(Self.statsIntervalMs) { recordStats() }
                 try commit()
                 control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs, records: written))
