@@ -3,12 +3,14 @@
 // 1. Kill switch: a real `PaperSession` (the loop `carry run` runs) trading the bundled BTC,
 //    ETH and SOL history from a Bybit-shaped venue in this process (`BybitPublicAPI` behind an
 //    in-memory transport: no sockets), with pairs open. Each run continues a copy of the same
-//    session journal, waits for its first step, then at a random moment of its poll wait sends
-//    the command through `SessionControl` (what SIGUSR1, `carry kill` and POST /kill all do)
-//    and stops the clock when the session publishes the kill switch engaged — by then the
-//    command, the cancel intents of working orders and the close intents of every leg are
-//    journaled (durably committed) and handed to the executor. Baselines in the same run: a
-//    durable journal commit of a batch that size, and the wake-up of a thread waiting on
+//    session journal with the venue's clock moving an hour per step (every step polls every
+//    stream), waits for its first step, then at a random moment of a step or of its poll wait
+//    sends the command through `SessionControl` (what SIGUSR1, `carry kill` and POST /kill all
+//    do) and stops the clock when the session publishes the kill switch engaged — by then the
+//    command and the close intents of every leg are journaled (durably committed) and handed
+//    to the executor. Two series: the venue answering at once, and every request taking
+//    `--venue-latency-ms` (a stand-in for the network). Baselines in the same run: a durable
+//    journal commit of a batch that size, and the wake-up of a thread waiting on
 //    `SessionControl`.
 // 2. Tick → intent: the same pipeline over the whole bundled history (4 years of hourly bars),
 //    timing each instant (its bars and settlements, then its scan tick) from the moment its
@@ -33,8 +35,8 @@ struct KillSwitchBench: ParsableCommand {
     @Option(help: "Kill-switch runs (each continues a fresh copy of the session journal).")
     var runs = 100
 
-    @Option(name: .customLong("venue-latency-ms"), help: "Wall ms every venue request takes in the kill-switch series (a stand-in for the network).")
-    var venueLatencyMs = 0
+    @Option(name: .customLong("venue-latency-ms"), help: "Wall ms every venue request takes in the second kill-switch series (a stand-in for the network).")
+    var venueLatencyMs = 20
 
     @Option(help: "A market journal holding the bundled history (default: import data/ into a scratch journal).")
     var market: String?
@@ -123,41 +125,45 @@ struct KillSwitchBench: ParsableCommand {
             wakeups.append(t1 - t0)
         }
 
-        // The runs.
-        venue.latencyMs = venueLatencyMs
-        var latencies: [Double] = []
-        var legs: [Int] = []
-        var notFlat: [Int] = []
-        var rng = SplitMix64(seed: 7)
-        for k in 0..<runs {
-            let path = scratch.sub("run-\(k)")
-            try FileManager.default.copyItem(atPath: base, toPath: path)
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let session = PaperSession(config: config, feed: try venue.feed(symbols: Self.symbols, logger: quiet), journalPath: path, logger: quiet)
-            let probe = LatencyProbe()
-            session.control.onPublish { status in probe.published(status) }
-            let stop = StopSignal()
-            let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var failure: (any Error)?
-            let running = Handoff(session)   // used by that thread alone from here on
-            let thread = Thread {
-                do { _ = try running.value.run(stop: stop) } catch { failure = error }
-                done.signal()
+        // The runs: each continues a copy of the session with the venue's clock moving an hour
+        // a step (so every step polls every stream: 1 + 3 × 3 requests), the command landing at
+        // a random moment of a step or of the 200 ms wait after it.
+        let baseNow = data.now
+        var series: [(name: String, latencies: [Double], legs: [(sent: Int, expected: Int)])] = []
+        for latency in [0, venueLatencyMs] {
+            venue.latencyMs = latency
+            var latencies: [Double] = []
+            var legs: [(sent: Int, expected: Int)] = []
+            var rng = SplitMix64(seed: 7)
+            for k in 0..<runs {
+                data.resetClock(to: baseNow)
+                let path = scratch.sub("run-\(latency)-\(k)")
+                try FileManager.default.copyItem(atPath: base, toPath: path)
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let session = PaperSession(config: config, feed: try venue.feed(symbols: Self.symbols, logger: quiet), journalPath: path, logger: quiet)
+                let probe = LatencyProbe()
+                session.control.onPublish { status in probe.published(status) }
+                let stop = StopSignal()
+                let done = DispatchSemaphore(value: 0)
+                nonisolated(unsafe) var failure: (any Error)?
+                let running = Handoff(session)   // used by that thread alone from here on
+                let thread = Thread {
+                    do { _ = try running.value.run(stop: stop) { cutoff, _ in data.resetClock(to: cutoff.adding(ms: Millis.hour)) } } catch { failure = error }
+                    done.signal()
+                }
+                thread.start()
+                guard probe.waitFirstStep(timeoutSeconds: 60) else { throw BenchError("run \(k): the session did not complete a step: \(String(describing: failure))") }
+                usleep(UInt32(rng.below(400_000)))
+                probe.start()
+                session.control.request(.killSwitch(engaged: true, reason: "carry-bench"))
+                guard let measured = probe.waitEngaged(timeoutSeconds: 30) else { throw BenchError("run \(k): the kill switch was not reported engaged") }
+                stop.request("bench run over")
+                done.wait()
+                if let failure { throw failure }
+                latencies.append(measured)
+                legs.append(try intentsOfKill(path))
             }
-            thread.start()
-            guard probe.waitFirstStep(timeoutSeconds: 60) else { throw BenchError("run \(k): the session did not complete a step: \(String(describing: failure))") }
-            let before = session.control.status.openPairs
-            // A random moment of the 200 ms poll wait (or of a step).
-            usleep(UInt32(rng.below(200_000)))
-            probe.start()
-            session.control.request(.killSwitch(engaged: true, reason: "carry-bench"))
-            guard let latency = probe.waitEngaged(timeoutSeconds: 30) else { throw BenchError("run \(k): the kill switch was not reported engaged") }
-            stop.request("bench run over")
-            done.wait()
-            if let failure { throw failure }
-            latencies.append(latency)
-            notFlat.append(before)
-            legs.append(try intentsAfterKill(path))
+            series.append((latency == 0 ? "in-process venue" : "venue +\(latency) ms per request", latencies, legs))
         }
 
         print("")
@@ -165,30 +171,36 @@ struct KillSwitchBench: ParsableCommand {
         print(pad("measurement", 52) + pad("p50", 11) + pad("p99", 11) + pad("max", 11) + "n")
         printRow("journal commit of 8 records (baseline)", commits)
         printRow("SessionControl wake-up (baseline)", wakeups)
-        printRow("kill switch, paper session, venue \(venueLatencyMs == 0 ? "in-process" : "+\(venueLatencyMs) ms/request")", latencies)
-        let expected = notFlat.map { 2 * $0 }
-        let allLegs = zip(legs, expected).allSatisfy { $0 >= $1 }
-        print("legs: \(legs.min() ?? 0)–\(legs.max() ?? 0) intents per kill for \(notFlat.min() ?? 0)–\(notFlat.max() ?? 0) pairs not flat "
-              + "(\(allLegs ? "every leg of every pair, every run" : "MISSING LEGS in some run"))")
+        for s in series { printRow("kill switch in a paper session, \(s.name)", s.latencies) }
+        let all = series.flatMap(\.legs)
+        let complete = all.allSatisfy { $0.sent >= $0.expected }
+        print("legs: \(all.map(\.sent).min() ?? 0)–\(all.map(\.sent).max() ?? 0) close intents per kill for \(all.map(\.expected).min() ?? 0)–"
+              + "\(all.map(\.expected).max() ?? 0) legs of open pairs (\(complete ? "every leg, every run" : "MISSING LEGS in some run"))")
         print("target: p99 < 250 ms")
     }
 
-    /// Cancel and close intents journaled after the operator's kill-switch record.
-    func intentsAfterKill(_ path: String) throws -> Int {
-        var after = false
-        var count = 0
+    /// The close intents the operator's kill decided (caused by its record), and the legs of
+    /// the pairs open when it came (two per pair).
+    func intentsOfKill(_ path: String) throws -> (sent: Int, expected: Int) {
+        var killSeq: UInt64?
+        var phase: [UInt64: PairPhase] = [:]
+        var openAtKill = 0
+        var sent = 0
         try Journal.open(path, readOnly: true).withSnapshot { snap in
             _ = try snap.scan { view in
-                switch try view.decode() {
-                case .killSwitchChanged(let k) where k.source == .operatorCommand && k.engaged: after = true
-                case .cancelIntended where after: count += 1
-                case .orderIntended(let i) where after && i.reason == .flatten: count += 1
-                default: break
+                let event = try view.decode()
+                if killSeq == nil, case .killSwitchChanged(let k) = event, k.source == .operatorCommand, k.engaged {
+                    killSeq = view.header.seq
+                    openAtKill = phase.values.filter { $0 == .open }.count
+                } else if killSeq == nil, case .pairTransition(let t) = event {
+                    phase[t.pairId] = t.to
+                } else if let killSeq, view.header.causation == .local(killSeq), case .orderIntended(let i) = event, i.reason == .flatten {
+                    sent += 1
                 }
                 return true
             }
         }
-        return count
+        return (sent, 2 * openAtKill)
     }
 
     // MARK: - Tick → intent
