@@ -16,6 +16,7 @@ import Foundation
 import Hummingbird
 public import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// A control port that could not start.
 public struct ControlServerError: Error, CustomStringConvertible {
@@ -28,6 +29,8 @@ public final class ControlServer: Sendable {
     public let port: Int
     private let task: Task<Void, Never>
     private let finished: DispatchSemaphore
+    private let group: GroupBox
+    private let executor: DedicatedThreadExecutor
 
     /// Binds 127.0.0.1:`port` (0: any free port) and serves until `stop()`. Returns once bound;
     /// throws (nothing left running) when the port cannot be bound within `timeoutSeconds`.
@@ -40,15 +43,18 @@ public final class ControlServer: Sendable {
         // Its own thread: the session loop blocks the thread it runs on, which may be one of
         // the few of Swift's shared pool (and a test's may block the rest).
         let executor = DedicatedThreadExecutor(name: "carry-control-port")
+        let groupBox = GroupBox()
         let task = Task(executorPreference: executor) { [quiet] in
             let app = Application(
                 router: Self.router(control: control, metrics: metrics, staleAfterMs: staleAfterMs, logger: logger),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port), serverName: nil),
                 onServerRunning: { channel in bound.set(.success(channel.localAddress?.port ?? port)) },
                 logger: quiet)
+            // No signals: the session owns SIGINT/SIGTERM; `stop()` shuts the group down.
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: quiet))
+            groupBox.set(group)
             do {
-                // No signals: the session owns SIGINT/SIGTERM; `stop()` cancels this task.
-                try await app.runService(gracefulShutdownSignals: [])
+                try await group.run()
                 bound.set(.failure(ControlServerError(description: "the control port on 127.0.0.1:\(port) stopped before it was listening")))
             } catch {
                 bound.set(.failure(ControlServerError(description: "cannot listen on 127.0.0.1:\(port): \(error)")))
@@ -58,7 +64,7 @@ public final class ControlServer: Sendable {
         }
         switch bound.wait(timeoutSeconds: timeoutSeconds) {
         case .success(let actual)?:
-            return ControlServer(port: actual, task: task, finished: finished)
+            return ControlServer(port: actual, task: task, finished: finished, group: groupBox, executor: executor)
         case .failure(let e)?:
             task.cancel()
             _ = finished.wait(timeout: .now() + 5)
@@ -93,14 +99,21 @@ public final class ControlServer: Sendable {
         return router
     }
 
-    private init(port: Int, task: Task<Void, Never>, finished: DispatchSemaphore) {
+    private init(port: Int, task: Task<Void, Never>, finished: DispatchSemaphore, group: GroupBox, executor: DedicatedThreadExecutor) {
         self.port = port
         self.task = task
         self.finished = finished
+        self.group = group
+        self.executor = executor
     }
 
-    /// Stops serving (at most a few seconds).
+    /// Stops serving: a graceful shutdown (requests in flight are answered), cancelled after
+    /// five seconds.
     public func stop() {
+        if let g = group.get() {
+            Task(executorPreference: executor) { await g.triggerGracefulShutdown() }
+            if finished.wait(timeout: .now() + 5) == .success { return }
+        }
         task.cancel()
         _ = finished.wait(timeout: .now() + 5)
     }
@@ -184,5 +197,23 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
             condition.unlock()
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
+    }
+}
+
+/// The running service group, handed from the server task to `stop()`.
+private final class GroupBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var group: ServiceGroup?
+
+    func set(_ g: ServiceGroup) {
+        lock.lock()
+        group = g
+        lock.unlock()
+    }
+
+    func get() -> ServiceGroup? {
+        lock.lock()
+        defer { lock.unlock() }
+        return group
     }
 }
