@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure core: fixed-point, events and codec, reducer, strategies, risk, projections,
@@ -50,8 +52,16 @@ let package = Package(
         // streams over swift-websocket's client.
         .target(name: "CarryVenues", dependencies: ["CarryCore", "CCurl", "CCarrySupport", logging, wsClient], swiftSettings: strict),
 
-        // Runtime: config, market journals (import, fetch), backtest driver, reports.
-        .target(name: "CarryEngine", dependencies: ["CarryCore", "CarryJournal", "CarryVenues", "Yams", logging], swiftSettings: strict),
+        // Runtime: config, market journals (import, fetch), backtest driver, reports; sessions
+        // (paper) and their loopback control port (Hummingbird, Prometheus text).
+        .target(
+            name: "CarryEngine",
+            dependencies: [
+                "CarryCore", "CarryJournal", "CarryVenues", "Yams", logging, .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
 
         // The Bybit-compatible exchange on loopback (Hummingbird).
         .target(
@@ -92,7 +102,8 @@ let package = Package(
         // Benchmarks (never run as tests): ratios against baselines measured in the same run.
         .executableTarget(
             name: "carry-bench",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryJournalTools", "CMallocCounter", "CarryTesting", argumentParser, logging],
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryVenues", "CarryExchangeSim", "CarryJournalTools", "CMallocCounter",
+                           "CarryTesting", argumentParser, logging],
             swiftSettings: strict),
 
         .testTarget(name: "CarryCoreTests", dependencies: ["CarryCore", "CarryTesting"], swiftSettings: strict),

@@ -9,5 +9,6 @@ enum BenchRegistry {
         PipelineBench.self,
         SweepBench.self,
         VerifyBench.self,
+        KillSwitchBench.self,
     ]
 }

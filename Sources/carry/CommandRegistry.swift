@@ -15,6 +15,8 @@ enum CommandRegistry {
         ParityCommand.self,
         DashboardCommand.self,
         AlertsCommand.self,
+        KillCommand.self,
+        ReportCommand.self,
         SimulateCommand.self,
         GapsCommand.self,
         SeriesCommand.self,

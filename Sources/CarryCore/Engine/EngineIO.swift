@@ -118,7 +118,7 @@ public enum EngineInput: Sendable, Equatable {
         case .clockTicked(let p): self = .clock(p)
         case .killSwitchChanged(let k) where k.source == .operatorCommand: self = .command(.killSwitch(engaged: k.engaged, reason: k.reason))
         case .signalComputed, .orderIntended, .riskBreached, .killSwitchChanged, .alertRaised, .pairTransition, .cancelIntended,
-             .entrySkipped, .reconciled, .configApplied, .runStarted, .runEnded:
+             .entrySkipped, .reconciled, .configApplied, .runStarted, .runEnded, .sessionStats:
             return nil
         }
     }

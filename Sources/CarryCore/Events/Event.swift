@@ -46,6 +46,7 @@ public enum Event: Sendable, Equatable {
     case clockTicked(ClockTicked)
     case runStarted(RunStarted)
     case runEnded(RunEnded)
+    case sessionStats(SessionStats)
 
     /// The payload as its protocol, for generic presentation (tools, not hot paths).
     public var payload: any EventPayload {
@@ -79,6 +80,7 @@ public enum Event: Sendable, Equatable {
         case .clockTicked(let p): return p
         case .runStarted(let p): return p
         case .runEnded(let p): return p
+        case .sessionStats(let p): return p
         }
     }
 
@@ -114,6 +116,7 @@ public enum Event: Sendable, Equatable {
         case .clockTicked: return .clockTicked
         case .runStarted: return .runStarted
         case .runEnded: return .runEnded
+        case .sessionStats: return .sessionStats
         }
     }
 
@@ -149,6 +152,7 @@ public enum Event: Sendable, Equatable {
         case .clockTicked: return ClockTicked.layoutVersion
         case .runStarted: return RunStarted.layoutVersion
         case .runEnded: return RunEnded.layoutVersion
+        case .sessionStats: return SessionStats.layoutVersion
         }
     }
 
@@ -190,6 +194,7 @@ public enum Event: Sendable, Equatable {
         case .clockTicked(let p): p.encode(to: &w)
         case .runStarted(let p): p.encode(to: &w)
         case .runEnded(let p): p.encode(to: &w)
+        case .sessionStats(let p): p.encode(to: &w)
         }
     }
 
@@ -231,6 +236,7 @@ public enum Event: Sendable, Equatable {
         case .clockTicked: return .clockTicked(try ClockTicked(from: &r, version: version))
         case .runStarted: return .runStarted(try RunStarted(from: &r, version: version))
         case .runEnded: return .runEnded(try RunEnded(from: &r, version: version))
+        case .sessionStats: return .sessionStats(try SessionStats(from: &r, version: version))
         }
     }
 }

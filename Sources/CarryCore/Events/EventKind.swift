@@ -40,6 +40,7 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case clockTicked = 97
     case runStarted = 98
     case runEnded = 99
+    case sessionStats = 100
 
     /// The stable name tools print and filter by (`carry-journal ls --kind funding.settled`).
     public var name: String {
@@ -73,6 +74,7 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .clockTicked: return "clock.ticked"
         case .runStarted: return "run.started"
         case .runEnded: return "run.ended"
+        case .sessionStats: return "session.stats"
         }
     }
 

@@ -189,10 +189,12 @@ extension BacktestConfig {
             slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
         if root.has("session") {
             let ss = try root.section("session")
-            ss.expect(["pollInterval", "marketLag"])
+            ss.expect(["pollInterval", "marketLag", "controlPort", "staleAfter"])
             config.session = SessionSettings(
                 pollMs: try ss.durationMs("pollInterval", default: SessionSettings.standard.pollMs, min: 10, max: Millis.hour),
-                marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour))
+                marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour),
+                controlPort: try ss.int("controlPort", default: 0, range: 0...65535),
+                staleAfterMs: try ss.durationMs("staleAfter", default: SessionSettings.standard.staleAfterMs, min: 100, max: Millis.day))
         }
         try root.finish()
         config.canonicalText = config.canonical()
@@ -426,12 +428,21 @@ public struct SessionSettings: Sendable, Equatable {
     /// the session processes an instant (and scans at it) only once the venue's clock is that
     /// far past it.
     public var marketLagMs: Int64
+    /// The loopback control port (`/health`, `/metrics`, `/kill` on 127.0.0.1); 0 = none.
+    /// Operational: not part of the canonical text, so changing it never refuses a journal.
+    public var controlPort: Int
+    /// `/health` answers 503 once the last completed step is older than this (wall time).
+    /// Operational, like `controlPort`.
+    public var staleAfterMs: Int64
 
-    public init(pollMs: Int64, marketLagMs: Int64) {
+    public init(pollMs: Int64, marketLagMs: Int64, controlPort: Int = 0, staleAfterMs: Int64 = SessionSettings.standard.staleAfterMs) {
         self.pollMs = pollMs
         self.marketLagMs = marketLagMs
+        self.controlPort = controlPort
+        self.staleAfterMs = staleAfterMs
     }
 
-    /// Poll every second; treat an instant as complete 10 s after it.
-    public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000)
+    /// Poll every second; treat an instant as complete 10 s after it; no control port; stale
+    /// after 30 s without a step.
+    public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000, controlPort: 0, staleAfterMs: 30_000)
 }

@@ -15,6 +15,7 @@
 
 public import CarryCore
 import CarryJournal
+import CarryVenues
 import Foundation
 public import Logging
 
@@ -74,6 +75,10 @@ public final class PaperSession {
     let logger: Logger
     /// Operator commands in, status out (the control port, `carry kill`, signals).
     public let control: SessionControl
+    /// Wall time between `session.stats` records.
+    public static let statsIntervalMs: Int64 = 60_000
+    /// The last settled rate of each pair's perpetual seen this run, for the status.
+    private var fundingRates: [String: Fixed] = [:]
 
     /// Resolves the config's symbols on the venue behind `feed`.
     public init(config: BacktestConfig, feed: VenueMarketFeed, journalPath: String, logger: Logger) {
@@ -167,40 +172,83 @@ public final class PaperSession {
         var inputs = 0
         var polls = 0
         var stopReason = "stopped"
-        while true {
-            let now = try feed.venueTime()
-            cutoff = now.adding(ms: -settings.marketLagMs)
-            if firstCutoff == nil { firstCutoff = cutoff }
-            // Operator commands first: journaled, then the engine acts (the kill switch sends
-            // its cancels and closes before anything else this step).
-            for command in control.takeCommands() {
-                pipeline.inject(.command(command), at: max(cutoff, pipeline.reducer.now))
-                logger.notice("operator command", metadata: ["command": "\(command.event.kind.name)"])
+        // The venue's health, journaled every `statsIntervalMs` of wall time and at the end
+        // (`session.stats`: deltas since the previous record), for the session report.
+        var statsFrom = Date()
+        var statsSteps = 0
+        var statsBase = (requests: 0, failed: 0)
+        func recordStats() {
+            let s = feed.client.stats
+            let now = Date()
+            pipeline.record(.sessionStats(SessionStats(intervalMs: UInt64(max(0, now.timeIntervalSince(statsFrom) * 1000)), steps: UInt64(statsSteps),
+                                                       requests: UInt64(max(0, s.requests - statsBase.requests)),
+                                                       failedRequests: UInt64(max(0, s.retries - statsBase.failed)))),
+                            time: max(cutoff, pipeline.reducer.now), causation: .none)
+            statsFrom = now
+            statsSteps = 0
+            statsBase = (s.requests, s.retries)
+        }
+        // Operator commands, taken before anything that waits on the venue (at the top of a
+        // step and before each of its requests, when the engine has processed everything up to
+        // the previous cutoff and nothing of this poll): journaled at that time, acted on (the
+        // kill switch's cancels and closes), committed and published at once.
+        var processedThrough: Timestamp?   // nil until a step has completed
+        func takeCommands() throws {
+            let commands = control.takeCommands()
+            guard !commands.isEmpty else { return }
+            for command in commands {
+                pipeline.inject(.command(command), at: max(processedThrough ?? pipeline.reducer.now, pipeline.reducer.now))
+                logger.notice("operator command", metadata: Self.describe(command))
             }
-            let events = try feed.poll(through: cutoff)
-            polls += 1
-            var group = MarketGroup()
-            var groupTime = Timestamp.distantPast
-            for (t, e) in events {
-                if t != groupTime && !group.isEmpty {
+            try commit()
+            control.publish(status(of: pipeline, cutoff: processedThrough ?? pipeline.reducer.now, steps: polls, commitMs: commitMs, records: written))
+        }
+        do {
+            while true {
+                try takeCommands()
+                let now = try feed.venueTime()
+                cutoff = now.adding(ms: -settings.marketLagMs)
+                if firstCutoff == nil { firstCutoff = cutoff }
+                let events = try feed.poll(through: cutoff, beforeRequest: takeCommands)
+                polls += 1
+                statsSteps += 1
+                var group = MarketGroup()
+                var groupTime = Timestamp.distantPast
+                for (t, e) in events {
+                    if case .fundingSettled(let f) = e, let p = feed.pairs.first(where: { $0.perp.id == f.instrumentId }) {
+                        fundingRates[p.symbol] = f.ratePerInterval
+                    }
+                    if t != groupTime && !group.isEmpty {
+                        pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
+                    }
+                    group.append(seq: 0, e)
+                    groupTime = t
+                    inputs += 1
+                }
+                if !group.isEmpty {
                     pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
                 }
-                group.append(seq: 0, e)
-                groupTime = t
-                inputs += 1
+                if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
+                processedThrough = cutoff
+                if Date().timeIntervalSince(statsFrom) * 1000 >= Double(Self.statsIntervalMs) { recordStats() }
+                try commit()
+                control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs, records: written))
+                progress?(cutoff, pipeline)
+                if stop.isRequested { stopReason = stop.reason; break }
+                if let durationMs, Date().timeIntervalSince(wallStart) * 1000 >= Double(durationMs) { stopReason = "duration reached"; break }
+                if let stopAt, cutoff >= stopAt { stopReason = "venue time reached \(stopAt.iso8601)"; break }
+                control.wait(ms: settings.pollMs)
             }
-            if !group.isEmpty {
-                pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
-            }
-            if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
-            try commit()
-            control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs))
-            progress?(cutoff, pipeline)
-            if stop.isRequested { stopReason = stop.reason; break }
-            if let durationMs, Date().timeIntervalSince(wallStart) * 1000 >= Double(durationMs) { stopReason = "duration reached"; break }
-            if let stopAt, cutoff >= stopAt { stopReason = "venue time reached \(stopAt.iso8601)"; break }
-            control.wait(ms: settings.pollMs)
+        } catch let error as BybitError {
+            // The venue gave up: what it cost is journaled (the report's availability counts
+            // it) with the end of the run, then the failure goes to the caller.
+            recordStats()
+            pipeline.record(.runEnded(RunEnded(outcome: .failed, inputEvents: UInt64(inputs), message: "paper session failed: the venue: \(error.message)")),
+                            time: max(cutoff, pipeline.reducer.now), causation: .none)
+            try? commit()
+            throw error
         }
+        recordStats()
         let r = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: r.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputs),
                                            message: "paper session stopped: \(stopReason)")), time: max(cutoff, r.now), causation: .none)
@@ -213,7 +261,7 @@ public final class PaperSession {
     }
 
     /// What the session publishes after a step.
-    func status(of pipeline: ReplayPipeline<SimulatedExchange>, cutoff: Timestamp, steps: Int, commitMs: Double) -> SessionStatus {
+    func status(of pipeline: ReplayPipeline<SimulatedExchange>, cutoff: Timestamp, steps: Int, commitMs: Double, records: Int) -> SessionStatus {
         let r = pipeline.reducer
         var s = SessionStatus(mode: .paper, journalPath: journalPath)
         s.venueTime = cutoff
@@ -233,7 +281,17 @@ public final class PaperSession {
         s.requests = feed.requests
         s.venueErrors = feed.client.stats.retries
         s.commitMs = commitMs
+        s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
+        s.fundingRates = fundingRates
+        s.recordsWritten = records
         return s
+    }
+
+    /// Log metadata for an operator command.
+    static func describe(_ command: OperatorCommand) -> Logger.Metadata {
+        switch command {
+        case .killSwitch(let engaged, let reason): return ["command": "killSwitch", "engaged": "\(engaged)", "reason": "\(reason)"]
+        }
     }
 
     static func started(from: Timestamp) -> RunStarted {

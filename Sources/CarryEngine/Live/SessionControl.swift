@@ -30,6 +30,12 @@ public struct SessionStatus: Sendable, Equatable {
     public var requests: Int
     public var venueErrors: Int
     public var commitMs: Double
+    /// Price P&L at the marks (equity = initial + price + funding − fees − slippage).
+    public var pricePnL: Fixed
+    /// The last settled funding rate per interval of each perpetual seen this run (`BTCUSDT`).
+    public var fundingRates: [String: Fixed]
+    /// Records journaled by this run of the session.
+    public var recordsWritten: Int
 
     public init(mode: RunMode, journalPath: String) {
         self.mode = mode
@@ -48,6 +54,9 @@ public struct SessionStatus: Sendable, Equatable {
         requests = 0
         venueErrors = 0
         commitMs = 0
+        pricePnL = .zero
+        fundingRates = [:]
+        recordsWritten = 0
     }
 }
 
@@ -56,8 +65,17 @@ public final class SessionControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [OperatorCommand] = []
     private var current: SessionStatus
+    private var observers: [@Sendable (SessionStatus) -> Void] = []
 
     public init(status: SessionStatus) { current = status }
+
+    /// Calls `observer` with every status published from now on, on the publishing thread
+    /// (the metrics keep histograms of per-step figures this way; keep it quick).
+    public func onPublish(_ observer: @escaping @Sendable (SessionStatus) -> Void) {
+        condition.lock()
+        observers.append(observer)
+        condition.unlock()
+    }
 
     /// Queues an operator command for the session's next step and wakes it.
     public func request(_ command: OperatorCommand) {
@@ -90,7 +108,9 @@ public final class SessionControl: @unchecked Sendable {
     public func publish(_ status: SessionStatus) {
         condition.lock()
         current = status
+        let notify = observers
         condition.unlock()
+        for observer in notify { observer(status) }
     }
 
     /// The last published status.

@@ -141,7 +141,7 @@ public enum SessionReplay {
                 flush()
                 pipeline.define(d, at: t)
                 written += pipeline.takeOutput()
-            case .runStarted, .configApplied, .runEnded:
+            case .runStarted, .configApplied, .runEnded, .sessionStats:
                 // The session's own records: written again so seqs stay aligned.
                 flush()
                 pipeline.record(r.event, time: t, causation: r.causation)

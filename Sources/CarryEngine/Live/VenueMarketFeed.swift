@@ -76,21 +76,24 @@ public final class VenueMarketFeed {
     public func venueTime() throws -> Timestamp { try client.serverTime().time }
 
     /// Every event with time in (cursor, cutoff], sorted by time and, within a time, in the
-    /// fixed order above. Cursors move past what was returned.
-    public func poll(through cutoff: Timestamp) throws -> [(time: Timestamp, event: Event)] {
+    /// fixed order above. Cursors move past what was returned. `beforeRequest` runs before each
+    /// request to the venue (a session takes operator commands there, so a kill never waits
+    /// for a whole poll).
+    public func poll(through cutoff: Timestamp, beforeRequest: () throws -> Void = {}) throws -> [(time: Timestamp, event: Event)] {
         var out: [(time: Timestamp, event: Event, rank: Int)] = []
         let barMs = Int64(barSeconds) * 1000
         for (i, p) in pairs.enumerated() {
             for (leg, d, category) in [(0, p.spot, Bybit.Category.spot), (1, p.perp, Bybit.Category.linear)] {
                 let lo = lastBar[d.id.index].adding(ms: 1)
                 guard lo <= cutoff else { continue }
-                let bars = try pagedKlines(category: category, symbol: d.symbol, id: d.id, from: lo, through: cutoff, barMs: barMs)
+                let bars = try pagedKlines(category: category, symbol: d.symbol, id: d.id, from: lo, through: cutoff, barMs: barMs, beforeRequest: beforeRequest)
                 for b in bars { out.append((b.closeTime, .barClosed(b), i * 3 + leg)) }
                 if let last = bars.last?.closeTime { lastBar[d.id.index] = last }
             }
             let lo = lastFunding[p.perp.id.index].adding(ms: 1)
             guard lo <= cutoff else { continue }
-            let settled = try pagedFunding(symbol: p.perp.symbol, id: p.perp.id, current: p.perp.fundingIntervalMinutes, from: lo, through: cutoff)
+            let settled = try pagedFunding(symbol: p.perp.symbol, id: p.perp.id, current: p.perp.fundingIntervalMinutes, from: lo, through: cutoff,
+                                           beforeRequest: beforeRequest)
             for (t, f) in settled { out.append((t, .fundingSettled(f), i * 3 + 2)) }
             if let last = settled.last?.0 { lastFunding[p.perp.id.index] = last }
         }
@@ -100,10 +103,11 @@ public final class VenueMarketFeed {
 
     /// Closed bars with close time in [from, through], oldest first (pages walked backwards).
     private func pagedKlines(category: Bybit.Category, symbol: String, id: InstrumentId, from: Timestamp, through: Timestamp,
-                             barMs: Int64) throws -> [BarClosed] {
+                             barMs: Int64, beforeRequest: () throws -> Void) throws -> [BarClosed] {
         var collected: [BarClosed] = []
         var hi = through
         while hi >= from {
+            try beforeRequest()
             let page = try client.klines(category: category, symbol: symbol, intervalSeconds: barSeconds, start: from.adding(ms: -barMs),
                                          end: hi.adding(ms: -barMs), limit: Self.klinePageLimit)
             let bars = page.map { $0.bar(id, intervalSeconds: barSeconds) }.filter { $0.closeTime >= from && $0.closeTime <= through }
@@ -119,10 +123,12 @@ public final class VenueMarketFeed {
 
     /// Settlements in [from, through], oldest first, each with the interval it settled under
     /// (inferred from the spacing, as `carry fetch` does).
-    private func pagedFunding(symbol: String, id: InstrumentId, current: UInt32, from: Timestamp, through: Timestamp) throws -> [(Timestamp, FundingSettled)] {
+    private func pagedFunding(symbol: String, id: InstrumentId, current: UInt32, from: Timestamp, through: Timestamp,
+                              beforeRequest: () throws -> Void) throws -> [(Timestamp, FundingSettled)] {
         var newestFirst: [BybitFundingRate] = []
         var hi = through
         while hi >= from {
+            try beforeRequest()
             let page = try client.fundingHistory(symbol: symbol, startTime: from, endTime: hi, limit: Self.fundingPageLimit)
             let kept = page.filter { $0.time >= from && $0.time <= through }
             newestFirst += kept

@@ -111,6 +111,9 @@ public struct EventGenerator {
                                           sourceLastSeq: seq(), from: time(), to: time(), seed: rng.next(), carryVersion: text(maxLength: 10)))
         case .runEnded:
             return .runEnded(RunEnded(outcome: pick(RunOutcome.self), inputEvents: seq(), message: text()))
+        case .sessionStats:
+            return .sessionStats(SessionStats(intervalMs: seq(), steps: seq(), requests: seq(), failedRequests: seq(), streamUpMs: seq(),
+                                              streamDownMs: seq(), reconnects: seq()))
         }
     }
 

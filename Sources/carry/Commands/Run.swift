@@ -8,6 +8,7 @@ import CarryJournal
 import CarryVenues
 import Dispatch
 import Foundation
+import Logging
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,8 +28,15 @@ struct RunCommand: ParsableCommand {
         the journal was started with, and carries on after the last journaled input. `carry \
         parity JOURNAL` checks a session the same way without continuing it.
 
-        SIGUSR1 engages the kill switch: working orders cancelled, both legs of every pair \
-        flattened, no new entries — journaled as an operator command and acted on at once.
+        The kill switch — working orders cancelled, both legs of every pair flattened, no new \
+        entries — is engaged by `carry kill`, by POST /kill on the control port, or by SIGUSR1 \
+        (`kill -USR1 PID`); `carry kill --release` (POST /kill?release=1) lifts it. Each is \
+        journaled as an operator command and acted on at once, before the next venue poll.
+
+        Control port (session.controlPort or --control-port; 0 = none): 127.0.0.1 only. GET \
+        /health (JSON; 200 while the last step is younger than session.staleAfter, else 503), \
+        GET /metrics (Prometheus text), POST /kill[?release=1]. Logs: one JSON object per line \
+        on stderr when stderr is not a terminal or with --log-format json; logfmt otherwise.
 
         SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed); a second \
         signal exits at once — every completed step is already committed. --duration stops after \
@@ -60,8 +68,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("stop-at"), help: ArgumentHelp("Stop once the venue's clock (less the market lag) reaches this UTC time.", valueName: "TIME"))
     var stopAt: String?
 
+    @Option(name: .customLong("control-port"), help: ArgumentHelp("Serve /health, /metrics and /kill on 127.0.0.1:PORT (default: session.controlPort; 0 = none).", valueName: "PORT"))
+    var controlPort: Int?
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("json or logfmt (default: json when stderr is not a terminal).", valueName: "FORMAT"))
+    var logFormat: String?
+
     func run() throws {
+        if let logFormat, let format = CLILogging.Format(rawValue: logFormat) { CLILogging.use(format) } else if logFormat == nil && !stderrIsTerminal { CLILogging.use(.json) }
         try reportingErrors {
+            if let logFormat, CLILogging.Format(rawValue: logFormat) == nil { throw CLIError.badInput("--log-format must be json or logfmt (got \(logFormat))") }
+            if let controlPort, !(0...65535).contains(controlPort) { throw CLIError.badInput("--control-port must be 0–65535 (got \(controlPort))") }
             guard mode == "paper" || mode == "live" else { throw CLIError.badInput("--mode must be paper or live (got \(mode))") }
             guard mode == "paper" else {
                 throw CLIError.badInput("live mode is not built yet: the live gateway (signed orders, reconciliation, the funding ledger) is still open work. Use --mode paper.")
@@ -89,6 +106,8 @@ struct RunCommand: ParsableCommand {
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
                 let signals = Self.installSignalHandlers(stop, control: session.control)
                 defer { signals.forEach { $0.cancel() } }
+                let control = try Self.startControlPort(controlPort ?? session.settings.controlPort, session: session, logger: logger)
+                defer { control?.stop() }
                 let progress = ProgressLine("paper", logger: logger)
                 defer { progress.finish() }
                 var lastShown = Timestamp.distantPast
@@ -109,6 +128,20 @@ struct RunCommand: ParsableCommand {
             print("  this run     \(summary.marketInputs) market inputs, \(summary.recordsWritten) records journaled, \(summary.polls) polls, \(summary.requests) requests")
             print("  pairs        \(summary.pairsOpened) opened this run, \(summary.openPairs) open now")
             print("  equity       \(summary.equity.rounded(scale: 2, .toNearestOrEven)) USDT (funding \(summary.funding.rounded(scale: 2, .toNearestOrEven)), fees \(summary.fees.rounded(scale: 2, .toNearestOrEven)))")
+        }
+    }
+
+    /// The control port, when one is configured (before the journal is touched: a port that
+    /// cannot be bound refuses the session).
+    static func startControlPort(_ port: Int, session: PaperSession, logger: Logger) throws -> ControlServer? {
+        guard port > 0 else { return nil }
+        do {
+            let server = try ControlServer.start(port: port, control: session.control, metrics: SessionMetrics(control: session.control),
+                                                 staleAfterMs: session.settings.staleAfterMs, logger: logger)
+            logger.notice("control port listening", metadata: ["address": "127.0.0.1:\(server.port)", "endpoints": "GET /health, GET /metrics, POST /kill[?release=1]"])
+            return server
+        } catch let e as ControlServerError {
+            throw CLIError.badInput("\(e.description). Is another session using it? Choose another session.controlPort or --control-port.")
         }
     }
 

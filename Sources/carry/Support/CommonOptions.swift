@@ -96,13 +96,22 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     do { try await body() } catch { throw reportable(error) }
 }
 
-/// Prints `carry: error: …` to stderr.
+/// Prints `carry: error: …` to stderr (a JSON line when the command logs JSON).
 func printError(_ message: String) {
+    if CLILogging.format == .json {
+        FileHandle.standardError.write(Data(JSONLogHandler.line(level: .error, label: "carry", message: message, metadata: [:]).utf8))
+        return
+    }
     FileHandle.standardError.write(Data("carry: error: \(message)\n".utf8))
 }
 
-/// Prints to stderr (progress and notices; stdout carries results).
+/// Prints to stderr (progress and notices; stdout carries results; a JSON line when the
+/// command logs JSON).
 func printNotice(_ message: String) {
+    if CLILogging.format == .json {
+        FileHandle.standardError.write(Data(JSONLogHandler.line(level: .notice, label: "carry", message: message, metadata: [:]).utf8))
+        return
+    }
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 

@@ -7,18 +7,41 @@ import CarryJournal
 import Foundation
 import Logging
 
-/// Sets up swift-log once for the process: logfmt lines on stderr.
+/// Sets up swift-log once for the process: logfmt lines on stderr, or one JSON object per
+/// line (`JSONLogHandler`) when a command chose `.json` before its first logger (`carry run`).
 enum CLILogging {
+    enum Format: String, CaseIterable {
+        case logfmt, json
+    }
+
+    private static let chosen = LockedFormat()
+
+    /// Chooses the format; effective only before the first `logger(_:)` call of the process.
+    static func use(_ format: Format) { chosen.set(format) }
+
+    /// The format in use.
+    static var format: Format { chosen.get() }
+
     private static let once: Void = {
+        let format = chosen.get()
         LoggingSystem.bootstrap { label in
-            var h = LogfmtHandler(label: label)
-            if let env = ProcessInfo.processInfo.environment["CARRY_LOG_LEVEL"], let level = Logger.Level(rawValue: env) {
-                h.logLevel = level
+            let level: Logger.Level
+            if let env = ProcessInfo.processInfo.environment["CARRY_LOG_LEVEL"], let l = Logger.Level(rawValue: env) {
+                level = l
             } else {
                 // On a terminal the progress line says what is happening; keep logs to problems.
-                h.logLevel = stderrIsTerminal ? .warning : .info
+                level = stderrIsTerminal ? .warning : .info
             }
-            return h
+            switch format {
+            case .logfmt:
+                var h = LogfmtHandler(label: label)
+                h.logLevel = level
+                return h
+            case .json:
+                var h = JSONLogHandler(label: label)
+                h.logLevel = level
+                return h
+            }
         }
     }()
 
