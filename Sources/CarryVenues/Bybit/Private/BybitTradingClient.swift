@@ -119,10 +119,11 @@ public final class BybitTradingClient {
     }
 
     /// Open orders (and, on Bybit, orders closed in the last minutes) of a category.
-    public func openOrders(category: Bybit.Category, symbol: String? = nil, orderLinkId: String? = nil) throws -> [BybitOrder] {
+    public func openOrders(category: Bybit.Category, symbol: String? = nil, orderLinkId: String? = nil, limit: Int? = nil) throws -> [BybitOrder] {
         var q = [("category", category.rawValue)]
         if let symbol { q.append(("symbol", symbol)) } else if category != .spot && orderLinkId == nil { q.append(("settleCoin", "USDT")) }
         if let orderLinkId { q.append(("orderLinkId", orderLinkId)) }
+        if let limit { q.append(("limit", String(limit))) }
         return try BybitParser.orders(try perform(.get(BybitPrivatePath.orderRealtime, q), group: .order))
     }
 
@@ -144,13 +145,14 @@ public final class BybitTradingClient {
 
     /// Executions, newest first; funding rows (`execType=Funding`) separated from fills.
     public func executions(category: Bybit.Category, symbol: String? = nil, orderId: String? = nil, startTime: Timestamp? = nil,
-                           endTime: Timestamp? = nil, limit: Int = 100) throws -> BybitExecutions {
+                           endTime: Timestamp? = nil, limit: Int = 100, cursor: String? = nil) throws -> BybitExecutions {
         var q = [("category", category.rawValue)]
         if let symbol { q.append(("symbol", symbol)) }
         if let orderId { q.append(("orderId", orderId)) }
         if let startTime { q.append(("startTime", String(startTime.ms))) }
         if let endTime { q.append(("endTime", String(endTime.ms))) }
         q.append(("limit", String(limit)))
+        if let cursor, !cursor.isEmpty { q.append(("cursor", cursor)) }
         return try BybitParser.executions(try perform(.get(BybitPrivatePath.executionList, q), group: .order))
     }
 
