@@ -184,10 +184,11 @@ extension BacktestConfig {
             slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
         if root.has("session") {
             let ss = try root.section("session")
-            ss.expect(["pollInterval", "marketLag"])
+            ss.expect(["pollInterval", "marketLag", "reconcileInterval"])
             config.session = SessionSettings(
                 pollMs: try ss.durationMs("pollInterval", default: SessionSettings.standard.pollMs, min: 10, max: Millis.hour),
-                marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour))
+                marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour),
+                reconcileMs: try ss.durationMs("reconcileInterval", default: SessionSettings.standard.reconcileMs, min: 1000, max: Millis.day))
         }
         try root.finish()
         config.canonicalText = config.canonical()
@@ -334,6 +335,8 @@ extension BacktestConfig {
         if let session {
             add("session.pollInterval", ConfigReader.formatDuration(session.pollMs))
             add("session.marketLag", ConfigReader.formatDuration(session.marketLagMs))
+            // Listed only when set (a paper session's config.applied reads as before it existed).
+            if session.reconcileMs != SessionSettings.standard.reconcileMs { add("session.reconcileInterval", ConfigReader.formatDuration(session.reconcileMs)) }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -415,12 +418,16 @@ public struct SessionSettings: Sendable, Equatable {
     /// the session processes an instant (and scans at it) only once the venue's clock is that
     /// far past it.
     public var marketLagMs: Int64
+    /// A live session reconciles with the venue (positions, wallet, open orders) this often, on
+    /// the venue's clock, and at every start.
+    public var reconcileMs: Int64
 
-    public init(pollMs: Int64, marketLagMs: Int64) {
+    public init(pollMs: Int64, marketLagMs: Int64, reconcileMs: Int64 = 5 * Millis.minute) {
         self.pollMs = pollMs
         self.marketLagMs = marketLagMs
+        self.reconcileMs = reconcileMs
     }
 
-    /// Poll every second; treat an instant as complete 10 s after it.
+    /// Poll every second; treat an instant as complete 10 s after it; reconcile every 5 minutes.
     public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000)
 }
