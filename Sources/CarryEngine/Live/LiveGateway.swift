@@ -228,22 +228,17 @@ public final class LiveGateway {
         }
         var facts = try executions(working: working, now: startedAt) + settlements(now: startedAt)
         var statuses: [Event] = []
-        for track in working where !skip.contains(track.intentSeq) {
-            if let o = open[track.intentSeq] {
-                // Still working at the venue: news only for an order whose outcome the engine does not know.
-                if track.state == .unknown {
-                    statuses.append(.orderStatus(OrderStatusReported(intentSeq: track.intentSeq, status: o.cumExecQty.isPositive ? .partiallyFilled : .new,
-                                                                     cumQty: o.cumExecQty, venueOrderId: o.orderId)))
-                }
-                continue
-            }
+        // Only an order's end is news: a status that says "still working" is stale the moment
+        // it is read (a fill may follow before the engine sees it), and an unknown order that
+        // is still working is resolved by its fills and, in the end, by its final status.
+        for track in working where !skip.contains(track.intentSeq) && open[track.intentSeq] == nil {
             guard let d = instrument(track.intent.instrumentId) else { continue }
             if let o = try client.queryOrder(category: Self.category(d), orderLinkId: linkId(track.intentSeq)) {
                 guard let status = Self.status(o, track: track) else {
                     logger.warning("an order status Carry does not know", metadata: ["intent": "\(track.intentSeq)", "status": "\(o.orderStatus)"])
                     continue
                 }
-                guard status.isTerminal || track.state == .unknown else { continue }
+                guard status.isTerminal else { continue }
                 statuses.append(.orderStatus(OrderStatusReported(intentSeq: track.intentSeq, status: status, cumQty: o.cumExecQty, venueOrderId: o.orderId)))
             } else if track.state == .unknown {
                 if let sent = sentAt[track.intentSeq], Date().timeIntervalSince(sent) * 1000 < Self.notFoundGraceMs { continue }

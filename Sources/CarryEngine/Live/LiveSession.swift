@@ -106,8 +106,11 @@ public final class LiveSession {
                 throw SessionError("\(journalPath) does not fold into an engine (\(error)); it cannot be continued safely. "
                                    + "Inspect it with carry-journal and start a new --journal.", badInput: false)
             }
-            // The next scan is the one after the last journaled.
-            let from = at.lastTick.map { max(at.tradingStart, $0.adding(ms: 1)) } ?? at.tradingStart
+            // No scan on what happened while the session was down (its decisions would go out
+            // on stale prices): the market and the venue's facts of the gap are journaled and
+            // applied in time order, and the next scan is the first at or after the venue's
+            // clock now.
+            let from = max(at.tradingStart, cutoffNow)
             pipeline = ReplayPipeline(reducer: fresh, venue: LiveOutbox(), firstSeq: folded.nextSeq, from: from, to: .distantFuture,
                                       scanIntervalMs: config.scanIntervalMs)
             pipeline.journalsMarketInputs = true
@@ -117,7 +120,8 @@ public final class LiveSession {
             tradingFrom = at.tradingStart
             journalId = j.meta.journalId
             journal = j
-            pipeline.record(.runStarted(SessionSteps.started(.live, from: tradingFrom)), time: max(cutoffNow, pipeline.reducer.now), causation: .none)
+            // Stamped at the journal's clock, so the gap's market data follows in time order.
+            pipeline.record(.runStarted(SessionSteps.started(.live, from: tradingFrom)), time: pipeline.reducer.now, causation: .none)
             logger.info("session resumed", metadata: ["journal": "\(journalPath)", "records": "\(records.count)",
                                                       "working": "\(folded.reducer.workingOrders.count)", "unsent": "\(folded.reducer.unsentOrders.count)"])
         } else {
@@ -134,7 +138,7 @@ public final class LiveSession {
                                   venueTime: { [feed] in try feed.venueTime() })
         gateway.seed(from: records)
         records = []
-        if continued { pipeline.resolveInFlight(at: max(cutoffNow, pipeline.reducer.now)) }
+        if continued { pipeline.resolveInFlight(at: pipeline.reducer.now) }
 
         // The venue's book, read consistently, before anything is sent or a journal created.
         var book: VenueBook?

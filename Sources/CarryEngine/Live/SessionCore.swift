@@ -97,23 +97,21 @@ enum SessionSteps {
         }
     }
 
-    /// Where a session journal left off: its trading start, the last market input of each
-    /// stream (bars by instrument index, settlements by perp index) and the last scan tick.
-    static func position(of records: [RecordedEvent]) throws -> (tradingStart: Timestamp, lastBar: [Int: Timestamp], lastFunding: [Int: Timestamp], lastTick: Timestamp?) {
+    /// Where a session journal left off: its trading start and the last market input of each
+    /// stream (bars by instrument index, settlements by perp index).
+    static func position(of records: [RecordedEvent]) throws -> (tradingStart: Timestamp, lastBar: [Int: Timestamp], lastFunding: [Int: Timestamp]) {
         guard let started = records.lazy.compactMap({ r -> RunStarted? in if case .runStarted(let s) = r.event { return s } else { return nil } }).first else {
             throw SessionError("the journal has no run.started record: it is not a session journal")
         }
         var lastBar: [Int: Timestamp] = [:], lastFunding: [Int: Timestamp] = [:]
-        var lastTick: Timestamp?
         for r in records {
             switch r.event {
             case .barClosed(let b): lastBar[b.instrumentId.index] = max(lastBar[b.instrumentId.index] ?? .distantPast, r.eventTime)
             case .fundingSettled(let f): lastFunding[f.instrumentId.index] = max(lastFunding[f.instrumentId.index] ?? .distantPast, r.eventTime)
-            case .clockTicked(let t) where t.purpose == .scan: lastTick = max(lastTick ?? .distantPast, r.eventTime)
             default: break
             }
         }
-        return (started.from, lastBar, lastFunding, lastTick)
+        return (started.from, lastBar, lastFunding)
     }
 
     /// A new session journal's header, at the start of the warm-up (so the journal is in
