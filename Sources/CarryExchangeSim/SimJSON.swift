@@ -46,7 +46,7 @@ public enum SimJSON {
     public static func execution(_ e: SimExecution) -> String {
         object([("symbol", .s(e.instrument.symbol)), ("orderType", .s(e.execType == "Funding" ? "UNKNOWN" : "Market")), ("orderLinkId", .s(e.orderLinkId)),
                 ("side", .s(side(e.side))), ("orderId", .s(e.orderId)), ("leavesQty", .s(e.leavesQty.description)), ("execTime", .s(String(e.time.ms))),
-                ("feeCurrency", .s("USDT")), ("isMaker", .raw(e.isMaker ? "true" : "false")), ("execFee", .s(e.fee.description)),
+                ("feeCurrency", .s(e.feeCurrency)), ("isMaker", .raw(e.isMaker ? "true" : "false")), ("execFee", .s(e.fee.description)),
                 ("feeRate", .s(e.feeRate.description)), ("execId", .s(e.execId)), ("markPrice", .s(e.price.description)),
                 ("execPrice", .s(e.price.description)), ("execQty", .s(e.qty.description)),
                 ("execValue", .s(e.qty.multiplied(by: e.price, scale: quoteScale, .toNearestOrEven).description)),

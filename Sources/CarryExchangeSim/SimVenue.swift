@@ -70,6 +70,8 @@ public final class SimVenue: Sendable {
         /// Wall elapsed ms when the market clock last moved.
         var movedAtMs: Int64 = 0
         var auth: [Int: Int] = [:]
+        /// Requests to the signed endpoints (whatever became of them).
+        var privateRequests = 0
     }
     private let switches: Mutex<Switches>
 
@@ -130,6 +132,7 @@ public final class SimVenue: Sendable {
         if request.path.hasPrefix("/sim/") { return .respond(control(request, wall), limit: nil, delayMs: 0) }
         let isPublic = BybitPublicAPI.paths.contains(request.path)
         let privateMethod = BybitPrivateAPI.routes[request.path]
+        if privateMethod != nil { switches.withLock { $0.privateRequests += 1 } }
         guard (isPublic && request.method == "GET") || privateMethod == request.method else { return .respond(unsupported(request), limit: nil, delayMs: 0) }
         switch gate.admit(request.path, nowMs: wall.elapsedMs) {
         case .serve(let limit, let delayMs):
@@ -231,7 +234,7 @@ public final class SimVenue: Sendable {
             + "\"replay\":{\"speed\":\(jsonString(clock?.speed.description ?? "0")),\"bars\":\(progress.bars),\"settlements\":\(progress.settlements)},"
             + "\"orders\":{\"createRequests\":\(counts.createRequests),\"placed\":\(counts.placed),\"distinctOrderLinkIds\":\(counts.distinctLinkIds),"
             + "\"duplicatesRefused\":\(counts.duplicatesRefused),\"rejected\":\(counts.rejected),\"executions\":\(counts.executions),\"settlements\":\(counts.settlements)},"
-            + "\"auth\":{\"10002\":\(s.auth[10002] ?? 0),\"10003\":\(s.auth[10003] ?? 0),\"10004\":\(s.auth[10004] ?? 0)},\"clockSkewMs\":\(s.skewMs),"
+            + "\"privateRequests\":\(s.privateRequests),\"auth\":{\"10002\":\(s.auth[10002] ?? 0),\"10003\":\(s.auth[10003] ?? 0),\"10004\":\(s.auth[10004] ?? 0)},\"clockSkewMs\":\(s.skewMs),"
             + "\"ws\":\(streams.stats.json)}"
         return String(base.dropLast()) + extra
     }

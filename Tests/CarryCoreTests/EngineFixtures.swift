@@ -67,8 +67,9 @@ struct VenueRun<V: ExecutionVenue> {
     var equity: [(Timestamp, Fixed)] = []
 
     init(config: EngineConfig, venue: V, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], perpInterval: UInt32 = 480,
-         from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0, journalsMarketInputs: Bool = false) {
-        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs), venue: venue, firstSeq: 1,
+         from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0, journalsMarketInputs: Bool = false,
+         matchesFunding: Bool = false) {
+        pipeline = ReplayPipeline(reducer: CarryReducer(config: config, reentryCooldownMs: cooldownMs, matchesFunding: matchesFunding), venue: venue, firstSeq: 1,
                                   from: from, to: to, scanIntervalMs: scanIntervalMs)
         pipeline.journalsMarketInputs = journalsMarketInputs
         for k in config.pairs.indices {
@@ -121,11 +122,11 @@ typealias PipelineRun = VenueRun<SimulatedExchange>
 extension VenueRun where V == SimulatedExchange {
     init(config: EngineConfig, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], perpInterval: UInt32 = 480,
          from: Timestamp, to: Timestamp, scanIntervalMs: Int64 = Millis.hour, cooldownMs: Int64 = 0, journalsMarketInputs: Bool = false,
-         spotBuyFeeInBase: Bool = false) {
+         spotBuyFeeInBase: Bool = false, matchesFunding: Bool = false) {
         let sim = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
                                     initialCash: config.initialCashUsdt, spotBuyFeeInBase: spotBuyFeeInBase)
         self.init(config: config, venue: sim, symbols: symbols, perpInterval: perpInterval, from: from, to: to, scanIntervalMs: scanIntervalMs,
-                  cooldownMs: cooldownMs, journalsMarketInputs: journalsMarketInputs)
+                  cooldownMs: cooldownMs, journalsMarketInputs: journalsMarketInputs, matchesFunding: matchesFunding)
     }
 }
 

@@ -129,7 +129,7 @@ struct PaperSessionTests {
         #expect(c.kinds["run.ended"] == 1)
     }
 
-    @Test("bad input: an unknown symbol, another config on an existing journal, live mode: exit 2 with what to do, no journal written")
+    @Test("bad input: an unknown symbol, another config on an existing journal, live mode without keys: exit 2 with what to do, no journal written")
     func badInput() throws {
         let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance"])
         defer { sim.stop() }
@@ -155,7 +155,9 @@ struct PaperSessionTests {
         #expect(refused.stderr.contains("was started with another config"), "\(refused.stderr)")
         #expect(try census(journal).kinds.values.reduce(0, +) == before)
 
-        let live = try runProcess(carry, ["run", "--mode", "live", "--journal", scratch.sub("live"), "--base-url", sim.baseURL])
-        #expect(live.status == 2 && live.stderr.contains("live mode is not built yet"))
+        let live = try runProcess(carry, ["run", "--mode", "live", "--journal", scratch.sub("live"), "--base-url", sim.baseURL, "--env-file", scratch.sub("none.env")],
+                                  environment: ["BYBIT_API_KEY": "", "BYBIT_API_SECRET": ""])
+        #expect(live.status == 2 && live.stderr.contains("BYBIT_API_KEY"), "\(live.stderr)")
+        #expect(!Journal.exists(at: scratch.sub("live")))
     }
 }

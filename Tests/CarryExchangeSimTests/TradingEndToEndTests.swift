@@ -54,7 +54,10 @@ struct TradingEndToEndTests {
         let position = try #require(try v.client.positions(symbol: "BTCUSDT").first)
         #expect(position.signedSize == Fixed("-0.010")!)
         let wallet = try v.client.walletBalance()
-        #expect(wallet.coin("BTC")?.walletBalance == Fixed("0.010")!)
+        // Bybit takes a spot buy's fee in the coin bought: the wallet holds the quantity less the fee.
+        let spotFill = try #require(try v.client.executions(category: .spot).fills.first)
+        #expect(spotFill.feeCurrency == "BTC" && spotFill.execFee.isPositive)
+        #expect(wallet.coin("BTC")?.walletBalance == Fixed("0.010")! - spotFill.execFee)
         let funding = try v.client.transactionLog(category: .linear, type: "SETTLEMENT")
         let filledAt = try #require(try v.client.queryOrder(category: .linear, orderLinkId: "e2e-perp")).updatedTime
         let settlements = try journalSettlements("BTCUSDT", after: filledAt, through: marchFirst.adding(ms: Millis.day))

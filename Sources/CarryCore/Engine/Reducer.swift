@@ -99,16 +99,20 @@ public struct CarryReducer: Sendable, Equatable {
     public private(set) var unknownCount = 0
     /// Execution ids of liquidations booked (membership only: never iterated).
     private var liquidationExecutions: Set<String> = []
+    /// A live session's funding ledger (nil: off — backtests and paper sessions).
+    public private(set) var fundingLedger: FundingLedger?
 
     /// Finished orders kept for recognising late facts.
     static let orderMemory = 4096
     /// How long after a cancel or expiry a raced fill may still arrive (reconciliation waits).
     static let lateFillGraceMs: Int64 = 2 * Millis.minute
 
-    /// A fresh engine.
-    public init(config: EngineConfig, reentryCooldownMs: Int64 = 8 * Millis.hour) {
+    /// A fresh engine. `matchesFunding` keeps a funding ledger (a live session: the venue's
+    /// payments matched to what the engine expected, differences alerted).
+    public init(config: EngineConfig, reentryCooldownMs: Int64 = 8 * Millis.hour, matchesFunding: Bool = false) {
         self.config = config
         self.reentryCooldownMs = reentryCooldownMs
+        fundingLedger = matchesFunding ? FundingLedger() : nil
         if let composite = config.composite {
             strategy = .composite(CompositeStrategy(config: composite, pairs: config.pairs, fees: config.fees, slippage: config.slippage))
             sizer = .conviction(ConvictionSizer(minNotionalUsdt: composite.minNotionalUsdt, maxNotionalUsdt: composite.maxNotionalUsdt))
@@ -176,6 +180,7 @@ public struct CarryReducer: Sendable, Equatable {
         switch input {
         case .market(let m):
             market(m, time: time, ref: ref)
+            if case .fundingSettled(let f) = m, fundingLedger != nil { expectFunding(f, time: time, ref: ref, into: &out) }
         case .venue(let v):
             venue(v, ref: ref, into: &out)
         case .clock(let tick):
@@ -321,6 +326,12 @@ public struct CarryReducer: Sendable, Equatable {
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {
+        if var ledger = fundingLedger, !ledger.open.isEmpty {
+            let names = instruments
+            let alerts = ledger.expire(now: now) { id in Self.symbol(id, names) }
+            fundingLedger = ledger
+            for alert in alerts { out.add(.alert(alert), causation: ref) }
+        }
         if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.
         var scanView = view()
@@ -562,6 +573,9 @@ public struct CarryReducer: Sendable, Equatable {
             filled(fill, ref: ref, into: &out)
         case .fundingPaid(let payment):
             portfolio.apply(payment)
+            if fundingLedger != nil, let alert = fundingLedger!.paid(payment, symbol: symbol(payment.instrumentId)) {
+                out.add(.alert(alert), causation: ref)
+            }
         case .snapshot(let snapshot):
             reconcile(snapshot, ref: ref, into: &out)
         }
@@ -817,6 +831,28 @@ public struct CarryReducer: Sendable, Equatable {
             orders.removeValue(forKey: seq)
             forgottenBelow = Swift.max(forgottenBelow, seq + 1)
         }
+    }
+
+    // MARK: - The funding ledger
+
+    /// A settlement reached the engine: what it expects its perp position to be paid.
+    private mutating func expectFunding(_ f: FundingSettled, time: Timestamp, ref: CausationRef, into out: inout DecisionBuffer) {
+        let id = f.instrumentId
+        guard id.index < instruments.count, instruments[id.index]?.kind.isPerpetual ?? false else { return }
+        let pos = portfolio.position(id)
+        let markPrice = f.markPrice ?? mark(id) ?? .zero
+        let amount = pos.isZero ? Fixed.zero : FundingMath.payment(positionQty: pos, markPrice: markPrice, ratePerInterval: f.ratePerInterval)
+        let expected = FundingPaid(instrumentId: id, settlementTime: time, positionQty: pos, markPrice: markPrice, ratePerInterval: f.ratePerInterval,
+                                   amount: amount)
+        if let alert = fundingLedger!.expect(expected, symbol: symbol(id)) { out.add(.alert(alert), causation: ref) }
+    }
+
+    /// An instrument's symbol and kind, for messages.
+    private func symbol(_ id: InstrumentId) -> String { Self.symbol(id, instruments) }
+
+    private static func symbol(_ id: InstrumentId, _ instruments: [InstrumentDefined?]) -> String {
+        guard id.index < instruments.count, let d = instruments[id.index] else { return "instrument \(id.rawValue)" }
+        return "\(d.symbol) \(d.kind.isPerpetual ? "perp" : "spot")"
     }
 
     // MARK: - Reconciliation

@@ -253,13 +253,20 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// (their client order ids make a duplicate impossible), and every order sent whose end
     /// the journal does not show is queried (its fills, then its status).
     public mutating func resolveInFlight(at time: Timestamp) {
-        for order in reducer.unsentOrders { send(.submit(order.intent), commandSeq: order.intentSeq, at: time) }
         // Handed to the venue before the crash with no answer since: the outcome is unknown
-        // (a query's "not found" then means it was never placed).
-        for order in reducer.workingOrders where order.state == .submitted {
+        // (a query's "not found" then means it was never placed). Taken before the unsent
+        // intents go out, so an asynchronous venue's fresh sends (no answer yet) are not among them.
+        let unanswered = reducer.workingOrders.filter { $0.state == .submitted }
+        for order in reducer.unsentOrders { send(.submit(order.intent), commandSeq: order.intentSeq, at: time) }
+        for order in unanswered where reducer.orders[order.intentSeq]?.state == .submitted {
             deliver([VenueFact(event: .orderUnknown(OrderUnknown(intentSeq: order.intentSeq, reason: "restarted before the venue answered")),
                                time: time, causation: .local(order.intentSeq))])
         }
         for order in reducer.workingOrders { deliver(venue.query(intentSeq: order.intentSeq, at: time)) }
     }
+
+    /// The venue itself, for a driver whose venue answers asynchronously (the live outbox):
+    /// it takes the commands the pipeline queued there and hands over the facts that arrived.
+    /// Facts go to the reducer only through `deliver` or the instant's processing.
+    public mutating func withVenue<R>(_ body: (inout Venue) throws -> R) rethrows -> R { try body(&venue) }
 }

@@ -189,10 +189,11 @@ extension BacktestConfig {
             slippage: slippage, margin: margin, latencyMs: latency, execution: execution, canonicalText: "", source: source)
         if root.has("session") {
             let ss = try root.section("session")
-            ss.expect(["pollInterval", "marketLag", "controlPort", "staleAfter"])
+            ss.expect(["pollInterval", "marketLag", "reconcileInterval", "controlPort", "staleAfter"])
             config.session = SessionSettings(
                 pollMs: try ss.durationMs("pollInterval", default: SessionSettings.standard.pollMs, min: 10, max: Millis.hour),
                 marketLagMs: try ss.durationMs("marketLag", default: SessionSettings.standard.marketLagMs, min: 0, max: Millis.hour),
+                reconcileMs: try ss.durationMs("reconcileInterval", default: SessionSettings.standard.reconcileMs, min: 1000, max: Millis.day),
                 controlPort: try ss.int("controlPort", default: 0, range: 0...65535),
                 staleAfterMs: try ss.durationMs("staleAfter", default: SessionSettings.standard.staleAfterMs, min: 100, max: Millis.day))
         }
@@ -347,6 +348,8 @@ extension BacktestConfig {
         if let session {
             add("session.pollInterval", ConfigReader.formatDuration(session.pollMs))
             add("session.marketLag", ConfigReader.formatDuration(session.marketLagMs))
+            // Listed only when set (a paper session's config.applied reads as before it existed).
+            if session.reconcileMs != SessionSettings.standard.reconcileMs { add("session.reconcileInterval", ConfigReader.formatDuration(session.reconcileMs)) }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -428,6 +431,9 @@ public struct SessionSettings: Sendable, Equatable {
     /// the session processes an instant (and scans at it) only once the venue's clock is that
     /// far past it.
     public var marketLagMs: Int64
+    /// A live session reconciles with the venue (positions, wallet, open orders) this often, on
+    /// the venue's clock, and at every start.
+    public var reconcileMs: Int64
     /// The loopback control port (`/health`, `/metrics`, `/kill` on 127.0.0.1); 0 = none.
     /// Operational: not part of the canonical text, so changing it never refuses a journal.
     public var controlPort: Int
@@ -435,14 +441,15 @@ public struct SessionSettings: Sendable, Equatable {
     /// Operational, like `controlPort`.
     public var staleAfterMs: Int64
 
-    public init(pollMs: Int64, marketLagMs: Int64, controlPort: Int = 0, staleAfterMs: Int64 = SessionSettings.standard.staleAfterMs) {
+    public init(pollMs: Int64, marketLagMs: Int64, reconcileMs: Int64 = 5 * Millis.minute, controlPort: Int = 0, staleAfterMs: Int64 = 30_000) {
         self.pollMs = pollMs
         self.marketLagMs = marketLagMs
+        self.reconcileMs = reconcileMs
         self.controlPort = controlPort
         self.staleAfterMs = staleAfterMs
     }
 
-    /// Poll every second; treat an instant as complete 10 s after it; no control port; stale
-    /// after 30 s without a step.
-    public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000, controlPort: 0, staleAfterMs: 30_000)
+    /// Poll every second; treat an instant as complete 10 s after it; reconcile every 5
+    /// minutes; no control port; stale after 30 s without a step.
+    public static let standard = SessionSettings(pollMs: 1000, marketLagMs: 10_000)
 }

@@ -29,6 +29,9 @@ public struct SimAccountConfig: Sendable {
     public var rejectBalanceEvery = 0
     /// Every N-th create is refused as below the minimum notional (0: never).
     public var rejectMinNotionalEvery = 0
+    /// A spot buy's fee is taken in the coin bought, as Bybit takes it (its execution says
+    /// `feeCurrency` = the base coin; the wallet holds the quantity less the fee).
+    public var spotBuyFeeInBase = true
 
     public init(fees: FeeSchedule, slippage: SlippageModel, margin: MarginModel, latencyMs: Int64, initialCashUsdt: Fixed) {
         self.fees = fees
@@ -74,7 +77,7 @@ public final class SimAccount: Sendable {
         self.config = config
         self.market = market
         var exchange = SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
-                                         initialCash: config.initialCashUsdt)
+                                         initialCash: config.initialCashUsdt, spotBuyFeeInBase: config.spotBuyFeeInBase)
         for inst in market.instruments { exchange.define(inst.definition) }
         state = Mutex(State(exchange: exchange, now: market.now))
     }
@@ -334,7 +337,7 @@ public final class SimAccount: Sendable {
         let rate = f.liquidity == .taker ? config.fees.rates(for: inst).taker : config.fees.rates(for: inst).maker
         let exec = SimExecution(execId: "e\(s.counts.executions)-\(f.executionId)", orderId: orderId, orderLinkId: linkId, instrument: inst, side: f.side,
                                 execType: f.isLiquidation ? "BustTrade" : "Trade", price: f.price, qty: f.qty, fee: f.fee, feeRate: rate,
-                                isMaker: f.liquidity == .maker, time: time, leavesQty: leaves)
+                                isMaker: f.liquidity == .maker, time: time, leavesQty: leaves, feeCurrency: f.feeAsset == .base ? inst.baseAsset : inst.quoteAsset)
         s.executions.append(exec)
         let walletAfter = usdtWallet(s)
         s.realised[inst.id.rawValue, default: .zero] += walletAfter - walletBefore
@@ -374,7 +377,7 @@ public final class SimAccount: Sendable {
         let side: Side = p.positionQty.isNegative ? .sell : .buy
         let exec = SimExecution(execId: "f\(s.counts.settlements)-\(inst.symbol)-\(time.ms)", orderId: "", orderLinkId: "", instrument: inst, side: side,
                                 execType: "Funding", price: p.markPrice, qty: p.positionQty.magnitude, fee: -p.amount, feeRate: p.ratePerInterval,
-                                isMaker: false, time: time, leavesQty: .zero)
+                                isMaker: false, time: time, leavesQty: .zero, feeCurrency: inst.quoteAsset)
         s.executions.append(exec)
         s.realised[inst.id.rawValue, default: .zero] += p.amount
         s.transactions.append(SimTransaction(id: "t\(s.transactions.count + 1)", instrument: inst, type: "SETTLEMENT", side: side, size: p.positionQty,

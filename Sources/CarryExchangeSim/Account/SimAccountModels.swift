@@ -66,6 +66,8 @@ public struct SimExecution: Sendable, Equatable {
     public var time: Timestamp
     /// Quantity the order still had open after this execution.
     public var leavesQty: Fixed
+    /// The coin the fee was charged in (a spot buy's: the coin bought).
+    public var feeCurrency: String
 }
 
 /// One row of the transaction log: a `TRADE` (a fill) or a `SETTLEMENT` (funding of a perp

@@ -1,5 +1,5 @@
-// `carry run`: a paper trading session against a Bybit v5 venue; `carry parity`: replay a
-// paper session's journal through the backtest pipeline and compare.
+// `carry run`: a paper or live trading session against a Bybit v5 venue; `carry parity`:
+// replay a paper session's journal through the backtest pipeline and compare.
 
 import ArgumentParser
 import CarryCore
@@ -13,7 +13,7 @@ import Logging
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Trade on paper against a Bybit v5 venue's live market data (live mode is not built yet).",
+        abstract: "Trade on a Bybit v5 venue: on paper (simulated fills on its live market data) or live (orders on the account).",
         discussion: """
         Paper mode: market data (instrument rules, closed 1 h bars of both legs, settled funding) \
         from the venue's public REST endpoints on the venue's own clock; fills, fees, funding and \
@@ -27,6 +27,23 @@ struct RunCommand: ParsableCommand {
         to continue if the replay differs from what was journaled or the config is not the one \
         the journal was started with, and carries on after the last journaled input. `carry \
         parity JOURNAL` checks a session the same way without continuing it.
+
+        Live mode: the same market data, and orders on the account behind BYBIT_API_KEY and \
+        BYBIT_API_SECRET (the environment, else --env-file, default ./.env; never the command \
+        line or a config). Each intent is sent once as a market IOC order (reduce-only for \
+        perpetual closes) whose orderLinkId is derived from the journal and the intent's seq, \
+        after its `order.submitted` is committed; an answer that is lost is `order.unknown`, \
+        resolved by querying that orderLinkId, never by sending again. Executions, the \
+        transaction log's funding settlements (matched per settlement against what the engine \
+        expected: the funding ledger) and order statuses are read every step; positions, \
+        wallet and open orders are reconciled at start and every session.reconcileInterval \
+        (default 5m, venue time). A continued live journal is rebuilt by folding it (the \
+        venue's facts are real; nothing is replayed against a simulation). At start, before any \
+        order: the account's positions are compared with what the journal explains, and a \
+        difference refuses the session (exit 2, nothing sent) unless --adopt; leverage is set \
+        per perpetual (margin.perpLeverage); the venue's fee rates are checked against the \
+        config (a difference is a warning).
+
 
         The kill switch — working orders cancelled, both legs of every pair flattened, no new \
         entries — is engaged by `carry kill`, by POST /kill on the control port, or by SIGUSR1 \
@@ -43,18 +60,26 @@ struct RunCommand: ParsableCommand {
         that much wall time, --stop-at when the venue's clock reaches a time (useful against \
         `carry exchange-sim --replay-speed`, whose clock runs history at many times real speed).
 
-        Session settings (poll interval, market lag) are the config's `session:` section (see \
-        config/paper.yaml). Exit status: 0 stopped cleanly; 1 the venue or the journal failed \
-        (what was committed stays); 2 bad input (config, symbols, a journal of another config).
+        Session settings (poll interval, market lag, reconciliation interval) are the config's \
+        `session:` section (see config/paper.yaml, config/live.yaml). Exit status: 0 stopped \
+        cleanly; 1 the venue or the journal failed (what was committed stays); 2 bad input \
+        (config, symbols, a journal of another config, missing keys, an account holding what \
+        the journal does not explain).
         """)
 
     @OptionGroup var configOptions: ConfigOptions
 
-    @Option(help: "paper (simulated fills on live market data); live is not built yet.")
+    @Option(help: "paper (simulated fills on live market data) or live (orders on the Bybit account).")
     var mode: String = "paper"
 
-    @Option(name: .customLong("config"), help: ArgumentHelp("The session config (default: <config-dir>/paper.yaml).", valueName: "FILE"))
+    @Option(name: .customLong("config"), help: ArgumentHelp("The session config (default: <config-dir>/paper.yaml, or live.yaml in live mode).", valueName: "FILE"))
     var configFile: String?
+
+    @Flag(help: "Live: take over positions and open orders on the account that the journal does not explain (instead of refusing to start).")
+    var adopt = false
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("Live: the .env file to read keys from when the environment has none.", valueName: "FILE"))
+    var envFile = ".env"
 
     @Option(name: .customLong("journal"), help: ArgumentHelp("The session journal (created, or continued).", valueName: "DIR"))
     var journal: String
@@ -80,10 +105,18 @@ struct RunCommand: ParsableCommand {
             if let logFormat, CLILogging.Format(rawValue: logFormat) == nil { throw CLIError.badInput("--log-format must be json or logfmt (got \(logFormat))") }
             if let controlPort, !(0...65535).contains(controlPort) { throw CLIError.badInput("--control-port must be 0–65535 (got \(controlPort))") }
             guard mode == "paper" || mode == "live" else { throw CLIError.badInput("--mode must be paper or live (got \(mode))") }
-            guard mode == "paper" else {
-                throw CLIError.badInput("live mode is not built yet: the live gateway (signed orders, reconciliation, the funding ledger) is still open work. Use --mode paper.")
+            // Live: the keys before anything else (missing: exit 2, nothing sent anywhere).
+            var credentials: BybitCredentials?
+            if mode == "live" {
+                let dotEnv = try? String(contentsOfFile: envFile, encoding: .utf8)
+                guard let c = BybitCredentials.load(environment: ProcessInfo.processInfo.environment, dotEnv: dotEnv) else {
+                    throw CLIError.badInput(BybitCredentials.missingMessage)
+                }
+                credentials = c
+            } else if adopt {
+                throw CLIError.badInput("--adopt applies to --mode live")
             }
-            let path = configFile ?? configOptions.directory + "/paper.yaml"
+            let path = configFile ?? configOptions.directory + (mode == "live" ? "/live.yaml" : "/paper.yaml")
             let config = try BacktestConfig.load(path: path)
             var durationMs: Int64?
             if let duration {
@@ -99,6 +132,10 @@ struct RunCommand: ParsableCommand {
             let options = try VenueOptions.bybit(configDirectory: configOptions.directory, baseURL: baseURL)
             let client = BybitMarketClient(options: options, transport: try CurlHTTPTransport(), clock: SystemVenueClock(), logger: logger)
             let stop = StopSignal()
+            if let credentials {
+                try runLive(config: config, credentials: credentials, options: options, client: client, stop: stop, durationMs: durationMs, stopAt: stopTime)
+                return
+            }
             let summary: SessionSummary
             do {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
@@ -143,6 +180,51 @@ struct RunCommand: ParsableCommand {
         } catch let e as ControlServerError {
             throw CLIError.badInput("\(e.description). Is another session using it? Choose another session.controlPort or --control-port.")
         }
+    }
+
+    /// A live session: the trading client signs with `credentials` (never printed: an error
+    /// or log line names the variables, not their values).
+    func runLive(config: BacktestConfig, credentials: BybitCredentials, options: BybitClientOptions, client: BybitMarketClient, stop: StopSignal,
+                 durationMs: Int64?, stopAt: Timestamp?) throws {
+        let logger = CLILogging.logger("carry.run")
+        let summary: LiveSummary
+        do {
+            let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds, cursor: .distantPast)
+            let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
+                                             logger: logger)
+            let session = LiveSession(config: config, feed: feed, trading: trading, journalPath: journal, adopt: adopt, logger: logger)
+            let signals = Self.installSignalHandlers(stop, control: session.control)
+            defer { signals.forEach { $0.cancel() } }
+            let progress = ProgressLine("live", logger: logger)
+            defer { progress.finish() }
+            var lastShown = Timestamp.distantPast
+            summary = try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { cutoff, pipeline in
+                guard lastShown == .distantPast || cutoff.msSince(lastShown) >= Millis.hour else { return }
+                lastShown = cutoff
+                let r = pipeline.reducer
+                let open = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
+                progress.note("venue time \(cutoff.iso8601), \(open) open pairs, equity \(r.equity.rounded(scale: 2, .toNearestOrEven))")
+            }
+        } catch let e as SessionError {
+            throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
+        } catch let e as BybitError {
+            if e.retCode.map({ BybitRejectKind(retCode: $0) == .authentication }) ?? false {
+                throw CLIError.badInput("the venue refused the API key (retCode \(e.retCode!)): check \(BybitCredentials.apiKeyVariable) and \(BybitCredentials.secretVariable)")
+            }
+            throw CLIError.failed("the venue failed: \(e.message) (everything committed before it stays in \(journal); run again to continue)")
+        }
+        let s = summary.session
+        let g = summary.gateway
+        print("live session \(s.resumed ? "continued" : "started") in \(s.journalPath): \(s.stopReason)")
+        print("  venue time   \(s.from.iso8601) → \(s.to.iso8601)")
+        print("  this run     \(s.marketInputs) market inputs, \(s.recordsWritten) records journaled, \(s.polls) steps, \(s.requests) requests")
+        print("  orders       \(g.ordersSent) sent (\(g.accepted) accepted, \(g.rejected) rejected, \(g.unknown) unknown), \(g.cancelsSent) cancels, \(g.fills) fills, \(g.statusReports) status reports")
+        print("  pairs        \(s.pairsOpened) opened this run, \(s.openPairs) open now")
+        print("  funding      \(g.payments) payments read; ledger: \(summary.fundingMatched) matched, \(summary.fundingDiffered) differed, \(summary.fundingUnmatched) unmatched")
+        print("  reconciled   \(summary.reconciliations) times, \(summary.reconcileMismatches) mismatch records")
+        for d in summary.feeDifferences { print("  fee rates    \(d)") }
+        for a in summary.adopted { print("  adopted      \(a)") }
+        print("  equity       \(s.equity.rounded(scale: 2, .toNearestOrEven)) USDT (funding \(s.funding.rounded(scale: 2, .toNearestOrEven)), fees \(s.fees.rounded(scale: 2, .toNearestOrEven)))")
     }
 
     /// SIGINT/SIGTERM: the first asks the session to stop after its step; a second exits at

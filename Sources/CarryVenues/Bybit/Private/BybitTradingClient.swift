@@ -119,10 +119,11 @@ public final class BybitTradingClient {
     }
 
     /// Open orders (and, on Bybit, orders closed in the last minutes) of a category.
-    public func openOrders(category: Bybit.Category, symbol: String? = nil, orderLinkId: String? = nil) throws -> [BybitOrder] {
+    public func openOrders(category: Bybit.Category, symbol: String? = nil, orderLinkId: String? = nil, limit: Int? = nil) throws -> [BybitOrder] {
         var q = [("category", category.rawValue)]
         if let symbol { q.append(("symbol", symbol)) } else if category != .spot && orderLinkId == nil { q.append(("settleCoin", "USDT")) }
         if let orderLinkId { q.append(("orderLinkId", orderLinkId)) }
+        if let limit { q.append(("limit", String(limit))) }
         return try BybitParser.orders(try perform(.get(BybitPrivatePath.orderRealtime, q), group: .order))
     }
 
@@ -144,13 +145,14 @@ public final class BybitTradingClient {
 
     /// Executions, newest first; funding rows (`execType=Funding`) separated from fills.
     public func executions(category: Bybit.Category, symbol: String? = nil, orderId: String? = nil, startTime: Timestamp? = nil,
-                           endTime: Timestamp? = nil, limit: Int = 100) throws -> BybitExecutions {
+                           endTime: Timestamp? = nil, limit: Int = 100, cursor: String? = nil) throws -> BybitExecutions {
         var q = [("category", category.rawValue)]
         if let symbol { q.append(("symbol", symbol)) }
         if let orderId { q.append(("orderId", orderId)) }
         if let startTime { q.append(("startTime", String(startTime.ms))) }
         if let endTime { q.append(("endTime", String(endTime.ms))) }
         q.append(("limit", String(limit)))
+        if let cursor, !cursor.isEmpty { q.append(("cursor", cursor)) }
         return try BybitParser.executions(try perform(.get(BybitPrivatePath.executionList, q), group: .order))
     }
 
@@ -224,29 +226,44 @@ public final class BybitTradingClient {
     // MARK: Clock
 
     /// Measures the venue's clock against ours: offset = venue time − the midpoint of the
-    /// round trip.
+    /// round trip. A 5xx, a rate limit, a timeout or an answer that is not the venue's time is
+    /// retried with backoff, like any read.
     public func resyncClock() throws {
-        stats.pacedMs += pacer.pace(.time, clock: clock)
-        var before = clock.nowMs
-        var response: HTTPResponse? = nil
-        while response == nil {
+        var lastProblem = ""
+        for attemptNumber in 1...options.maxAttempts {
+            stats.pacedMs += pacer.pace(.time, clock: clock)
             stats.requests += 1
-            before = clock.nowMs
+            let before = clock.nowMs
             let request = HTTPRequest(url: baseURL + Bybit.Path.serverTime, timeoutMs: options.requestTimeoutMs, connectTimeoutMs: options.connectTimeoutMs)
-            do { response = try transport.send(request) } catch let e as TransportError {
-                guard [.connectionRefused, .unresolvedHost, .other].contains(e.kind), urlIndex + 1 < options.allBaseURLs.count else {
-                    throw BybitError(.transport, "cannot read the venue's clock at \(baseURL): \(e.detail)")
+            do {
+                let response = try transport.send(request)
+                if response.status == 200, let venue = try? BybitParser.serverTime(response.body) {
+                    let after = clock.nowMs
+                    clockOffsetMs = venue.time.ms - (before + (after - before) / 2)
+                    clockSynced = true
+                    return
                 }
-                urlIndex += 1
-                stats.failovers += 1
-                logger.warning("failing over", metadata: ["to": "\(baseURL)", "reason": "\(e.kind.rawValue)"])
+                stats.serverErrors += 1
+                lastProblem = "HTTP \(response.status) (\(BybitParser.fingerprint(response.body)))"
+            } catch let e as TransportError {
+                if [.connectionRefused, .unresolvedHost, .other].contains(e.kind) {
+                    guard urlIndex + 1 < options.allBaseURLs.count else {
+                        throw BybitError(.transport, "cannot read the venue's clock at \(baseURL): \(e.detail)")
+                    }
+                    urlIndex += 1
+                    stats.failovers += 1
+                    logger.warning("failing over", metadata: ["to": "\(baseURL)", "reason": "\(e.kind.rawValue)"])
+                    continue
+                }
+                stats.timeouts += 1
+                lastProblem = e.kind.rawValue
             }
+            guard attemptNumber < options.maxAttempts else { break }
+            let wait = pacer.backoff(attemptNumber)
+            stats.backoffMs += wait
+            clock.sleep(ms: wait)
         }
-        guard let response else { return }
-        let venue = try BybitParser.serverTime(response.body)
-        let after = clock.nowMs
-        clockOffsetMs = venue.time.ms - (before + (after - before) / 2)
-        clockSynced = true
+        throw BybitError(.transport, "cannot read the venue's clock at \(baseURL) after \(options.maxAttempts) tries, last: \(lastProblem)")
     }
 
     /// Measures the clock once, before the first signed request; the failure, if any.

@@ -144,6 +144,8 @@ public struct BybitExecution: Sendable, Equatable {
     public var markPrice: Fixed? = nil
     /// Quantity the order still had open after this execution, when sent.
     public var leavesQty: Fixed? = nil
+    /// The coin the fee was charged in (Bybit takes a spot buy's fee in the coin bought); empty when not sent.
+    public var feeCurrency: String = ""
 
     /// True for a funding settlement, which is not a fill.
     public var isFunding: Bool { execType == "Funding" }
@@ -229,6 +231,16 @@ public struct BybitTransaction: Sendable, Equatable {
     public var cashBalance: Fixed?
     public var currency: String
     public var transactionTime: Timestamp
+    /// The trade price, or for a SETTLEMENT the mark price the funding was settled at.
+    public var tradePrice: Fixed? = nil
+    /// The fee rate, or for a SETTLEMENT the funding rate.
+    public var feeRate: Fixed? = nil
+
+    /// A SETTLEMENT row's position, signed (Bybit writes the size with a side; a negative size is taken as signed already).
+    public var signedSize: Fixed? {
+        guard let size else { return nil }
+        return size.isNegative || side != "Sell" ? size : -size
+    }
 }
 
 /// `/v5/account/info`.

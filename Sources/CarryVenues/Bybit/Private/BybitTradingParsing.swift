@@ -134,6 +134,10 @@ extension BybitParser {
             let feeRate: String?
             let isMaker: FlexibleBool?
             let execTime: String
+            let leavesQty: String?
+            let feeCurrency: String?
+            let markPrice: String?
+            let execValue: String?
         }
         let list: [Item]
         let nextPageCursor: String?
@@ -149,7 +153,9 @@ extension BybitParser {
                                       side: try side(e.side, p + ".side"), execType: e.execType, execPrice: try fixed(e.execPrice, p + ".execPrice"),
                                       execQty: try fixed(e.execQty, p + ".execQty"), execFee: try fixed(e.execFee, p + ".execFee"),
                                       feeRate: try optFixed(e.feeRate, p + ".feeRate"), isMaker: e.isMaker?.value ?? false,
-                                      execTime: try millis(e.execTime, p + ".execTime"))
+                                      execTime: try millis(e.execTime, p + ".execTime"), execValue: try optFixed(e.execValue, p + ".execValue"),
+                                      markPrice: try optFixed(e.markPrice, p + ".markPrice"), leavesQty: try optFixed(e.leavesQty, p + ".leavesQty"),
+                                      feeCurrency: e.feeCurrency ?? "")
             }
         }
         return BybitExecutions(fills: all.filter { $0.execType != "Funding" }, funding: all.filter { $0.execType == "Funding" },
@@ -266,6 +272,8 @@ extension BybitParser {
             let cashBalance: String?
             let currency: String
             let transactionTime: String
+            let tradePrice: String?
+            let feeRate: String?
         }
         let list: [Item]
         let nextPageCursor: String?
@@ -284,7 +292,8 @@ extension BybitParser {
                                         size: try optFixed(t.size, p + ".size"), funding: try optFixed(t.funding, p + ".funding"),
                                         fee: try optFixed(t.fee, p + ".fee"), change: try fixed(t.change, p + ".change"),
                                         cashBalance: try optFixed(t.cashBalance, p + ".cashBalance"), currency: t.currency,
-                                        transactionTime: try millis(t.transactionTime, p + ".transactionTime"))
+                                        transactionTime: try millis(t.transactionTime, p + ".transactionTime"),
+                                        tradePrice: try optFixed(t.tradePrice, p + ".tradePrice"), feeRate: try optFixed(t.feeRate, p + ".feeRate"))
             }
         }
         return (rows, r.nextPageCursor ?? "")
