@@ -49,6 +49,11 @@ private func census(_ path: String) throws -> (kinds: [String: Int], barKeys: [S
     return (kinds, bars)
 }
 
+/// Waits (at most a minute) until a journal exists at `path`.
+private func waitForJournal(_ path: String) {
+    for _ in 0..<600 where !Journal.exists(at: path) { usleep(100_000) }
+}
+
 @Suite("carry run --mode paper against the loopback venue", .serialized)
 struct PaperSessionTests {
     let carry = Fixtures.executable("carry")
@@ -89,6 +94,8 @@ struct PaperSessionTests {
         for delay in [1.5, 1.0, 2.0] {
             let child = try ChildProcess(carry, ["run", "--mode", "paper", "--config", config, "--journal", journal, "--base-url", sim.baseURL,
                                                  "--stop-at", stopAt])
+            // Kill only once the session has started journaling (a loaded machine may take a while).
+            waitForJournal(journal)
             usleep(UInt32(delay * 1_000_000))
             child.signal(SIGKILL)
             child.wait()
@@ -121,7 +128,8 @@ struct PaperSessionTests {
         let journal = scratch.sub("session")
         let child = try ChildProcess(carry, ["run", "--mode", "paper", "--config", try sessionConfig(scratch), "--journal", journal,
                                              "--base-url", sim.baseURL])
-        usleep(2_000_000)
+        waitForJournal(journal)
+        usleep(1_000_000)
         child.signal(SIGTERM)
         let status = child.wait(timeoutSeconds: 30)
         #expect(status == 0, "\(child.stderrText)")
