@@ -29,6 +29,12 @@ struct SweepBench: ParsableCommand {
     @Option(help: "Threads of the sweep (default: the number of cores).")
     var jobs: Int?
 
+    @Option(help: "Configs of each grid to run (the first N; at least 100 for the issue's figure).")
+    var configs = 100
+
+    @Flag(name: .customLong("no-equity"), help: "Write no equity curves (to measure what they cost; `carry sweep` always writes them).")
+    var noEquity = false
+
     @Flag(help: "Also run the v1.1 composite strategy's grid (100 more configs).")
     var composite = false
 
@@ -76,7 +82,7 @@ struct SweepBench: ParsableCommand {
         try base.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
         try ("base: base.yaml\n" + grid).write(toFile: dir + "/sweep.yaml", atomically: true, encoding: .utf8)
         let spec = try SweepSpec.load(path: dir + "/sweep.yaml")
-        let points = try spec.points()
+        let points = try spec.points(Array(1...min(configs, spec.count)))
         try FileManager.default.createDirectory(atPath: dir + "/equity", withIntermediateDirectories: true)
 
         // The sweep, as `carry sweep` runs it: plans, one decode, every config on `threads`
@@ -88,7 +94,7 @@ struct SweepBench: ParsableCommand {
         for p in points { plans.append(try BacktestDriver.plan(config: p.config, market: market)) }
         let tape = try MarketTape.decode(plans, market: market)
         let decodeSeconds = now() - t0
-        let jobs = points.indices.map { SweepJob(number: points[$0].number, plan: plans[$0], tape: tape.tapeOfPlan[$0], equityCSVPath: "\(dir)/equity/\($0 + 1).csv") }
+        let jobs = points.indices.map { SweepJob(number: points[$0].number, plan: plans[$0], tape: tape.tapeOfPlan[$0], equityCSVPath: noEquity ? nil : "\(dir)/equity/\($0 + 1).csv") }
         let hashes = Mutex<[Int: Digest]>([:])
         try SweepEngine.run(jobs, over: tape, threads: threads, completed: { r in hashes.withLock { $0[r.number] = r.contentHash } })
         let sweepSeconds = now() - t0
