@@ -1,8 +1,9 @@
 // carry-bench sweep: a sweep of ≥ 100 configs over the 1.6 M-event journal `carry-bench
 // pipeline` builds, in config-events/s (market events × configs ÷ wall seconds), beside a
-// sample of the same configs run as separate backtests (`BacktestDriver.run`: scan, decode,
-// run journal written — what `carry backtest` does before its audit rebuild) in the same
-// invocation, extrapolated to every config. Both figures also as CPU seconds, since these
+// sample of the same configs run as separate backtests in the same invocation, extrapolated
+// to every config: `BacktestDriver.run` (scan, decode, run journal written), then with what
+// `carry backtest` adds (the audit rebuild of the book from the run journal, the report) —
+// everything a `carry backtest` process does but start and load its catalogue. Both figures also as CPU seconds, since these
 // machines are shared: a busy neighbour slows wall time, not the CPU time a run needs.
 // The sample's content hashes must equal the sweep's rows (printed), so the comparison is
 // of like with like.
@@ -28,6 +29,12 @@ struct SweepBench: ParsableCommand {
 
     @Option(help: "Threads of the sweep (default: the number of cores).")
     var jobs: Int?
+
+    @Option(help: "Configs of each grid to run (the first N; at least 100 for the issue's figure).")
+    var configs = 100
+
+    @Flag(name: .customLong("no-equity"), help: "Write no equity curves (to measure what they cost; `carry sweep` always writes them).")
+    var noEquity = false
 
     @Flag(help: "Also run the v1.1 composite strategy's grid (100 more configs).")
     var composite = false
@@ -76,7 +83,7 @@ struct SweepBench: ParsableCommand {
         try base.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
         try ("base: base.yaml\n" + grid).write(toFile: dir + "/sweep.yaml", atomically: true, encoding: .utf8)
         let spec = try SweepSpec.load(path: dir + "/sweep.yaml")
-        let points = try spec.points()
+        let points = try spec.points(Array(1...min(configs, spec.count)))
         try FileManager.default.createDirectory(atPath: dir + "/equity", withIntermediateDirectories: true)
 
         // The sweep, as `carry sweep` runs it: plans, one decode, every config on `threads`
@@ -88,7 +95,7 @@ struct SweepBench: ParsableCommand {
         for p in points { plans.append(try BacktestDriver.plan(config: p.config, market: market)) }
         let tape = try MarketTape.decode(plans, market: market)
         let decodeSeconds = now() - t0
-        let jobs = points.indices.map { SweepJob(number: points[$0].number, plan: plans[$0], tape: tape.tapeOfPlan[$0], equityCSVPath: "\(dir)/equity/\($0 + 1).csv") }
+        let jobs = points.indices.map { SweepJob(number: points[$0].number, plan: plans[$0], tape: tape.tapeOfPlan[$0], equityCSVPath: noEquity ? nil : "\(dir)/equity/\($0 + 1).csv") }
         let hashes = Mutex<[Int: Digest]>([:])
         try SweepEngine.run(jobs, over: tape, threads: threads, completed: { r in hashes.withLock { $0[r.number] = r.contentHash } })
         let sweepSeconds = now() - t0
@@ -98,22 +105,29 @@ struct SweepBench: ParsableCommand {
 
         // The same configs as separate backtests: a sample spread over the grid.
         let picks = sample <= 1 ? [0] : (0..<sample).map { $0 * (points.count - 1) / (sample - 1) }
-        var separateSeconds = 0.0
-        var separateCPU = 0.0
+        // The driver alone, then what `carry backtest` adds after it: the audit rebuild of the
+        // book from the run journal and the reports.
+        var separateSeconds = 0.0, separateCPU = 0.0, auditSeconds = 0.0, auditCPU = 0.0
         var matching = 0
         for (k, i) in picks.enumerated() {
             let c0 = cpuSeconds()
             let s0 = now()
-            let r = try BacktestDriver.run(config: points[i].config, sourcePath: scratch.sub("large"), outDirectory: dir + "/separate-\(k)")
+            let out = dir + "/separate-\(k)"
+            let r = try BacktestDriver.run(config: points[i].config, sourcePath: scratch.sub("large"), outDirectory: out)
             separateSeconds += now() - s0
             separateCPU += cpuSeconds() - c0
-            if hashes.withLock({ $0[points[i].number] }) == r.contentHash { matching += 1 }
-            try? FileManager.default.removeItem(atPath: dir + "/separate-\(k)")
+            let c1 = cpuSeconds()
+            let s1 = now()
+            let rebuilt = try RunProjector.rebuild(runPath: r.runJournalPath, sourcePath: scratch.sub("large"))
+            try HTMLReport.render(title: "bench", result: r, configText: points[i].config.canonicalText).write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
+            auditSeconds += now() - s1
+            auditCPU += cpuSeconds() - c1
+            if hashes.withLock({ $0[points[i].number] }) == r.contentHash && rebuilt.stateHash == r.stateHash { matching += 1 }
+            try? FileManager.default.removeItem(atPath: out)
         }
-        let perSeparate = separateSeconds / Double(picks.count)
-        let perSeparateCPU = separateCPU / Double(picks.count)
-        let extrapolated = perSeparate * Double(points.count)
-        let extrapolatedCPU = perSeparateCPU * Double(points.count)
+        let scale = Double(points.count) / Double(picks.count)
+        let extrapolated = separateSeconds * scale, extrapolatedCPU = separateCPU * scale
+        let withAudit = (separateSeconds + auditSeconds) * scale, withAuditCPU = (separateCPU + auditCPU) * scale
 
         print("")
         print("\(name): \(points.count) configs × \(tape.tapes[0].events) market events = \(String(format: "%.0f", configEvents / 1e6))M config-events")
@@ -123,8 +137,12 @@ struct SweepBench: ParsableCommand {
         print(pad("separate backtests (\(picks.count) run, ×\(points.count / max(1, picks.count)) extrapolated)", 46)
               + pad(String(format: "%.1f", extrapolated), 10) + pad(rate(configEvents / extrapolated), 16) + pad(String(format: "%.1f", extrapolatedCPU), 10)
               + rate(configEvents / extrapolatedCPU))
-        print(String(format: "sweep vs separate backtests: %.1fx faster by wall time, %.1fx by CPU time", extrapolated / sweepSeconds, extrapolatedCPU / sweepCPU))
-        print("content hashes of the sampled separate runs equal to their sweep rows: \(matching)/\(picks.count)")
+        print(pad("  + audit rebuild and report (carry backtest)", 46) + pad(String(format: "%.1f", withAudit), 10) + pad(rate(configEvents / withAudit), 16)
+              + pad(String(format: "%.1f", withAuditCPU), 10) + rate(configEvents / withAuditCPU))
+        print(String(format: "sweep vs separate driver runs: %.1fx faster by wall time, %.1fx by CPU time", extrapolated / sweepSeconds, extrapolatedCPU / sweepCPU))
+        print(String(format: "sweep vs separate carry backtest work (with its audit): %.1fx by wall time, %.1fx by CPU time", withAudit / sweepSeconds,
+                     withAuditCPU / sweepCPU))
+        print("sampled separate runs whose content hash equals their sweep row (and whose audit agrees): \(matching)/\(picks.count)")
         print(String(format: "peak RSS so far (the decoded tape, %d instants, included): %.0f MiB", tape.tapes[0].groups.count, rss))
         try? FileManager.default.removeItem(atPath: dir + "/equity")
     }

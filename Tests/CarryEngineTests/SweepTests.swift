@@ -110,6 +110,17 @@ struct SweepEngineTests {
         #expect(switched[1].config.composite == nil && switched[1].config.strategy.entryThresholdPerInterval8h == Fixed("0.0003")!)
     }
 
+    @Test("config/sweep-example.yaml is 18 composite configs, every one valid, entry score × exit score × fee gate")
+    func shippedExample() throws {
+        let spec = try SweepSpec.load(path: Fixtures.repoRoot + "/config/sweep-example.yaml")
+        let points = try spec.points()
+        #expect(points.count == 18 && spec.objective == .sharpe)
+        #expect(points.allSatisfy { $0.config.composite != nil })
+        let combos = Set(points.map { p in "\(p.config.composite!.entryScore) \(p.config.composite!.exitScore) \(p.config.composite!.feeGateMultiple)" })
+        #expect(combos.count == 18)
+        #expect(Set(points.map(\.config.canonicalText)).count == 18)
+    }
+
     @Test("bad sweep files are refused with what is wrong and the sweep file's line")
     func refusals() throws {
         let dir = ScratchDirectory("sweep-bad")

@@ -9,14 +9,14 @@
 // records revealed; a hole inside the simulated span becomes a warning and an alert, never
 // an interpolated price.
 
-public import CarryCore
+import CarryCore
 
 /// A gap alert: its message and the source record after the hole (the alert's causation).
 public typealias GapAlert = (message: String, seq: UInt64)
 
 /// Groups one plan's market records by instant and watches its streams for gaps.
-public struct ReplayFeed {
-    public let plan: BacktestPlan
+struct ReplayFeed {
+    let plan: BacktestPlan
     private let interval: UInt32
     private var relevant: [Bool] = []
     /// Gap censuses of the bar and funding streams the plan reads, by instrument index.
@@ -27,12 +27,12 @@ public struct ReplayFeed {
     private var alerts: [GapAlert] = []
     private let describe: (MarketStream) -> String
     /// Gap warnings found so far, in the order found.
-    public private(set) var warnings: [String] = []
+    private(set) var warnings: [String] = []
     /// Records taken so far (the run's input events).
-    public private(set) var events = 0
+    private(set) var events = 0
 
     /// A feed for `plan`; `describe` names a stream in warnings (`MarketJournal.describe`).
-    public init(plan: BacktestPlan, describe: @escaping (MarketStream) -> String) {
+    init(plan: BacktestPlan, describe: @escaping (MarketStream) -> String) {
         self.plan = plan
         self.describe = describe
         interval = plan.config.barIntervalSeconds
@@ -50,16 +50,16 @@ public struct ReplayFeed {
     }
 
     /// True for the spot and perp instruments of the plan's pairs.
-    public func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
+    func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
 
     /// True when the plan reads this record: a traded instrument, at the plan's bar interval
     /// (`nil` for records that are not bars), inside [warm-up start, to].
-    public func reads(_ id: InstrumentId, barInterval: UInt32?, at time: Timestamp) -> Bool {
+    func reads(_ id: InstrumentId, barInterval: UInt32?, at time: Timestamp) -> Bool {
         isTraded(id) && (barInterval == nil || barInterval == interval) && time >= plan.warmupFrom && time <= plan.to
     }
 
     /// Takes a bar; first hands over the group of an earlier instant, if any.
-    public mutating func add(seq: UInt64, time: Timestamp, bar: BarClosed,
+    mutating func add(seq: UInt64, time: Timestamp, bar: BarClosed,
                              flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
         try advance(to: time, flush: flush)
         group.bars.append((seq, bar))
@@ -71,7 +71,7 @@ public struct ReplayFeed {
     }
 
     /// Takes a funding settlement or interval change; first hands over an earlier group.
-    public mutating func add(seq: UInt64, time: Timestamp, event: Event,
+    mutating func add(seq: UInt64, time: Timestamp, event: Event,
                              flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
         try advance(to: time, flush: flush)
         if case .fundingSettled(let f) = event {
@@ -86,7 +86,7 @@ public struct ReplayFeed {
     }
 
     /// Hands over the last group.
-    public mutating func finish(flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
+    mutating func finish(flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
         if !group.isEmpty { try handOver(flush) }
     }
 

@@ -185,9 +185,12 @@ final class RunSession {
         try sink.write(out)
     }
 
-    /// Samples equity at a scan tick.
+    /// Samples equity at a scan tick. The marks are read from the reducer's array: a closure
+    /// capturing the reducer itself would copy all of it at every tick.
     private func sample(at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) },
-                       openPairs: reducer.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) })
+        let marks = reducer.marks
+        var open = 0
+        for pair in reducer.pairs where pair.phase != .flat { open += 1 }
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { $0.index < marks.count ? marks[$0.index] : nil }, openPairs: open)
     }
 }

@@ -28,16 +28,29 @@ final class EquitySampler {
         let equity = p.equity(marks: marks)
         var gross = Fixed.zero
         for id in perps {
-            if let m = marks(id) { gross += p.position(id).magnitude.multiplied(by: m, scale: 8, .toNearestOrEven) }
+            let q = p.position(id)
+            if !q.isZero, let m = marks(id) { gross += q.magnitude.multiplied(by: m, scale: 8, .toNearestOrEven) }
         }
         tracker.observe(time: time, equity: equity, openPairs: openPairs, exposure: gross.doubleValue / exposureCap)
         guard let csv else { return }
+        // One line per scan tick of every run: written field by field, no temporary array.
         var line = time.iso8601
-        for v in [equity, p.cash, p.totalFunding, p.totalFees, p.totalSlippage, p.totalPricePnL(marks: marks)] {
+        line.reserveCapacity(192)
+        func field(_ v: Fixed) {
             line += ","
             v.write(to: &line)
         }
-        line += ",\(tracker.currentDrawdown.formatted(fractionDigits: 6)),\(openPairs)\n"
+        field(equity)
+        field(p.cash)
+        field(p.totalFunding)
+        field(p.totalFees)
+        field(p.totalSlippage)
+        field(p.totalPricePnL(marks: marks))
+        line += ","
+        line += tracker.currentDrawdown.formatted(fractionDigits: 6)
+        line += ","
+        line += String(openPairs)
+        line += "\n"
         csv.write(line)
     }
 

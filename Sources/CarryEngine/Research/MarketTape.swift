@@ -116,9 +116,11 @@ public struct MarketTape: Sendable {
         return MarketTape(source: source, tapes: tapes, tapeOfPlan: tapeOfPlan, decoded: decoded)
     }
 
-    /// Moves a finished group out of the feed (which keeps reusing an empty one).
+    /// Moves a finished group out of the feed, leaving it an empty one with room for as many
+    /// events (instants of one plan hold about as many records each).
     private static func take(_ group: inout MarketGroup, _ time: Timestamp, _ alerts: [GapAlert]) -> TapeGroup {
         var taken = MarketGroup()
+        taken.bars.reserveCapacity(group.bars.count)
         swap(&taken, &group)
         return TapeGroup(time: time, group: taken, alerts: alerts)
     }

@@ -64,7 +64,7 @@ public enum SweepEngine {
             var group = g.group
             pending += group.bars.count + group.others.count
             try session.process(&group, at: g.time, alerts: g.alerts)
-            if pending >= 65_536, let eventsDone {
+            if pending >= 8192, let eventsDone {
                 eventsDone(pending)
                 pending = 0
             }
