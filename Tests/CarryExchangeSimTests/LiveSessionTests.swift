@@ -172,6 +172,9 @@ struct LiveSessionTests {
         #expect(orders["placed"] == orders["distinctOrderLinkIds"] && orders["duplicatesRefused"] == 0, "\(orders)")
         let verify = try runProcess(Fixtures.executable("carry-journal"), ["verify", journal])
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)\(verify.stderr)")
+        // Parity replays paper sessions only: a live journal is refused, not replayed against a simulation.
+        let parity = try runProcess(carry, ["parity", journal])
+        #expect(parity.status == 2 && parity.stderr.contains("live session's journal"), "\(parity.stderr)")
     }
 
     @Test("chaos: lost answers, 5xx after accept, refusals, partial fills, 5xx on any request, and the engine SIGKILLed four times: nothing placed twice, nothing lost, every reconciliation matched")

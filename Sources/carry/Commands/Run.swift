@@ -245,6 +245,9 @@ struct ParityCommand: ParsableCommand {
         try reportingErrors {
             guard Journal.exists(at: journal) else { throw CLIError.badInput("no journal at \(journal)") }
             let j = try Journal.open(journal)
+            guard j.meta.purpose != .live else {
+                throw CLIError.badInput("\(journal) is a live session's journal: parity replays paper sessions (a live session's decisions and fill quality against a backtest are not compared yet)")
+            }
             let records = try SessionReplay.records(of: j)
             guard let applied = records.lazy.compactMap({ r -> ConfigApplied? in if case .configApplied(let c) = r.event { return c } else { return nil } }).first else {
                 throw CLIError.badInput("\(journal) has no config.applied record: it is not a session journal")
