@@ -172,6 +172,9 @@ struct LiveSessionTests {
         #expect(orders["placed"] == orders["distinctOrderLinkIds"] && orders["duplicatesRefused"] == 0, "\(orders)")
         let verify = try runProcess(Fixtures.executable("carry-journal"), ["verify", journal])
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)\(verify.stderr)")
+        // Parity replays paper sessions only: a live journal is refused, not replayed against a simulation.
+        let parity = try runProcess(carry, ["parity", journal])
+        #expect(parity.status == 2 && parity.stderr.contains("live session's journal"), "\(parity.stderr)")
     }
 
     @Test("chaos: lost answers, 5xx after accept, refusals, partial fills, 5xx on any request, and the engine SIGKILLed four times: nothing placed twice, nothing lost, every reconciliation matched")
@@ -225,7 +228,8 @@ struct LiveSessionTests {
         #expect(mine.settlements == venue.settlements)
         // Positions equal the venue's at every reconciliation (the journal's fills explain the book).
         #expect(reconcileMismatches(recs).isEmpty, "\(reconcileMismatches(recs))")
-        // Every intent that reached the venue was journaled as submitted first.
+        // Every intent that reached the venue (the newest 50 orders of each category, and every
+        // execution) was journaled as submitted first.
         let submitted = Set(recs.compactMap { r -> UInt64? in if case .orderSubmitted(let s) = r.event { return s.intentSeq } else { return nil } })
         let c = venueClient(sim)
         let journalId = try Journal.open(journal).meta.journalId
@@ -234,6 +238,9 @@ struct LiveSessionTests {
                 let seq = try #require(ClientOrderId.intentSeq(of: o.orderLinkId, journal: journalId))
                 #expect(submitted.contains(seq), "order \(o.orderLinkId) at the venue with no order.submitted in the journal")
             }
+        }
+        for e in venue.executions {
+            #expect(recs.contains { if case .orderFilled(let f) = $0.event { return f.executionId == e && submitted.contains(f.intentSeq) } else { return false } })
         }
         let verify = try runProcess(Fixtures.executable("carry-journal"), ["verify", journal])
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)\(verify.stderr)")

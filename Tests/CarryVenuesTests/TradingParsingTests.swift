@@ -31,6 +31,9 @@ struct TradingParsingTests {
         let docs = try BybitParser.executions(bybitSample("docs/order_execution.response.json"))
         #expect(docs.fills.count == 1 && docs.funding.isEmpty)
         #expect(docs.fills[0].execFee.description == "0.071409" && docs.fills[0].execPrice.description == "1190.15" && docs.fills[0].feeRate?.description == "0.0006")
+        // What a live session maps a fill from: the order's remaining quantity, the fee's coin, the mark.
+        #expect(docs.fills[0].leavesQty == .zero && docs.fills[0].feeCurrency == "" && docs.fills[0].markPrice?.description == "1183.54")
+        #expect(docs.fills[0].execValue?.description == "119.015")
         let mixed = Array(#"""
             {"retCode":0,"retMsg":"OK","result":{"category":"linear","nextPageCursor":"","list":[
             {"symbol":"BTCUSDT","orderId":"","orderLinkId":"","side":"Sell","execType":"Funding","execPrice":"43000.10","execQty":"0.010","execFee":"-0.0430001","feeRate":"0.0001","isMaker":false,"execTime":"1700006400000","execId":"f-1"},
@@ -62,6 +65,13 @@ struct TradingParsingTests {
         #expect(log.map(\.type) == ["SETTLEMENT", "TRADE", "TRADE"])
         #expect(log[0].funding?.description == "-0.003676" && log[0].change.description == "-0.003676" && log[1].funding == nil)
         #expect(log[0].cashBalance?.description == "5086.55825002" && log[0].transactionTime == Timestamp(ms: 1_672_128_000_000))
+        // A settlement's mark and rate (what the funding ledger books), and its position signed by its side.
+        #expect(log[0].tradePrice?.description == "0.3676" && log[0].feeRate?.description == "0.0001" && log[0].signedSize == Fixed(100))
+        var short = log[0]
+        short.side = "Sell"
+        #expect(short.signedSize == Fixed(-100))
+        short.size = Fixed(-100)
+        #expect(short.signedSize == Fixed(-100))
 
         #expect(try BybitParser.accountInfo(bybitSample("docs/account_account-info.response.json")) == BybitAccountInfo(marginMode: "REGULAR_MARGIN", unifiedMarginStatus: 4))
         let key = try BybitParser.apiKeyInfo(bybitSample("nautilus/http_get_user_query_api.json"))

@@ -247,6 +247,10 @@ public final class LiveGateway {
         }
         let endedAt = max(try venueTime(), lastStamp)
         lastStamp = endedAt
+        // What is remembered per order is needed only while it works.
+        let live = Set(working.map(\.intentSeq))
+        sentAt = sentAt.filter { live.contains($0.key) }
+        references = references.filter { live.contains($0.key) }
         // Nothing filled or paid since the read began: the book stood still from then until
         // the last list was read, so what was read is the venue as of `startedAt` — stamped
         // there, it follows every fact of its time and precedes every later one. Otherwise the

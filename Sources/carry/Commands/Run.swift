@@ -136,8 +136,7 @@ struct RunCommand: ParsableCommand {
                 try runLive(config: config, credentials: credentials, options: options, client: client, stop: stop, durationMs: durationMs, stopAt: stopTime)
                 return
             }
-            let summary: SessionSummary
-            do {
+            let summary: SessionSummary = try sessionErrors {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
                                                cursor: .distantPast)
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
@@ -147,18 +146,8 @@ struct RunCommand: ParsableCommand {
                 defer { control?.stop() }
                 let progress = ProgressLine("paper", logger: logger)
                 defer { progress.finish() }
-                var lastShown = Timestamp.distantPast
-                summary = try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { cutoff, pipeline in
-                    guard lastShown == .distantPast || cutoff.msSince(lastShown) >= Millis.hour else { return }
-                    lastShown = cutoff
-                    let r = pipeline.reducer
-                    let open = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
-                    progress.note("venue time \(cutoff.iso8601), \(open) open pairs, equity \(r.portfolio.equity(marks: { r.mark($0) }).rounded(scale: 2, .toNearestOrEven))")
-                }
-            } catch let e as SessionError {
-                throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
-            } catch let e as BybitError {
-                throw CLIError.failed("the venue failed: \(e.message) (everything committed before it stays in \(journal); run again to continue)")
+                let note = Self.hourlyNote(progress)
+                return try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { note($0, $1.reducer) }
             }
             print("paper session \(summary.resumed ? "continued" : "started") in \(summary.journalPath): \(summary.stopReason)")
             print("  venue time   \(summary.from.iso8601) → \(summary.to.iso8601)")
@@ -187,8 +176,7 @@ struct RunCommand: ParsableCommand {
     func runLive(config: BacktestConfig, credentials: BybitCredentials, options: BybitClientOptions, client: BybitMarketClient, stop: StopSignal,
                  durationMs: Int64?, stopAt: Timestamp?) throws {
         let logger = CLILogging.logger("carry.run")
-        let summary: LiveSummary
-        do {
+        let summary: LiveSummary = try sessionErrors {
             let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds, cursor: .distantPast)
             let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                              logger: logger)
@@ -197,21 +185,8 @@ struct RunCommand: ParsableCommand {
             defer { signals.forEach { $0.cancel() } }
             let progress = ProgressLine("live", logger: logger)
             defer { progress.finish() }
-            var lastShown = Timestamp.distantPast
-            summary = try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { cutoff, pipeline in
-                guard lastShown == .distantPast || cutoff.msSince(lastShown) >= Millis.hour else { return }
-                lastShown = cutoff
-                let r = pipeline.reducer
-                let open = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
-                progress.note("venue time \(cutoff.iso8601), \(open) open pairs, equity \(r.equity.rounded(scale: 2, .toNearestOrEven))")
-            }
-        } catch let e as SessionError {
-            throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
-        } catch let e as BybitError {
-            if e.retCode.map({ BybitRejectKind(retCode: $0) == .authentication }) ?? false {
-                throw CLIError.badInput("the venue refused the API key (retCode \(e.retCode!)): check \(BybitCredentials.apiKeyVariable) and \(BybitCredentials.secretVariable)")
-            }
-            throw CLIError.failed("the venue failed: \(e.message) (everything committed before it stays in \(journal); run again to continue)")
+            let note = Self.hourlyNote(progress)
+            return try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
         }
         let s = summary.session
         let g = summary.gateway
@@ -225,6 +200,32 @@ struct RunCommand: ParsableCommand {
         for d in summary.feeDifferences { print("  fee rates    \(d)") }
         for a in summary.adopted { print("  adopted      \(a)") }
         print("  equity       \(s.equity.rounded(scale: 2, .toNearestOrEven)) USDT (funding \(s.funding.rounded(scale: 2, .toNearestOrEven)), fees \(s.fees.rounded(scale: 2, .toNearestOrEven)))")
+    }
+
+    /// Runs a session, its errors as the CLI's: bad input (and keys the venue refuses) exit 2,
+    /// failures 1 — what was committed stays.
+    func sessionErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as SessionError {
+            throw e.isBadInput ? CLIError.badInput(e.message) : CLIError.failed(e.message)
+        } catch let e as BybitError {
+            if let code = e.retCode, BybitRejectKind(retCode: code) == .authentication {
+                throw CLIError.badInput("the venue refused the API key (retCode \(code)): check \(BybitCredentials.apiKeyVariable) and \(BybitCredentials.secretVariable)")
+            }
+            throw CLIError.failed("the venue failed: \(e.message) (everything committed before it stays in \(journal); run again to continue)")
+        }
+    }
+
+    /// A progress line per hour of venue time: open pairs and equity.
+    static func hourlyNote(_ progress: ProgressLine) -> (Timestamp, CarryReducer) -> Void {
+        var lastShown = Timestamp.distantPast
+        return { cutoff, r in
+            guard lastShown == .distantPast || cutoff.msSince(lastShown) >= Millis.hour else { return }
+            lastShown = cutoff
+            let open = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
+            progress.note("venue time \(cutoff.iso8601), \(open) open pairs, equity \(r.equity.rounded(scale: 2, .toNearestOrEven))")
+        }
     }
 
     /// SIGINT/SIGTERM: the first asks the session to stop after its step; a second exits at
@@ -278,6 +279,9 @@ struct ParityCommand: ParsableCommand {
         try reportingErrors {
             guard Journal.exists(at: journal) else { throw CLIError.badInput("no journal at \(journal)") }
             let j = try Journal.open(journal)
+            guard j.meta.purpose != .live else {
+                throw CLIError.badInput("\(journal) is a live session's journal: parity replays paper sessions (a live session's decisions and fill quality against a backtest are not compared yet)")
+            }
             let records = try SessionReplay.records(of: j)
             guard let applied = records.lazy.compactMap({ r -> ConfigApplied? in if case .configApplied(let c) = r.event { return c } else { return nil } }).first else {
                 throw CLIError.badInput("\(journal) has no config.applied record: it is not a session journal")
