@@ -100,7 +100,9 @@ struct RunCommand: ParsableCommand {
     var logFormat: String?
 
     func run() throws {
-        if let logFormat, let format = CLILogging.Format(rawValue: logFormat) { CLILogging.use(format) } else if logFormat == nil && !stderrIsTerminal { CLILogging.use(.json) }
+        // Structured logs off a terminal (a supervisor's journal, a shipper) or when asked; chosen
+        // before the first logger exists.
+        CLILogging.use(logFormat.flatMap(CLILogging.Format.init(rawValue:)) ?? (stderrIsTerminal ? .logfmt : .json))
         try reportingErrors {
             if let logFormat, CLILogging.Format(rawValue: logFormat) == nil { throw CLIError.badInput("--log-format must be json or logfmt (got \(logFormat))") }
             if let controlPort, !(0...65535).contains(controlPort) { throw CLIError.badInput("--control-port must be 0–65535 (got \(controlPort))") }
