@@ -75,7 +75,7 @@ let package = Package(
         // The read-only monitoring dashboard (Hummingbird): a journal tail, server-sent events, one page.
         .target(
             name: "CarryDashboard",
-            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging, .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["CarryCore", "CarryJournal", "CarryEngine", "CarryVenues", logging, .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict),
 
         // Shared test support: seeded generators, fixtures, paths, child processes.

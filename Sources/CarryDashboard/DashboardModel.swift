@@ -7,6 +7,7 @@
 
 public import CarryCore
 import CarryEngine
+import CarryVenues
 
 /// The dashboard's state, folded from journal records.
 public struct DashboardModel: Sendable {
@@ -322,7 +323,7 @@ final class JSONWriter {
     private func key(_ key: String) {
         if !first[first.count - 1] { text += "," }
         first[first.count - 1] = false
-        text += Self.quote(key) + ":"
+        text += jsonString(key) + ":"
         afterKey = true
     }
 
@@ -345,29 +346,8 @@ final class JSONWriter {
         text += "]"
     }
 
-    func field(_ name: String, _ value: String) { key(name); beginValue(); text += Self.quote(value) }
+    func field(_ name: String, _ value: String) { key(name); beginValue(); text += jsonString(value) }
     func field(_ name: String, _ value: Bool) { key(name); beginValue(); text += value ? "true" : "false" }
     func field(_ name: String, _ value: UInt64) { key(name); beginValue(); text += String(value) }
     func field(_ name: String, _ value: Int64) { key(name); beginValue(); text += String(value) }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 }

@@ -47,7 +47,7 @@ struct ControlPortTests {
 
     @Test("JSON quoting escapes quotes, backslashes and control characters, and keeps UTF-8")
     func quoting() {
-        #expect(JSONText.quote("a\"b\\c\nd\u{1}é→") == "\"a\\\"b\\\\c\\nd\\u0001é→\"")
+        #expect(jsonString("a\"b\\c\nd\u{1}é→") == "\"a\\\"b\\\\c\\nd\\u0001é→\"")
     }
 
     @Test("/metrics renders a published status in Prometheus text")

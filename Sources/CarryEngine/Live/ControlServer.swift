@@ -12,6 +12,7 @@
 // stopped after its last, by `carry run` when `session.controlPort` (or `--control-port`) is set.
 
 import CarryCore
+import CarryVenues
 import Foundation
 import Hummingbird
 public import Logging
@@ -93,7 +94,7 @@ public final class ControlServer: Sendable {
             control.request(.killSwitch(engaged: !release, reason: reason))
             metrics.commandReceived(engage: !release)
             logger.notice("control port: kill switch \(release ? "release" : "engage") queued", metadata: ["reason": "\(reason)"])
-            return Self.response(202, "{\"queued\":\(JSONText.quote(release ? "release" : "engage")),\"reason\":\(JSONText.quote(reason))}\n",
+            return Self.response(202, "{\"queued\":\(jsonString(release ? "release" : "engage")),\"reason\":\(jsonString(reason))}\n",
                                  type: "application/json")
         }
         return router

@@ -195,7 +195,7 @@ public final class LiveSession {
             if pipeline.venue.snapshotsReleased > 0 { Self.send(&pipeline, gateway) }
             control.publish(SessionSteps.status(.live, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: cutoff, steps: steps,
                                                 commitMs: writer.commitMs, requests: feed.requests + trading.stats.requests,
-                                                venueErrors: feed.client.stats.retries + trading.stats.retries))
+                                                venueErrors: feed.client.stats.retries + trading.stats.retries, records: writer.written))
             progress?(cutoff, pipeline)
             if let reason = SessionSteps.stopReason(stop, wallStart: wallStart, durationMs: durationMs, cutoff: cutoff, stopAt: stopAt) { stopReason = reason; break }
             control.wait(ms: settings.pollMs)

@@ -77,8 +77,6 @@ public final class PaperSession {
     public let control: SessionControl
     /// Wall time between `session.stats` records.
     public static let statsIntervalMs: Int64 = 60_000
-    /// The last settled rate of each pair's perpetual seen this run, for the status.
-    private var fundingRates: [String: Fixed] = [:]
 
     /// Resolves the config's symbols on the venue behind `feed`.
     public init(config: BacktestConfig, feed: VenueMarketFeed, journalPath: String, logger: Logger) {
@@ -103,15 +101,10 @@ public final class PaperSession {
         let cutoffNow = venueNow.adding(ms: -settings.marketLagMs)
         if Journal.exists(at: journalPath) {
             journal = try Journal.open(journalPath, readOnly: false)
-            guard journal.meta.purpose == .paper else {
-                throw SessionError("\(journalPath) is a \(journal.meta.purpose) journal, not a paper session's: choose another --journal")
-            }
+            try SessionSteps.checkPurpose(journal, .paper, path: journalPath)
             let records = try SessionReplay.records(of: journal)
-            try Self.checkConfig(records, config: config, path: journalPath)
-            let known = try SessionReplay.pairs(in: records, symbols: config.symbols)
-            for (k, f) in zip(known, feed.pairs) where k.spot.id != f.spot.id || k.perp.id != f.perp.id || k.symbol != f.symbol {
-                throw SessionError("\(journalPath) numbers its instruments differently from this config (\(k.symbol)): start a new --journal")
-            }
+            try SessionSteps.checkConfig(records, config: config, path: journalPath)
+            try SessionSteps.checkInstruments(records, config: config, feed: feed, path: journalPath)
             let outcome = try SessionReplay.replay(records, config: config)
             if let d = outcome.divergence {
                 throw SessionError("\(journalPath) does not replay to what it holds (\(d)); it cannot be continued safely. "
@@ -123,49 +116,18 @@ public final class PaperSession {
             for (i, t) in outcome.lastFunding { feed.resume(funding: InstrumentId(UInt32(i)), after: t) }
             resumed = true
             logger.info("session resumed", metadata: ["journal": "\(journalPath)", "records": "\(records.count)", "decisions": "\(outcome.decisions)"])
-            pipeline.record(.runStarted(Self.started(from: outcome.tradingStart)), time: max(cutoffNow, pipeline.reducer.now), causation: .none)
+            pipeline.record(.runStarted(SessionSteps.started(.paper, from: outcome.tradingStart)), time: max(cutoffNow, pipeline.reducer.now), causation: .none)
         } else {
             journal = try Journal.openOrCreate(journalPath, create: JournalCreateOptions(purpose: .paper))
-            let tradingStart = cutoffNow
-            tradingFrom = tradingStart
-            pipeline = SessionReplay.pipeline(config, pairs: feed.pairs, tradingStart: tradingStart, firstSeq: 1)
-            // The header at the start of the warm-up, so the journal is in event-time order.
-            let warmupFrom = tradingStart.adding(ms: -config.warmupMs)
-            pipeline.record(.runStarted(Self.started(from: tradingStart)), time: warmupFrom, causation: .none)
-            pipeline.record(.configApplied(ConfigApplied(source: config.source, text: config.canonicalText)), time: warmupFrom, causation: .none)
-            for p in feed.pairs {
-                pipeline.define(p.spot, at: warmupFrom)
-                pipeline.define(p.perp, at: warmupFrom)
-            }
-            for i in 0..<(2 * feed.pairs.count) {
-                feed.resume(bars: InstrumentId(UInt32(i)), after: warmupFrom)
-                feed.resume(funding: InstrumentId(UInt32(i)), after: warmupFrom)
-            }
-            logger.info("session started", metadata: ["journal": "\(journalPath)", "tradingFrom": "\(tradingStart.iso8601)",
+            tradingFrom = cutoffNow
+            pipeline = SessionReplay.pipeline(config, pairs: feed.pairs, tradingStart: tradingFrom, firstSeq: 1)
+            let warmupFrom = SessionSteps.header(&pipeline, .paper, config: config, feed: feed, tradingStart: tradingFrom)
+            logger.info("session started", metadata: ["journal": "\(journalPath)", "tradingFrom": "\(tradingFrom.iso8601)",
                                                       "warmupFrom": "\(warmupFrom.iso8601)"])
         }
-        let writer = try journal.makeWriter()
-        defer { try? writer.close() }
-        var written = 0
-        var entered = 0
-        var commitMs = 0.0
-        func commit() throws {
-            let started = Date()
-            defer { commitMs = Date().timeIntervalSince(started) * 1000 }
-            let out = pipeline.takeOutput()
-            guard !out.isEmpty else { return }
-            let wall = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
-            let expected = pipeline.nextSeq - UInt64(out.count)
-            let seqs = try writer.append(out.map { EventDraft($0.event, eventTime: $0.time, recordTime: wall, causation: $0.causation) })
-            guard seqs.lowerBound == expected else {
-                throw SessionError("journal seq drift: expected \(expected), the journal wrote \(seqs.lowerBound)", badInput: false)
-            }
-            written += out.count
-            for o in out {
-                if case .pairTransition(let tr) = o.event, tr.to == .opening { entered += 1 }
-            }
-        }
-        try commit()
+        let writer = try SessionJournalWriter(journal)
+        defer { writer.close() }
+        try writer.commit(&pipeline)
 
         var firstCutoff: Timestamp?
         var cutoff = cutoffNow
@@ -188,6 +150,11 @@ public final class PaperSession {
             statsSteps = 0
             statsBase = (s.requests, s.retries)
         }
+        func publish(at time: Timestamp) {
+            control.publish(SessionSteps.status(.paper, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: time, steps: polls,
+                                                commitMs: writer.commitMs, requests: feed.requests, venueErrors: feed.client.stats.retries,
+                                                records: writer.written))
+        }
         // Operator commands, taken before anything that waits on the venue (at the top of a
         // step and before each of its requests, when the engine has processed everything up to
         // the previous cutoff and nothing of this poll): journaled at that time, acted on (the
@@ -198,10 +165,10 @@ public final class PaperSession {
             guard !commands.isEmpty else { return }
             for command in commands {
                 pipeline.inject(.command(command), at: max(processedThrough ?? pipeline.reducer.now, pipeline.reducer.now))
-                logger.notice("operator command", metadata: Self.describe(command))
+                logger.notice("operator command", metadata: SessionSteps.describe(command))
             }
-            try commit()
-            control.publish(status(of: pipeline, cutoff: processedThrough ?? pipeline.reducer.now, steps: polls, commitMs: commitMs, records: written))
+            try writer.commit(&pipeline)
+            publish(at: processedThrough ?? pipeline.reducer.now)
         }
         do {
             while true {
@@ -209,34 +176,19 @@ public final class PaperSession {
                 let now = try feed.venueTime()
                 cutoff = now.adding(ms: -settings.marketLagMs)
                 if firstCutoff == nil { firstCutoff = cutoff }
-                let events = try feed.poll(through: cutoff, beforeRequest: takeCommands)
+                inputs += SessionSteps.process(try feed.poll(through: cutoff, beforeRequest: takeCommands), through: cutoff, tradingFrom: tradingFrom,
+                                               pipeline: &pipeline)
                 polls += 1
                 statsSteps += 1
-                var group = MarketGroup()
-                var groupTime = Timestamp.distantPast
-                for (t, e) in events {
-                    if case .fundingSettled(let f) = e, let p = feed.pairs.first(where: { $0.perp.id == f.instrumentId }) {
-                        fundingRates[p.symbol] = f.ratePerInterval
-                    }
-                    if t != groupTime && !group.isEmpty {
-                        pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
-                    }
-                    group.append(seq: 0, e)
-                    groupTime = t
-                    inputs += 1
-                }
-                if !group.isEmpty {
-                    pipeline.process(group: &group, at: groupTime, trading: groupTime >= tradingFrom, afterTick: { _, _ in })
-                }
-                if cutoff >= tradingFrom { pipeline.tick(through: cutoff, afterTick: { _, _ in }) }
                 processedThrough = cutoff
                 if Date().timeIntervalSince(statsFrom) * 1000 >= Double(Self.statsIntervalMs) { recordStats() }
-                try commit()
-                control.publish(status(of: pipeline, cutoff: cutoff, steps: polls, commitMs: commitMs, records: written))
+                try writer.commit(&pipeline)
+                publish(at: cutoff)
                 progress?(cutoff, pipeline)
-                if stop.isRequested { stopReason = stop.reason; break }
-                if let durationMs, Date().timeIntervalSince(wallStart) * 1000 >= Double(durationMs) { stopReason = "duration reached"; break }
-                if let stopAt, cutoff >= stopAt { stopReason = "venue time reached \(stopAt.iso8601)"; break }
+                if let reason = SessionSteps.stopReason(stop, wallStart: wallStart, durationMs: durationMs, cutoff: cutoff, stopAt: stopAt) {
+                    stopReason = reason
+                    break
+                }
                 control.wait(ms: settings.pollMs)
             }
         } catch let error as BybitError {
@@ -245,69 +197,18 @@ public final class PaperSession {
             recordStats()
             pipeline.record(.runEnded(RunEnded(outcome: .failed, inputEvents: UInt64(inputs), message: "paper session failed: the venue: \(error.message)")),
                             time: max(cutoff, pipeline.reducer.now), causation: .none)
-            try? commit()
+            try? writer.commit(&pipeline)
             throw error
         }
         recordStats()
         let r = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: r.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputs),
                                            message: "paper session stopped: \(stopReason)")), time: max(cutoff, r.now), causation: .none)
-        try commit()
-        let equity = r.portfolio.equity(marks: { r.mark($0) })
+        try writer.commit(&pipeline)
         return SessionSummary(journalPath: journalPath, resumed: resumed, from: firstCutoff ?? cutoffNow, to: cutoff, marketInputs: inputs,
-                              recordsWritten: written, polls: polls, requests: feed.requests,
-                              pairsOpened: entered, openPairs: r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) },
-                              equity: equity, funding: r.portfolio.totalFunding, fees: r.portfolio.totalFees, stopReason: stopReason)
-    }
-
-    /// What the session publishes after a step.
-    func status(of pipeline: ReplayPipeline<SimulatedExchange>, cutoff: Timestamp, steps: Int, commitMs: Double, records: Int) -> SessionStatus {
-        let r = pipeline.reducer
-        var s = SessionStatus(mode: .paper, journalPath: journalPath)
-        s.venueTime = cutoff
-        s.wallTime = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
-        s.steps = steps
-        s.killSwitchEngaged = r.killSwitchEngaged
-        s.halted = r.halt != nil || r.reconciliationHold
-        s.openPairs = r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
-        s.equity = r.portfolio.equity(marks: { r.mark($0) })
-        s.funding = r.portfolio.totalFunding
-        s.fees = r.portfolio.totalFees
-        s.slippage = r.portfolio.totalSlippage
-        for p in feed.pairs {
-            s.positions["\(p.symbol) spot"] = r.portfolio.position(p.spot.id)
-            s.positions["\(p.symbol) perp"] = r.portfolio.position(p.perp.id)
-        }
-        s.requests = feed.requests
-        s.venueErrors = feed.client.stats.retries
-        s.commitMs = commitMs
-        s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
-        s.fundingRates = fundingRates
-        s.recordsWritten = records
-        return s
-    }
-
-    /// Log metadata for an operator command.
-    static func describe(_ command: OperatorCommand) -> Logger.Metadata {
-        switch command {
-        case .killSwitch(let engaged, let reason): return ["command": "killSwitch", "engaged": "\(engaged)", "reason": "\(reason)"]
-        }
-    }
-
-    static func started(from: Timestamp) -> RunStarted {
-        RunStarted(mode: .paper, sourceJournal: JournalId(high: 0, low: 0), sourceFirstSeq: 0, sourceLastSeq: 0, from: from, to: .distantFuture,
-                   seed: 0, carryVersion: CarryVersion.current)
-    }
-
-    /// Refuses a journal started with another config (a session's decisions depend on it).
-    static func checkConfig(_ records: [RecordedEvent], config: BacktestConfig, path: String) throws {
-        guard let applied = records.lazy.compactMap({ r -> ConfigApplied? in if case .configApplied(let c) = r.event { return c } else { return nil } }).first else {
-            throw SessionError("\(path) has no config.applied record: it is not a session journal")
-        }
-        guard applied.text != config.canonicalText else { return }
-        let old = applied.text.split(separator: "\n"), new = config.canonicalText.split(separator: "\n")
-        let differing = zip(old, new).first { $0 != $1 }.map { "journal `\($0.0)`, config `\($0.1)`" } ?? "a different number of settings"
-        throw SessionError("\(path) was started with another config (first difference: \(differing)). Run with the config it was started with "
-                           + "(its text is in the journal's config.applied record: carry-journal ls \(path) --kind config.applied), or start a new --journal.")
+                              recordsWritten: writer.written, polls: polls, requests: feed.requests,
+                              pairsOpened: writer.entered, openPairs: r.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) },
+                              equity: r.portfolio.equity(marks: { r.mark($0) }), funding: r.portfolio.totalFunding, fees: r.portfolio.totalFees,
+                              stopReason: stopReason)
     }
 }

@@ -142,9 +142,16 @@ enum SessionSteps {
         return nil
     }
 
+    /// Log metadata for an operator command.
+    static func describe(_ command: OperatorCommand) -> Logger.Metadata {
+        switch command {
+        case .killSwitch(let engaged, let reason): return ["command": "killSwitch", "engaged": "\(engaged)", "reason": "\(reason)"]
+        }
+    }
+
     /// What a session publishes after a step.
     static func status(_ mode: RunMode, journalPath: String, reducer r: CarryReducer, feed: VenueMarketFeed, cutoff: Timestamp, steps: Int,
-                       commitMs: Double, requests: Int, venueErrors: Int) -> SessionStatus {
+                       commitMs: Double, requests: Int, venueErrors: Int, records: Int) -> SessionStatus {
         var s = SessionStatus(mode: mode, journalPath: journalPath)
         s.venueTime = cutoff
         s.wallTime = Timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))
@@ -163,6 +170,9 @@ enum SessionSteps {
         s.requests = requests
         s.venueErrors = venueErrors
         s.commitMs = commitMs
+        s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
+        s.fundingRates = feed.lastRates
+        s.recordsWritten = records
         return s
     }
 }
@@ -172,6 +182,6 @@ enum SessionSteps {
 func injectCommands<V: ExecutionVenue>(_ control: SessionControl, into pipeline: inout ReplayPipeline<V>, at cutoff: Timestamp, logger: Logger) {
     for command in control.takeCommands() {
         pipeline.inject(.command(command), at: max(cutoff, pipeline.reducer.now))
-        logger.notice("operator command", metadata: ["command": "\(command.event.kind.name)"])
+        logger.notice("operator command", metadata: SessionSteps.describe(command))
     }
 }

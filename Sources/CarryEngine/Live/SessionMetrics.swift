@@ -8,6 +8,7 @@
 
 public import CarryCore
 import Foundation
+import CarryVenues
 import Prometheus
 
 /// Prometheus metrics of one session, fed by its published status.
@@ -131,9 +132,9 @@ public struct SessionHealth: Sendable, Equatable {
         state = !started ? "starting" : (age <= staleAfterMs ? "ok" : "stale")
         httpStatus = state == "ok" ? 200 : 503
         var fields: [(String, String)] = [
-            ("status", JSONText.quote(state)),
-            ("mode", JSONText.quote(s.mode.description)),
-            ("venueTime", started ? JSONText.quote(s.venueTime.iso8601) : "null"),
+            ("status", jsonString(state)),
+            ("mode", jsonString(s.mode.description)),
+            ("venueTime", started ? jsonString(s.venueTime.iso8601) : "null"),
             ("lastStepAgeMs", started ? "\(age)" : "null"),
             ("staleAfterMs", "\(staleAfterMs)"),
             ("steps", "\(s.steps)"),
@@ -141,34 +142,7 @@ public struct SessionHealth: Sendable, Equatable {
             ("halted", s.halted ? "true" : "false"),
             ("openPairs", "\(s.openPairs)"),
         ]
-        fields.append(("journal", JSONText.quote(s.journalPath)))
+        fields.append(("journal", jsonString(s.journalPath)))
         json = "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
-    }
-}
-
-/// JSON text by hand where the key order must be fixed (health, logs).
-public enum JSONText {
-    /// `s` as a JSON string literal: quotes, backslashes and control characters escaped,
-    /// everything else (UTF-8) as it is.
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -95,43 +95,28 @@ public enum SessionReplay {
 
     /// Replays `records` (a whole session journal) under `config`.
     public static func replay(_ records: [RecordedEvent], config: BacktestConfig) throws -> ReplayOutcome {
-        guard let started = records.lazy.compactMap({ r -> RunStarted? in if case .runStarted(let s) = r.event { return s } else { return nil } }).first else {
-            throw SessionError("the journal has no run.started record: it is not a session journal")
-        }
+        let at = try SessionSteps.position(of: records)
         let pairs = try pairs(in: records, symbols: config.symbols)
-        var pipeline = pipeline(config, pairs: pairs, tradingStart: started.from, firstSeq: records.first?.seq ?? 1)
+        var pipeline = pipeline(config, pairs: pairs, tradingStart: at.tradingStart, firstSeq: records.first?.seq ?? 1)
         var group = MarketGroup()
         var groupTime = Timestamp.distantPast
         var lastTick = Timestamp.distantPast
         var late = 0
-        var lastBar: [Int: Timestamp] = [:]
-        var lastFunding: [Int: Timestamp] = [:]
         var written: [PipelineOutput] = []
 
         func flush() {
             guard !group.isEmpty else { return }
-            pipeline.process(group: &group, at: groupTime, trading: groupTime >= started.from, afterTick: { _, _ in })
+            pipeline.process(group: &group, at: groupTime, trading: groupTime >= at.tradingStart, afterTick: { _, _ in })
             written += pipeline.takeOutput()
         }
         for r in records {
             let t = r.eventTime
             switch r.event {
-            case .barClosed(let b):
+            case .barClosed, .fundingSettled, .fundingIntervalChanged:
                 if t != groupTime { flush() }
                 group.append(seq: 0, r.event)
                 groupTime = t
-                if t <= lastTick { late += 1 }
-                lastBar[b.instrumentId.index] = max(lastBar[b.instrumentId.index] ?? .distantPast, t)
-            case .fundingSettled(let f):
-                if t != groupTime { flush() }
-                group.append(seq: 0, r.event)
-                groupTime = t
-                if t <= lastTick { late += 1 }
-                lastFunding[f.instrumentId.index] = max(lastFunding[f.instrumentId.index] ?? .distantPast, t)
-            case .fundingIntervalChanged:
-                if t != groupTime { flush() }
-                group.append(seq: 0, r.event)
-                groupTime = t
+                if t <= lastTick, r.event.kind != .fundingIntervalChanged { late += 1 }
             case .clockTicked(let tick) where tick.purpose == .scan:
                 flush()
                 pipeline.tick(through: t, afterTick: { _, _ in })
@@ -173,7 +158,7 @@ public enum SessionReplay {
             break
         }
         return ReplayOutcome(pipeline: pipeline, compared: min(records.count, written.count), divergence: divergence, lateInputs: late,
-                             decisions: decisions, tradingStart: started.from, lastBar: lastBar, lastFunding: lastFunding)
+                             decisions: decisions, tradingStart: at.tradingStart, lastBar: at.lastBar, lastFunding: at.lastFunding)
     }
 
     static func describe(_ e: Event, _ t: Timestamp, _ c: CausationRef) -> String {

@@ -20,6 +20,7 @@
 
 public import CarryCore
 public import CarryJournal
+import CarryVenues
 import Foundation
 
 /// The technical success metrics of one session.
@@ -288,7 +289,7 @@ extension SessionReport {
 
     /// One JSON object: counts as numbers, decimals as strings (exact), ratios as 8-place decimals.
     public func json(journalPath: String) -> String {
-        func q(_ s: String) -> String { JSONText.quote(s) }
+        func q(_ s: String) -> String { jsonString(s) }
         func opt(_ f: Fixed?) -> String { f.map { q($0.description) } ?? "null" }
         let fields: [(String, String)] = [
             ("journal", q(journalPath)), ("mode", q(mode.description)), ("from", q(from.iso8601)), ("to", q(to.iso8601)),

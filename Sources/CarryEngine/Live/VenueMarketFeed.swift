@@ -33,6 +33,8 @@ public final class VenueMarketFeed {
     public private(set) var lastBar: [Timestamp]
     /// Per instrument index (perps): the time of the last settlement delivered.
     public private(set) var lastFunding: [Timestamp]
+    /// The last settled rate per interval each pair's perp delivered, by symbol (for status and metrics).
+    public private(set) var lastRates: [String: Fixed] = [:]
     /// Requests sent by polls (for progress lines).
     public var requests: Int { client.stats.requests }
 
@@ -95,7 +97,10 @@ public final class VenueMarketFeed {
             let settled = try pagedFunding(symbol: p.perp.symbol, id: p.perp.id, current: p.perp.fundingIntervalMinutes, from: lo, through: cutoff,
                                            beforeRequest: beforeRequest)
             for (t, f) in settled { out.append((t, .fundingSettled(f), i * 3 + 2)) }
-            if let last = settled.last?.0 { lastFunding[p.perp.id.index] = last }
+            if let last = settled.last {
+                lastFunding[p.perp.id.index] = last.0
+                lastRates[p.symbol] = last.1.ratePerInterval
+            }
         }
         out.sort { $0.time != $1.time ? $0.time < $1.time : $0.rank < $1.rank }
         return out.map { ($0.time, $0.event) }

@@ -99,7 +99,7 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 /// Prints `carry: error: …` to stderr (a JSON line when the command logs JSON).
 func printError(_ message: String) {
     if CLILogging.format == .json {
-        FileHandle.standardError.write(Data(JSONLogHandler.line(level: .error, label: "carry", message: message, metadata: [:]).utf8))
+        FileHandle.standardError.write(Data(LineLogHandler.line(level: .error, label: "carry", message: message, metadata: [:]).utf8))
         return
     }
     FileHandle.standardError.write(Data("carry: error: \(message)\n".utf8))
@@ -109,7 +109,7 @@ func printError(_ message: String) {
 /// command logs JSON).
 func printNotice(_ message: String) {
     if CLILogging.format == .json {
-        FileHandle.standardError.write(Data(JSONLogHandler.line(level: .notice, label: "carry", message: message, metadata: [:]).utf8))
+        FileHandle.standardError.write(Data(LineLogHandler.line(level: .notice, label: "carry", message: message, metadata: [:]).utf8))
         return
     }
     FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -8,7 +8,7 @@ import Foundation
 import Logging
 
 /// Sets up swift-log once for the process: logfmt lines on stderr, or one JSON object per
-/// line (`JSONLogHandler`) when a command chose `.json` before its first logger (`carry run`).
+/// line (`LineLogHandler`) when a command chose `.json` before its first logger (`carry run`).
 enum CLILogging {
     enum Format: String, CaseIterable {
         case logfmt, json
@@ -32,16 +32,9 @@ enum CLILogging {
                 // On a terminal the progress line says what is happening; keep logs to problems.
                 level = stderrIsTerminal ? .warning : .info
             }
-            switch format {
-            case .logfmt:
-                var h = LogfmtHandler(label: label)
-                h.logLevel = level
-                return h
-            case .json:
-                var h = JSONLogHandler(label: label)
-                h.logLevel = level
-                return h
-            }
+            var h = LineLogHandler(label: label, format: format)
+            h.logLevel = level
+            return h
         }
     }()
 
@@ -49,34 +42,6 @@ enum CLILogging {
     static func logger(_ label: String) -> Logger {
         _ = once
         return Logger(label: label)
-    }
-}
-
-/// `ts=… level=info label=carry.fetch msg=page symbol=BTCUSDT …` on stderr.
-struct LogfmtHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    init(label: String) { self.label = label }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var all = metadata
-        if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        var line = "ts=\(Timestamp(ms: wallClockMs()).iso8601) level=\(event.level) label=\(label) msg=\(quote(event.message.description))"
-        // Sorted keys: deterministic output.
-        for key in all.keys.sorted() { line += " \(key)=\(quote(all[key]!.description))" }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
-    private func quote(_ s: String) -> String {
-        if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) { return s }
-        return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }
 
