@@ -134,15 +134,7 @@ private final class RunningDashboard: Sendable {
 private func paperJournal(_ scratch: ScratchDirectory) throws -> String {
     let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", "2025-12-10T00:00:00Z", "--replay-speed", "360000"])
     defer { sim.stop() }
-    let config = scratch.sub("paper.yaml")
-    try """
-    strategy_mode: simple
-    venue: bybit
-    symbols: [BTCUSDT, ETHUSDT]
-    warmup: 1d
-    session: {pollInterval: 20ms, marketLag: 0s}
-    strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
-    """.write(toFile: config, atomically: true, encoding: .utf8)
+    let config = try testSessionConfig(scratch)
     let journal = scratch.sub("session")
     let r = try runProcess(Fixtures.executable("carry"), ["run", "--mode", "paper", "--config", config, "--journal", journal, "--base-url", sim.baseURL,
                                                           "--stop-at", "2025-12-31T00:00:00Z"], timeoutSeconds: 300)

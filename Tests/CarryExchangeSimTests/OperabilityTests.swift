@@ -56,19 +56,7 @@ func metric(_ text: String, _ name: String) -> Double? {
 }
 
 private func opsConfig(_ scratch: ScratchDirectory, port: Int, staleAfter: String = "30s") throws -> String {
-    let path = scratch.sub("paper.yaml")
-    try """
-    strategy_mode: simple
-    venue: bybit
-    symbols: [BTCUSDT, ETHUSDT]
-    barInterval: 1h
-    scanInterval: 1h
-    warmup: 1d
-    initialCapitalUsdt: 100000
-    session: {pollInterval: 20ms, marketLag: 0s, controlPort: \(port), staleAfter: \(staleAfter)}
-    strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
-    """.write(toFile: path, atomically: true, encoding: .utf8)
-    return path
+    try testSessionConfig(scratch, session: "controlPort: \(port), staleAfter: \(staleAfter)")
 }
 
 private let replayStart = "2025-12-10T00:00:00Z"

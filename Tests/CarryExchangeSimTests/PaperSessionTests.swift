@@ -10,25 +10,6 @@ import CarryTesting
 import Foundation
 import Testing
 
-/// A session config: v1.0's threshold strategy on BTC and ETH, polling fast, no market lag
-/// (the loopback venue publishes an instant whole the moment its clock passes it).
-private func sessionConfig(_ scratch: ScratchDirectory, extra: String = "") throws -> String {
-    let path = scratch.sub("paper.yaml")
-    try """
-    strategy_mode: simple
-    venue: bybit
-    symbols: [BTCUSDT, ETHUSDT]
-    barInterval: 1h
-    scanInterval: 1h
-    warmup: 1d
-    initialCapitalUsdt: 100000
-    session: {pollInterval: 20ms, marketLag: 0s}
-    strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
-    \(extra)
-    """.write(toFile: path, atomically: true, encoding: .utf8)
-    return path
-}
-
 private let replayStart = "2025-12-10T00:00:00Z"
 private let stopAt = "2026-01-10T00:00:00Z"   // 31 days of history
 
@@ -64,7 +45,7 @@ struct PaperSessionTests {
         defer { sim.stop() }
         let scratch = ScratchDirectory("paper-month")
         let journal = scratch.sub("session")
-        let r = try runProcess(carry, ["run", "--mode", "paper", "--config", try sessionConfig(scratch), "--journal", journal,
+        let r = try runProcess(carry, ["run", "--mode", "paper", "--config", try testSessionConfig(scratch), "--journal", journal,
                                        "--base-url", sim.baseURL, "--stop-at", stopAt], timeoutSeconds: 300)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("venue time reached 2026-01-10T00:00:00Z"), "\(r.stdout)")
@@ -89,7 +70,7 @@ struct PaperSessionTests {
         defer { sim.stop() }
         let scratch = ScratchDirectory("paper-kill")
         let journal = scratch.sub("session")
-        let config = try sessionConfig(scratch)
+        let config = try testSessionConfig(scratch)
         // Three kills at different moments, then a clean run to the end.
         for delay in [1.5, 1.0, 2.0] {
             let child = try ChildProcess(carry, ["run", "--mode", "paper", "--config", config, "--journal", journal, "--base-url", sim.baseURL,
@@ -126,7 +107,7 @@ struct PaperSessionTests {
         defer { sim.stop() }
         let scratch = ScratchDirectory("paper-term")
         let journal = scratch.sub("session")
-        let child = try ChildProcess(carry, ["run", "--mode", "paper", "--config", try sessionConfig(scratch), "--journal", journal,
+        let child = try ChildProcess(carry, ["run", "--mode", "paper", "--config", try testSessionConfig(scratch), "--journal", journal,
                                              "--base-url", sim.baseURL])
         waitForJournal(journal)
         usleep(1_000_000)
@@ -144,7 +125,7 @@ struct PaperSessionTests {
         let scratch = ScratchDirectory("paper-bad")
         let journal = scratch.sub("session")
         let badSymbol = scratch.sub("bad.yaml")
-        try String(contentsOfFile: try sessionConfig(scratch), encoding: .utf8).replacingOccurrences(of: "[BTCUSDT, ETHUSDT]", with: "[BTCUSDTT]")
+        try String(contentsOfFile: try testSessionConfig(scratch), encoding: .utf8).replacingOccurrences(of: "[BTCUSDT, ETHUSDT]", with: "[BTCUSDTT]")
             .write(toFile: badSymbol, atomically: true, encoding: .utf8)
         let unknown = try runProcess(carry, ["run", "--mode", "paper", "--config", badSymbol, "--journal", journal, "--base-url", sim.baseURL,
                                              "--duration", "1s"])
@@ -152,10 +133,10 @@ struct PaperSessionTests {
         #expect(unknown.stderr.contains("BTCUSDTT is not a Bybit linear perpetual") && unknown.stderr.contains("BTCUSDT"), "\(unknown.stderr)")
         #expect(!Journal.exists(at: journal))
 
-        let ok = try runProcess(carry, ["run", "--mode", "paper", "--config", try sessionConfig(scratch), "--journal", journal,
+        let ok = try runProcess(carry, ["run", "--mode", "paper", "--config", try testSessionConfig(scratch), "--journal", journal,
                                         "--base-url", sim.baseURL, "--duration", "1s"])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let other = try sessionConfig(scratch, extra: "collateralCostApr: 0.05")
+        let other = try testSessionConfig(scratch, extra: "collateralCostApr: 0.05")
         let before = try census(journal).kinds.values.reduce(0, +)
         let refused = try runProcess(carry, ["run", "--mode", "paper", "--config", other, "--journal", journal, "--base-url", sim.baseURL,
                                              "--duration", "1s"])

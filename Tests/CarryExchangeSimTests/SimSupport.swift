@@ -175,3 +175,23 @@ final class InProcessTransport: HTTPTransport {
         return HTTPResponse(status: r.status, body: Array(rewrite(path, r.body).utf8))
     }
 }
+
+/// A `carry run` config for tests: v1.0's threshold strategy on BTC and ETH, fast polling, no
+/// market lag (the loopback venue publishes an instant whole the moment its clock passes it).
+/// `session` adds keys to the session section; `extra` appends top-level lines.
+func testSessionConfig(_ scratch: ScratchDirectory, session: String = "", extra: String = "") throws -> String {
+    let path = scratch.sub("paper.yaml")
+    try """
+    strategy_mode: simple
+    venue: bybit
+    symbols: [BTCUSDT, ETHUSDT]
+    barInterval: 1h
+    scanInterval: 1h
+    warmup: 1d
+    initialCapitalUsdt: 100000
+    session: {pollInterval: 20ms, marketLag: 0s\(session.isEmpty ? "" : ", " + session)}
+    strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
+    \(extra)
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

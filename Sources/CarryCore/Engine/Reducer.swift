@@ -319,10 +319,10 @@ public struct CarryReducer: Sendable, Equatable {
     private func fundingBooked(_ p: PairSpec) -> Fixed { p.perp.index < portfolio.funding.count ? portfolio.funding[p.perp.index] : .zero }
 
     /// Fees and slippage booked on a pair's legs, ever.
-    private func costsBooked(_ p: PairSpec) -> Fixed {
-        var total = Fixed.zero
-        for id in [p.spot, p.perp] where id.index < portfolio.fees.count { total += portfolio.fees[id.index] + portfolio.slippage[id.index] }
-        return total
+    private func costsBooked(_ p: PairSpec) -> Fixed { costsBooked(p.spot) + costsBooked(p.perp) }
+
+    private func costsBooked(_ id: InstrumentId) -> Fixed {
+        id.index < portfolio.fees.count ? portfolio.fees[id.index] + portfolio.slippage[id.index] : .zero
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {

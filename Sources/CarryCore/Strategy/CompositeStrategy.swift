@@ -255,29 +255,28 @@ public struct CompositeStrategy: CarryStrategy {
         return Fixed.min(Fixed(1), Fixed.max(.zero, (score - config.entryScore).divided(by: room, scale: 6, .down)))
     }
 
-    /// The verdict on entering flat pair `i`: a candidate, or why not.
-    func entryVerdict(_ i: Int, view: StrategyView) -> EntryCandidate {
+    /// The verdict on entering flat pair `i`: a candidate, or why not; with the score it rests
+    /// on when the pair could be scored (callers need not evaluate it again).
+    func entryVerdict(_ i: Int, view: StrategyView) -> (candidate: EntryCandidate, score: CompositeScore?) {
         let p = pairs[i]
         guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else {
-            return EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
-                                  veto: EntryVeto(reason: .missingFeature, factor: .mark, limit: .zero, observed: .zero))
+            return (EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
+                                   veto: EntryVeto(reason: .missingFeature, factor: .mark, limit: .zero, observed: .zero)), nil)
         }
         switch evaluate(i, now: view.now) {
         case .missing(let factor, let limit, let observed):
-            return EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
-                                  veto: EntryVeto(reason: .missingFeature, factor: factor, limit: limit, observed: observed))
+            return (EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
+                                   veto: EntryVeto(reason: .missingFeature, factor: factor, limit: limit, observed: observed)), nil)
         case .scored(let s):
             let source = s.components.first?.sourceSeq ?? 0
-            if s.score < config.entryScore {
-                return EntryCandidate(pairIndex: i, score: s.score, conviction: .zero, sourceSeq: source,
-                                      veto: EntryVeto(reason: .belowEntry, factor: nil, limit: config.entryScore, observed: s.score))
-            }
+            var veto: EntryVeto?
             let gate = s.roundTrip.multiplied(by: config.feeGateMultiple, scale: FeatureMath.rateScale, .up)
-            if s.expectedNetCarry < gate {
-                return EntryCandidate(pairIndex: i, score: s.score, conviction: .zero, sourceSeq: source,
-                                      veto: EntryVeto(reason: .feeGate, factor: .expectedCarry, limit: gate, observed: s.expectedNetCarry))
+            if s.score < config.entryScore {
+                veto = EntryVeto(reason: .belowEntry, factor: nil, limit: config.entryScore, observed: s.score)
+            } else if s.expectedNetCarry < gate {
+                veto = EntryVeto(reason: .feeGate, factor: .expectedCarry, limit: gate, observed: s.expectedNetCarry)
             }
-            return EntryCandidate(pairIndex: i, score: s.score, conviction: conviction(s.score), sourceSeq: source)
+            return (EntryCandidate(pairIndex: i, score: s.score, conviction: veto == nil ? conviction(s.score) : .zero, sourceSeq: source, veto: veto), s)
         }
     }
 
@@ -285,7 +284,7 @@ public struct CompositeStrategy: CarryStrategy {
         var ready: [EntryCandidate] = []
         var vetoed: [EntryCandidate] = []
         for (i, pair) in view.pairs.enumerated() where pair.phase == .flat {
-            let c = entryVerdict(i, view: view)
+            let c = entryVerdict(i, view: view).candidate
             if c.veto == nil { ready.append(c) } else { vetoed.append(c) }
         }
         if ready.count > 1 { ready.sort { $0.score != $1.score ? $0.score > $1.score : $0.pairIndex < $1.pairIndex } }
@@ -302,7 +301,7 @@ public struct CompositeStrategy: CarryStrategy {
 
     public func exits(_ view: StrategyView) -> [ExitSignal] {
         var out: [ExitSignal] = []
-        var held: [(pair: Int, rate: Fixed, roundTrip: Fixed)] = []
+        var held: [(pair: Int, score: CompositeScore)] = []
         for (i, pair) in view.pairs.enumerated() where pair.phase == .open {
             let p = pair.spec
             let heldMs = pair.openedAt.map { view.now.msSince($0) } ?? 0
@@ -346,36 +345,32 @@ public struct CompositeStrategy: CarryStrategy {
                 if s.score < config.exitScore {
                     exit([SignalComponent(factor: .threshold, value: config.exitScore, weight: .zero, sourceSeq: 0)])
                 } else {
-                    held.append((i, s.expectedRate, s.roundTrip))
+                    held.append((i, s))
                 }
             }
         }
         // Replacement: all places taken, and the best flat candidate pays more than the
         // weakest held pair (past its minimum holding) by more than switching costs.
         let active = view.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) } - out.count
-        guard active >= config.maxOpenPairs, let weakest = held.min(by: { $0.rate != $1.rate ? $0.rate < $1.rate : $0.pair > $1.pair }) else { return out }
+        guard active >= config.maxOpenPairs, let weakest = held.min(by: { $0.score.expectedRate != $1.score.expectedRate ? $0.score.expectedRate < $1.score.expectedRate : $0.pair > $1.pair }) else { return out }
         var best: (candidate: EntryCandidate, rate: Fixed, roundTrip: Fixed)?
         // Only a candidate the reducer would enter now (not cooling down, not halted) is worth a switch.
         for (i, pair) in view.pairs.enumerated() where pair.phase == .flat && pair.entryAllowed {
-            let c = entryVerdict(i, view: view)
-            guard c.veto == nil, case .scored(let s) = evaluate(i, now: view.now) else { continue }
+            let (c, scored) = entryVerdict(i, view: view)
+            guard c.veto == nil, let s = scored else { continue }
             if best == nil || s.expectedRate > best!.rate { best = (c, s.expectedRate, s.roundTrip) }
         }
         guard let best else { return out }
-        let advantage = (best.rate - weakest.rate).multiplied(by: config.expectedHoldingMs, dividedBy: 8 * Millis.hour,
+        let advantage = (best.rate - weakest.score.expectedRate).multiplied(by: config.expectedHoldingMs, dividedBy: 8 * Millis.hour,
                                                               scale: FeatureMath.rateScale, .toNearestOrEven)
         // Switching closes the held pair and opens the candidate: half of each round trip.
-        let switching = (weakest.roundTrip + best.roundTrip).divided(by: Int64(2), scale: FeatureMath.rateScale, .up)
+        let switching = (weakest.score.roundTrip + best.roundTrip).divided(by: Int64(2), scale: FeatureMath.rateScale, .up)
         let bar = switching.multiplied(by: config.switchMargin, scale: FeatureMath.rateScale, .up)
         guard advantage > bar else { return out }
         let i = weakest.pair
         let p = pairs[i]
-        var components: [SignalComponent] = []
-        var score = Fixed.zero
-        if case .scored(let s) = evaluate(i, now: view.now) {
-            components = s.components
-            score = s.score
-        }
+        var components = weakest.score.components
+        let score = weakest.score.score
         components.append(SignalComponent(factor: .replacement, value: advantage, weight: .zero, sourceSeq: UInt64(best.candidate.sourceSeq)))
         components.append(SignalComponent(factor: .threshold, value: bar, weight: .zero, sourceSeq: 0))
         out.append(ExitSignal(pairIndex: i, signal: SignalComputed(strategy: .composite, perp: p.perp, spot: p.spot, action: .exit,

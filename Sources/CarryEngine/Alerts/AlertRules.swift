@@ -71,16 +71,12 @@ public struct AlertRules: Sendable {
             ended = true
             _ = e
         case .configApplied(let c):
-            // The limits the run is held to, from its own config text.
-            for line in c.text.split(separator: "\n") {
-                if line.hasPrefix("risk.maxDrawdown: "), let v = Fixed(String(line.dropFirst("risk.maxDrawdown: ".count))) { maxDrawdown = v }
-                if line.hasPrefix("initialCapitalUsdt: "), let v = Fixed(String(line.dropFirst("initialCapitalUsdt: ".count))) {
-                    portfolio = Portfolio(initialCash: v)
-                    peak = v
-                }
-                if line.hasPrefix("barInterval: "), let ms = ConfigReader.parseDuration(String(line.dropFirst("barInterval: ".count))) {
-                    barInterval = UInt32(ms / 1000)
-                }
+            // The limits the run is held to, from its own config text (read as the backtest reads it).
+            if let config = try? BacktestConfig.parse(canonical: c.text, source: "config.applied") {
+                maxDrawdown = config.risk.maxDrawdown
+                portfolio = Portfolio(initialCash: config.initialCapitalUsdt)
+                peak = config.initialCapitalUsdt
+                barInterval = config.barIntervalSeconds
             }
         case .instrumentDefined(let d):
             symbols[d.id.index] = d.symbol

@@ -161,12 +161,7 @@ public struct BacktestPlan: Sendable {
     public var warmupFrom: Timestamp { from.adding(ms: -config.warmupMs) }
 
     /// The engine's configuration for this plan.
-    var engineConfig: EngineConfig {
-        EngineConfig(pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
-                     initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
-                     slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution,
-                     composite: config.composite)
-    }
+    var engineConfig: EngineConfig { config.engineConfig(pairs: pairs) }
 
     /// The run journal's id: a hash of the config, the source and the span, so the same run
     /// is the same journal.
@@ -245,5 +240,14 @@ final class Runner {
         return BacktestResult(runJournalPath: runPath, sourceJournal: source.id, from: plan.from, to: plan.to, contentHash: outcome.contentHash,
                               stateHash: outcome.stateHash, summary: outcome.summary, warnings: plan.warnings + feed.warnings,
                               events: (feed.events, outcome.runEvents), portfolio: outcome.portfolio, pairs: plan.pairs, finalMarks: outcome.marks)
+    }
+}
+
+extension BacktestConfig {
+    /// The engine's configuration for these pairs (a backtest, a sweep row, a session).
+    func engineConfig(pairs: [ResolvedPair]) -> EngineConfig {
+        EngineConfig(pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: barIntervalSeconds,
+                     initialCashUsdt: initialCapitalUsdt, strategy: strategy, risk: risk, fees: fees, slippage: slippage, margin: margin,
+                     latencyMs: latencyMs, execution: execution, composite: composite)
     }
 }

@@ -75,7 +75,7 @@ public final class LiveSession {
 
     /// The engine of a live session: the session's config, with a funding ledger.
     static func reducer(_ config: BacktestConfig, pairs: [ResolvedPair]) -> CarryReducer {
-        CarryReducer(config: SessionReplay.engineConfig(config, pairs: pairs), reentryCooldownMs: config.reentryCooldownMs, matchesFunding: true)
+        CarryReducer(config: config.engineConfig(pairs: pairs), reentryCooldownMs: config.reentryCooldownMs, matchesFunding: true)
     }
 
     /// Runs until `stop` is requested, `durationMs` of wall time passed, or the venue's clock

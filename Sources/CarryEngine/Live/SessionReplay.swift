@@ -59,18 +59,10 @@ public enum SessionReplay {
         return out
     }
 
-    /// The engine config of a session from its backtest-shaped config and resolved pairs.
-    public static func engineConfig(_ config: BacktestConfig, pairs: [ResolvedPair]) -> EngineConfig {
-        EngineConfig(pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
-                     initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
-                     slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution,
-                     composite: config.composite)
-    }
-
     /// A fresh pipeline for a session trading from `tradingStart`.
     public static func pipeline(_ config: BacktestConfig, pairs: [ResolvedPair], tradingStart: Timestamp, firstSeq: UInt64) -> ReplayPipeline<SimulatedExchange> {
         var p = ReplayPipeline(
-            reducer: CarryReducer(config: engineConfig(config, pairs: pairs), reentryCooldownMs: config.reentryCooldownMs),
+            reducer: CarryReducer(config: config.engineConfig(pairs: pairs), reentryCooldownMs: config.reentryCooldownMs),
             venue: SimulatedExchange(fees: config.fees, slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs,
                                      initialCash: config.initialCapitalUsdt),
             firstSeq: firstSeq, from: tradingStart, to: .distantFuture, scanIntervalMs: config.scanIntervalMs)

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CarryEngine
+import CarryVenues
 import Dispatch
 import Foundation
 
@@ -50,15 +51,9 @@ struct AlertsCommand: ParsableCommand {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CLIError.badInput("cannot read \(path). Pass --config with an alerts file (see config/alerts.yaml).")
             }
-            var environment = ProcessInfo.processInfo.environment
-            if let dotEnv = try? String(contentsOfFile: envFile, encoding: .utf8) {
-                for line in dotEnv.split(separator: "\n") {
-                    let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                    if parts.count == 2, !parts[0].hasPrefix("#"), environment[parts[0]] == nil {
-                        environment[parts[0]] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-                    }
-                }
-            }
+            // The environment wins; an untracked .env fills what it does not set.
+            let dotEnv = (try? String(contentsOfFile: envFile, encoding: .utf8)).map(DotEnv.parse) ?? [:]
+            let environment = ProcessInfo.processInfo.environment.merging(dotEnv) { env, _ in env }
             let config = try AlertsConfig.parse(yaml: text, source: path, environment: environment)
             let logger = CLILogging.logger("carry.alerts")
             let stop = StopSignal()
