@@ -343,5 +343,13 @@ struct LiveSessionTests {
         let haystack = String(decoding: bytes, as: UTF8.self)
         #expect(!haystack.contains(key) && !haystack.contains(secret))
         #expect(try records(journal).contains { $0.event.kind == .orderSubmitted })
+
+        // The same journal with another config: refused as a paper session's would be, nothing journaled.
+        let before = try records(journal).count
+        let other = try runProcess(carry, ["run", "--mode", "live", "--config-dir", configDir, "--config", try liveConfig(scratch, extra: "collateralCostApr: 0.05"),
+                                           "--journal", journal, "--base-url", sim.baseURL, "--duration", "2s", "--env-file", scratch.sub("none.env")],
+                                   environment: ["BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret])
+        #expect(other.status == 2 && other.stderr.contains("was started with another config"), "\(other.stderr)")
+        #expect(try records(journal).count == before)
     }
 }
