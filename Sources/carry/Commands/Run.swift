@@ -142,14 +142,9 @@ struct RunCommand: ParsableCommand {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
                                                cursor: .distantPast)
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
-                let signals = Self.installSignalHandlers(stop, control: session.control)
-                defer { signals.forEach { $0.cancel() } }
-                let control = try Self.startControlPort(controlPort ?? session.settings.controlPort, session: session, logger: logger)
-                defer { control?.stop() }
-                let progress = ProgressLine("paper", logger: logger)
-                defer { progress.finish() }
-                let note = Self.hourlyNote(progress)
-                return try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { note($0, $1.reducer) }
+                return try Self.supervised("paper", session.control, session.settings, controlPort, stop, logger) { note in
+                    try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { note($0, $1.reducer) }
+                }
             }
             print("paper session \(summary.resumed ? "continued" : "started") in \(summary.journalPath): \(summary.stopReason)")
             print("  venue time   \(summary.from.iso8601) → \(summary.to.iso8601)")
@@ -161,11 +156,11 @@ struct RunCommand: ParsableCommand {
 
     /// The control port, when one is configured (before the journal is touched: a port that
     /// cannot be bound refuses the session).
-    static func startControlPort(_ port: Int, session: PaperSession, logger: Logger) throws -> ControlServer? {
+    static func startControlPort(_ port: Int, control: SessionControl, settings: SessionSettings, logger: Logger) throws -> ControlServer? {
         guard port > 0 else { return nil }
         do {
-            let server = try ControlServer.start(port: port, control: session.control, metrics: SessionMetrics(control: session.control),
-                                                 staleAfterMs: session.settings.staleAfterMs, logger: logger)
+            let server = try ControlServer.start(port: port, control: control, metrics: SessionMetrics(control: control),
+                                                 staleAfterMs: settings.staleAfterMs, logger: logger)
             logger.notice("control port listening", metadata: ["address": "127.0.0.1:\(server.port)", "endpoints": "GET /health, GET /metrics, POST /kill[?release=1]"])
             return server
         } catch let e as ControlServerError {
@@ -183,12 +178,9 @@ struct RunCommand: ParsableCommand {
             let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                              logger: logger)
             let session = LiveSession(config: config, feed: feed, trading: trading, journalPath: journal, adopt: adopt, logger: logger)
-            let signals = Self.installSignalHandlers(stop, control: session.control)
-            defer { signals.forEach { $0.cancel() } }
-            let progress = ProgressLine("live", logger: logger)
-            defer { progress.finish() }
-            let note = Self.hourlyNote(progress)
-            return try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
+            return try Self.supervised("live", session.control, session.settings, controlPort, stop, logger) { note in
+                try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
+            }
         }
         let s = summary.session
         let g = summary.gateway
@@ -217,6 +209,22 @@ struct RunCommand: ParsableCommand {
             }
             throw CLIError.failed("the venue failed: \(e.message) (everything committed before it stays in \(journal); run again to continue)")
         }
+    }
+
+    /// A session (paper or live) run under the same supervision: the signal handlers, the
+    /// control port (`/health`, `/metrics`, `/kill`; bound before the journal is touched) and
+    /// an hourly progress line, which `body` feeds with the venue time and the engine after
+    /// each step.
+    static func supervised<T>(_ label: String, _ control: SessionControl, _ settings: SessionSettings, _ portOverride: Int?,
+                              _ stop: StopSignal, _ logger: Logger,
+                              _ body: (@escaping (Timestamp, CarryReducer) -> Void) throws -> T) throws -> T {
+        let signals = installSignalHandlers(stop, control: control)
+        defer { signals.forEach { $0.cancel() } }
+        let server = try startControlPort(portOverride ?? settings.controlPort, control: control, settings: settings, logger: logger)
+        defer { server?.stop() }
+        let progress = ProgressLine(label, logger: logger)
+        defer { progress.finish() }
+        return try body(hourlyNote(progress))
     }
 
     /// A progress line per hour of venue time: open pairs and equity.
