@@ -275,6 +275,20 @@ struct ReducerPropertyTests {
         #expect(pricePnL == p.totalPricePnL(marks: { r.mark($0) }))
         #expect(equity() == p.initialCash + pricePnL + funding - fees - slippage)
         #expect(equity() == r.equity)
+        // The portfolio's running totals are the per-instrument sums in value and spelling
+        // (equity.csv prints them), and so is its price P&L from them.
+        #expect(p.totalFees.isIdentical(to: p.fees.reduce(.zero, +)) && p.totalSlippage.isIdentical(to: p.slippage.reduce(.zero, +)))
+        #expect(p.totalFunding.isIdentical(to: p.funding.reduce(.zero, +)) && p.totalReferenceCost.isIdentical(to: p.referenceCost.reduce(.zero, +)))
+        #expect(p.totalFills == p.fills.reduce(0, +))
+        var perInstrument = Fixed.zero
+        for i in p.qty.indices {
+            let id = InstrumentId(UInt32(i))
+            if p.qty[i].isZero { perInstrument -= p.referenceCost[i] } else { perInstrument += p.pricePnL(id, mark: r.mark(id)) }
+        }
+        #expect(p.totalPricePnL(marks: { r.mark($0) }).isIdentical(to: perInstrument))
+        #expect(r.equity.isIdentical(to: equity()))
+        let valuation = p.valuation(marks: { r.mark($0) })
+        #expect(valuation.equity.isIdentical(to: r.equity) && valuation.pricePnL.isIdentical(to: perInstrument))
         // The simulated venue agrees on cash and positions.
         #expect(p.cash == run.pipeline.venue.cash && cash == p.cash)
         for i in 0..<6 { #expect(qty[i] == run.pipeline.venue.positions[i]) }

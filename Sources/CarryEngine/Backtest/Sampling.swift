@@ -7,6 +7,8 @@ public import CarryCore
 public import CarryJournal
 import Foundation
 
+private let comma = UInt8(ascii: ",")
+
 /// Samples equity and its parts at every scan tick into the performance statistics and the
 /// equity-curve CSV.
 final class EquitySampler {
@@ -16,20 +18,29 @@ final class EquitySampler {
     init(config: BacktestConfig, csvPath: String?) throws {
         tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr)
         csv = try csvPath.map { try BufferedFile(path: $0) }
-        csv?.write("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n")
+        csv?.write(Array("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n".utf8))
     }
 
     func sample(at time: Timestamp, portfolio p: Portfolio, marks: (InstrumentId) -> Fixed?, openPairs: Int) {
-        let equity = p.equity(marks: marks)
+        // Positions valued once for equity and price P&L; the totals are the portfolio's
+        // running sums. The line goes straight into the file's byte buffer (this runs at every
+        // scan tick: formatting through Strings was a sixth of a backtest's time).
+        let (equity, pricePnL) = p.valuation(marks: marks)
         tracker.observe(time: time, equity: equity, openPairs: openPairs)
         guard let csv else { return }
-        var line = time.iso8601
-        for v in [equity, p.cash, p.totalFunding, p.totalFees, p.totalSlippage, p.totalPricePnL(marks: marks)] {
-            line += ","
-            v.write(to: &line)
+        let drawdown = tracker.currentDrawdown.rounded(scale: 6, .toNearestOrEven)
+        csv.write { line in
+            time.writeISO8601(to: &line)
+            line.append(comma); equity.write(to: &line)
+            line.append(comma); p.cash.write(to: &line)
+            line.append(comma); p.totalFunding.write(to: &line)
+            line.append(comma); p.totalFees.write(to: &line)
+            line.append(comma); p.totalSlippage.write(to: &line)
+            line.append(comma); pricePnL.write(to: &line)
+            line.append(comma); drawdown.write(to: &line)
+            line.append(comma); Fixed(Int64(openPairs)).write(to: &line)
+            line.append(UInt8(ascii: "\n"))
         }
-        line += ",\(tracker.currentDrawdown.formatted(fractionDigits: 6)),\(openPairs)\n"
-        csv.write(line)
     }
 
     func close() throws { try csv?.close() }
@@ -58,27 +69,34 @@ public enum StateDigest {
     }
 }
 
-/// A file written through a buffer.
+/// A file written through a byte buffer.
 final class BufferedFile {
     private let handle: FileHandle
-    private var buffer = ""
+    private var buffer: [UInt8] = []
+    private static let flushBytes = 1 << 16
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw BacktestError("cannot create \(path): check the --out directory is writable", badInput: false)
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        buffer.reserveCapacity(Self.flushBytes + 1024)
     }
 
-    func write(_ s: String) {
-        buffer += s
-        if buffer.utf8.count >= 1 << 16 { flush() }
+    func write(_ bytes: [UInt8]) {
+        write { $0.append(contentsOf: bytes) }
+    }
+
+    /// Lets `body` append to the buffer in place; flushes past 64 KiB.
+    func write(_ body: (inout [UInt8]) -> Void) {
+        body(&buffer)
+        if buffer.count >= Self.flushBytes { flush() }
     }
 
     func flush() {
         guard !buffer.isEmpty else { return }
-        handle.write(Data(buffer.utf8))
-        buffer = ""
+        handle.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
     }
 
     func close() throws {
