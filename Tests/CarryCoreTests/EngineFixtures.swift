@@ -110,6 +110,34 @@ struct VenueRun<V: ExecutionVenue> {
         collect()
     }
 
+    /// Feeds market inputs as the backtest driver does: each instant opened with `begin`, its
+    /// bars handed to `bar` as they come, its other events (no definitions) to `end`.
+    mutating func stream(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast) {
+        var others: [(seq: UInt64, event: Event)] = []
+        var instant: Timestamp?
+        var samples: [(Timestamp, Fixed)] = []
+        let sample: (Timestamp, borrowing CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
+        for (i, (t, e)) in inputs.enumerated() {
+            if t != instant {
+                if let open = instant {
+                    pipeline.end(instant: open, others: others, trading: open >= tradingFrom, afterTick: sample)
+                    others.removeAll()
+                }
+                pipeline.begin(instant: t, trading: t >= tradingFrom, afterTick: sample)
+                instant = t
+            }
+            if case .barClosed(let bar) = e {
+                pipeline.bar(bar, seq: UInt64(i + 1), at: t)
+            } else {
+                others.append((UInt64(i + 1), e))
+            }
+        }
+        if let open = instant { pipeline.end(instant: open, others: others, trading: open >= tradingFrom, afterTick: sample) }
+        pipeline.finish(afterTick: sample)
+        equity += samples
+        collect()
+    }
+
     /// Journaled events of one kind.
     func events<T>(_ pick: (Event) -> T?) -> [(seq: UInt64, time: Timestamp, value: T)] {
         journal.compactMap { e in pick(e.out.event).map { (e.seq, e.out.time, $0) } }

@@ -294,6 +294,20 @@ struct ReducerPropertyTests {
         for i in 0..<6 { #expect(qty[i] == run.pipeline.venue.positions[i]) }
     }
 
+    @Test("streaming an instant (begin, each bar as read, end) journals exactly what processing it as a group does", arguments: seeds)
+    func streamingEqualsGroups(seed: UInt64) {
+        let market = randomMarket(seed: seed, pairs: 3, hours: 24 * 20)
+        var grouped = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        grouped.run(market, tradingFrom: hours(24))
+        var streamed = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        streamed.stream(market, tradingFrom: hours(24))
+        #expect(grouped.journal.count > 100 && grouped.pipeline.reducer.portfolio.totalFills > 20)
+        #expect(streamed.journal.map(\.seq) == grouped.journal.map(\.seq))
+        #expect(streamed.journal.map(\.out) == grouped.journal.map(\.out))
+        #expect(streamed.equity.map(\.0) == grouped.equity.map(\.0) && streamed.equity.map(\.1) == grouped.equity.map(\.1))
+        #expect(streamed.pipeline.reducer == grouped.pipeline.reducer)
+    }
+
     @Test("the book projection folded from the journal (and the bars) equals the engine's book; pairs sum to the totals", arguments: seeds)
     func projection(seed: UInt64) {
         let market = randomMarket(seed: seed, pairs: 3, hours: 24 * 20)

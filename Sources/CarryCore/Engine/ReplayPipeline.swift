@@ -172,26 +172,51 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// seq order) in the order above; within a kind, in seq order. `trading` is false during
     /// warm-up: no ticks, so no decisions. `afterTick` sees the state right after each scan
     /// tick (for equity sampling). Empties the group.
+    ///
+    /// Exactly `begin`, the definitions, `bar` for each bar, then `end` — which a caller whose
+    /// instants hold no definitions (the backtest driver) calls itself, handing each bar over
+    /// as it is decoded instead of collecting the instant first.
     public mutating func process(group: inout MarketGroup, at time: Timestamp, trading: Bool,
                                  afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        begin(instant: time, trading: trading, afterTick: afterTick)
+        // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
+        // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
+        handle(group.others, rank: 0, at: time)
+        group.bars.withUnsafeBufferPointer { bars in
+            for i in bars.indices { bar(bars[i].bar, seq: bars[i].seq, at: time) }
+        }
+        end(instant: time, others: group.others, trading: trading, afterTick: afterTick)
+        group.removeAll()
+    }
+
+    /// Opens instant `time` (step 0 above): the scan ticks due before it, then the facts the
+    /// venue held back that are due by it.
+    public mutating func begin(instant time: Timestamp, trading: Bool, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
         }
         if venue.holdsFacts || reducer.unknownCount > 0 { settleVenue(through: time) }
-        // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
-        // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
-        handle(group.others, rank: 0, at: time)
-        for item in group.bars {
-            // Journaling inputs, the venue's facts of this bar go first (the order the reducer
-            // sees them in, which a fold repeats); a backtest points them at the source bar.
-            let facts = venue.onBar(item.bar, barRef: journalsMarketInputs ? .none : .source(item.seq))
-            if !facts.isEmpty { deliver(facts) }
-            let ref = journalsMarketInputs ? .local(record(.barClosed(item.bar), time: time, causation: .none)) : CausationRef.source(item.seq)
-            let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
-            if !decisions.isEmpty { act(on: decisions, at: time) }
+    }
+
+    /// One bar of the open instant (step 2: after its definitions, before its other events;
+    /// bars in seq order). `seq` is its seq in the source journal.
+    public mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        // Journaling inputs, the venue's facts of this bar go first (the order the reducer
+        // sees them in, which a fold repeats); a backtest points them at the source bar.
+        let facts = venue.onBar(bar, barRef: journalsMarketInputs ? .none : .source(seq))
+        if !facts.isEmpty { deliver(facts) }
+        let ref = journalsMarketInputs ? .local(record(.barClosed(bar), time: time, causation: .none)) : CausationRef.source(seq)
+        let decisions = reducer.applyBar(bar, time: time, ref: ref, nextSeq: nextSeq)
+        if !decisions.isEmpty { act(on: decisions, at: time) }
+    }
+
+    /// Closes instant `time` (steps 3 and 4): its non-bar events other than definitions (in
+    /// seq order), then the scan tick at `time` if one is due.
+    public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        if !others.isEmpty {
+            for rank in 1...3 { handle(others, rank: rank, at: time) }
         }
-        for rank in 1...3 { handle(group.others, rank: rank, at: time) }
-        group.removeAll()
         if trading && nextTick == time && nextTick <= to { tick(afterTick) }
     }
 

@@ -121,7 +121,7 @@ public enum BacktestDriver {
             pairs: pairs.map { PairSpec(spot: $0.spot.id, perp: $0.perp.id) }, barIntervalSeconds: config.barIntervalSeconds,
             initialCashUsdt: config.initialCapitalUsdt, strategy: config.strategy, risk: config.risk, fees: config.fees,
             slippage: config.slippage, margin: config.margin, latencyMs: config.latencyMs, execution: config.execution)
-        let runner = try Runner(config: config, engineConfig: engineConfig, pairs: pairs, market: market,
+        var runner = try Runner(config: config, engineConfig: engineConfig, pairs: pairs, market: market,
                                 from: from, to: to, outDirectory: outDirectory, warnings: warnings)
         return try runner.run(progress: progress)
     }
@@ -129,7 +129,11 @@ public enum BacktestDriver {
 
 /// One backtest in progress: a `ReplayPipeline` fed from the market journal, its output
 /// written to the run journal.
-final class Runner {
+///
+/// A struct, run through a `mutating` method: its state is touched for every market record,
+/// and as stored properties of a class every access would pay a dynamic exclusivity check
+/// (measured at 5 % of a backtest's time).
+struct Runner {
     let config: BacktestConfig
     let pairs: [ResolvedPair]
     let market: MarketJournal
@@ -149,12 +153,16 @@ final class Runner {
     let sampler: EquitySampler
     var lastSourceSeq: UInt64 = 0
     var firstSourceSeq: UInt64 = 0
-    /// Gap censuses of the bar and funding streams this run reads, by instrument index.
-    var barCensus: [GapCensus?] = []
+    /// The last bar of each traded instrument (`distantPast` before the first), for the gaps
+    /// in its bar stream: a plain array, read and written on every bar.
+    var lastBar: [Timestamp] = []
+    /// Gap censuses of the funding streams this run reads, by instrument index.
     var fundingCensus: [GapCensus?] = []
     var pendingAlerts: [(String, UInt64)] = []
     /// Pairs opened, per pair index (for the summary).
     var opened: [Int] = []
+    /// The non-bar events of the open instant (bars go to the pipeline as they are read).
+    var others: [(seq: UInt64, event: Event)] = []
 
     init(config: BacktestConfig, engineConfig: EngineConfig, pairs: [ResolvedPair], market: MarketJournal,
          from: Timestamp, to: Timestamp, outDirectory: String, warnings: [String]) throws {
@@ -192,11 +200,10 @@ final class Runner {
             for d in [p.spot, p.perp] {
                 while relevant.count <= d.id.index {
                     relevant.append(false)
-                    barCensus.append(nil)
+                    lastBar.append(.distantPast)
                     fundingCensus.append(nil)
                 }
                 relevant[d.id.index] = true
-                barCensus[d.id.index] = GapCensus(cadenceMs: Int64(config.barIntervalSeconds) * 1000)
             }
         }
     }
@@ -204,34 +211,42 @@ final class Runner {
     /// True for the spot and perp instruments of the configured pairs.
     func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
 
-    /// Observes a relevant stream; a hole inside the simulated span becomes a warning, and
-    /// an alert journaled with the group of the time the stream resumes.
-    func observe(_ census: inout GapCensus?, _ stream: MarketStream, at time: Timestamp, seq: UInt64) {
-        guard var c = census else { return }
-        let before = c.gaps.count
-        c.observe(time)
-        if c.gaps.count > before, let gap = c.gaps.last, gap.before > from, gap.after < to {
-            let w = "\(market.describe(stream)): gap \(gap) — treated as no data"
-            warnings.append(w)
-            pendingAlerts.append((w, seq))
-        }
-        census = c
+    /// Observes a bar of a traded instrument (`GapCensus`'s rule for its stream).
+    mutating func observeBar(_ id: InstrumentId, at time: Timestamp, seq: UInt64) {
+        let last = lastBar[id.index]
+        lastBar[id.index] = time
+        guard last != .distantPast,
+              let gap = GapCensus.gap(after: last, before: time, cadenceMs: Int64(config.barIntervalSeconds) * 1000) else { return }
+        noteGap(gap, .bars(id, intervalSeconds: config.barIntervalSeconds), seq: seq)
     }
 
     /// Observes a funding settlement's stream (the cadence is the interval it settled under).
-    func observeFunding(_ event: Event, at time: Timestamp, seq: UInt64) {
+    mutating func observeFunding(_ event: Event, at time: Timestamp, seq: UInt64) {
         guard case .fundingSettled(let f) = event else { return }
         let i = f.instrumentId.index
         let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
         if fundingCensus[i] == nil { fundingCensus[i] = GapCensus(cadenceMs: cadence) }
         fundingCensus[i]!.setCadence(cadence)
-        observe(&fundingCensus[i], .funding(f.instrumentId), at: time, seq: seq)
+        guard fundingCensus[i]!.observe(time), let gap = fundingCensus[i]!.gaps.last else { return }
+        noteGap(gap, .funding(f.instrumentId), seq: seq)
     }
 
-    /// Runs one timestamp's market events through the pipeline, then journals the gap alerts
-    /// found at that time.
-    func processGroup(_ group: inout MarketGroup, at time: Timestamp) throws {
-        pipeline.process(group: &group, at: time, trading: time >= from, afterTick: sample)
+    /// A hole in a relevant stream inside the simulated span becomes a warning, and an alert
+    /// journaled at the end of the instant the stream resumes.
+    mutating func noteGap(_ gap: Gap, _ stream: MarketStream, seq: UInt64) {
+        guard gap.before > from, gap.after < to else { return }
+        let w = "\(market.describe(stream)): gap \(gap) — treated as no data"
+        warnings.append(w)
+        pendingAlerts.append((w, seq))
+    }
+
+    /// Closes the open instant: its other events and scan tick through the pipeline, then the
+    /// gap alerts found at that time; then the output goes to the run journal.
+    mutating func endInstant(_ time: Timestamp) throws {
+        let sampler = self.sampler
+        pipeline.end(instant: time, others: others, trading: time >= from,
+                     afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
+        others.removeAll(keepingCapacity: true)
         for (message, seq) in pendingAlerts {
             pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: message)), time: time, causation: .source(seq))
         }
@@ -242,7 +257,7 @@ final class Runner {
     // MARK: Journaling
 
     /// Moves the pipeline's output to the run journal (pipelined; memory stays bounded).
-    func drain(force: Bool = false) throws {
+    mutating func drain(force: Bool = false) throws {
         guard pipeline.output.count >= 4096 || (force && !pipeline.output.isEmpty) else { return }
         let out = pipeline.takeOutput()
         let expected = pipeline.nextSeq - UInt64(out.count)
@@ -260,12 +275,14 @@ final class Runner {
     }
 
     /// Samples equity at a scan tick.
-    func sample(at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) },
-                       openPairs: reducer.pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) })
+    static func sample(_ sampler: EquitySampler, at time: Timestamp, _ reducer: borrowing CarryReducer) {
+        // Counted by index: a reduce over `pairs` copied every PairState (and its array).
+        var openPairs = 0
+        for i in reducer.pairs.indices where reducer.pairs[i].phase != .flat { openPairs += 1 }
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) }, openPairs: openPairs)
     }
 
-    func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
+    mutating func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
         let sourceId = market.journal.meta.journalId
         let warmupFrom = from.adding(ms: -config.warmupMs)
         // Source seq range the run may read.
@@ -287,29 +304,36 @@ final class Runner {
         let fundingKind = EventKind.fundingSettled.rawValue
         let intervalKind = EventKind.fundingIntervalChanged.rawValue
         let interval = config.barIntervalSeconds
-        var group = MarketGroup()
-        var groupTime = Timestamp.distantPast
+        let sampler = self.sampler
+        // The instant being read; nil before the first record.
+        var instant: Timestamp?
         let spanMs = Double(max(1, to.ms - warmupFrom.ms))
         var lastProgress = 0.0
         try market.journal.withSnapshot { snap in
             try snap.scanByTime(from: warmupFrom, through: to) { view in
                 let kind = view.header.kindCode
+                // Only bars, settlements and interval changes: an instant never holds a
+                // definition, so its bars go to the pipeline as they are read (`process`'s
+                // order: the bars, then the other events, then the tick).
                 guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
                 // Skip other instruments' records and other bar intervals without decoding them.
                 guard let id = try view.instrument(), isTraded(id) else { return true }
                 if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
                 let t = view.header.eventTime
                 let seq = view.header.seq
-                if t != groupTime && !group.isEmpty { try processGroup(&group, at: groupTime) }
+                if t != instant {
+                    if let open = instant { try endInstant(open) }
+                    pipeline.begin(instant: t, trading: t >= from, afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
+                    instant = t
+                }
                 if kind == barKind {
-                    group.bars.append((seq, try view.decodeBar()))
-                    observe(&barCensus[id.index], .bars(id, intervalSeconds: interval), at: t, seq: seq)
+                    pipeline.bar(try view.decodeBar(), seq: seq, at: t)
+                    observeBar(id, at: t, seq: seq)
                 } else {
                     let event = try view.decode()
                     observeFunding(event, at: t, seq: seq)
-                    group.others.append((seq, event))
+                    others.append((seq, event))
                 }
-                groupTime = t
                 sourceEvents += 1
                 if let progress, sourceEvents % 50_000 == 0 {
                     let f = Double(t.ms - warmupFrom.ms) / spanMs
@@ -321,8 +345,8 @@ final class Runner {
                 return true
             }
         }
-        if !group.isEmpty { try processGroup(&group, at: groupTime) }
-        pipeline.finish(afterTick: sample)
+        if let open = instant { try endInstant(open) }
+        pipeline.finish(afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
         let reducer = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(sourceEvents),
                                            message: "backtest \(from.iso8601) → \(to.iso8601)")), time: to, causation: .none)
@@ -346,4 +370,3 @@ final class Runner {
                               pairs: pairs, finalMarks: marks)
     }
 }
-
