@@ -95,6 +95,8 @@ public struct CarryReducer: Sendable, Equatable {
     public private(set) var unknownCount = 0
     /// Execution ids of liquidations booked (membership only: never iterated).
     private var liquidationExecutions: Set<String> = []
+    /// Liquidation prices of held perp positions (a cache for the margin buffer on each bar).
+    private var liquidationMemo = LiquidationMemo()
 
     /// Finished orders kept for recognising late facts.
     static let orderMemory = 4096
@@ -241,6 +243,9 @@ public struct CarryReducer: Sendable, Equatable {
         let target = pairs[i].targetQty
         guard target.isPositive else { return .zero }
         let imbalance = (portfolio.position(p.spot) + portfolio.position(p.perp)).magnitude
+        // Hedged (the usual case, checked on every bar of an open pair): the quotient is 0 at
+        // scale 6, without the 128-bit division.
+        if imbalance.isZero { return Fixed(mantissa: 0, scale: 6) }
         return imbalance.divided(by: target, scale: 6, .up)
     }
 
@@ -864,7 +869,8 @@ public struct CarryReducer: Sendable, Equatable {
         guard watched, bar.instrumentId == p.perp, p.perp.index < portfolio.entryPrice.count, let entry = portfolio.entryPrice[p.perp.index] else { return }
         let pos = portfolio.position(p.perp)
         guard !pos.isZero else { return }
-        let buffer = RiskChecks.marginBuffer(price: bar.close, entry: entry, short: pos.isNegative, margin: config.margin)
+        let liquidation = liquidationMemo.price(p.perp, entry: entry, short: pos.isNegative, margin: config.margin)
+        let buffer = RiskChecks.marginBuffer(price: bar.close, liquidationPrice: liquidation, short: pos.isNegative)
         if buffer < config.risk.exitMarginBuffer {
             out.add(.risk(RiskBreached(rule: .marginBuffer, action: .closed, instrumentId: p.perp, limit: config.risk.exitMarginBuffer, observed: buffer)),
                     causation: ref)
