@@ -10,6 +10,13 @@ public struct Gap: Equatable, Sendable, CustomStringConvertible {
     /// How many observations the cadence expected in between.
     public var missing: Int
 
+    @usableFromInline
+    init(after: Timestamp, before: Timestamp, missing: Int) {
+        self.after = after
+        self.before = before
+        self.missing = missing
+    }
+
     public var description: String { "\(after.iso8601) → \(before.iso8601) (\(missing) missing)" }
 }
 
@@ -56,6 +63,7 @@ public struct GapCensus: Sendable {
     /// The gap between consecutive observations at `last` and `t` of a stream with this
     /// cadence, if their spacing makes one (the rule `observe` applies; a caller that only
     /// needs the gaps can keep the last time itself).
+    @inlinable
     public static func gap(after last: Timestamp, before t: Timestamp, cadenceMs: Int64) -> Gap? {
         let delta = t.ms - last.ms
         guard delta * 2 > cadenceMs * 3 else { return nil }

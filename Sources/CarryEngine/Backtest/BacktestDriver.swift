@@ -153,9 +153,9 @@ struct Runner {
     let sampler: EquitySampler
     var lastSourceSeq: UInt64 = 0
     var firstSourceSeq: UInt64 = 0
-    /// The last bar of each traded instrument (`distantPast` before the first), for the gaps
-    /// in its bar stream: a plain array, read and written on every bar.
-    var lastBar: [Timestamp] = []
+    /// The close time (ms) of the last bar of each traded instrument (Int64.min before the
+    /// first), for the gaps in its bar stream: a plain array, read and written on every bar.
+    var lastBarMs: [Int64] = []
     /// Gap censuses of the funding streams this run reads, by instrument index.
     var fundingCensus: [GapCensus?] = []
     var pendingAlerts: [(String, UInt64)] = []
@@ -200,7 +200,7 @@ struct Runner {
             for d in [p.spot, p.perp] {
                 while relevant.count <= d.id.index {
                     relevant.append(false)
-                    lastBar.append(.distantPast)
+                    lastBarMs.append(Int64.min)
                     fundingCensus.append(nil)
                 }
                 relevant[d.id.index] = true
@@ -213,10 +213,12 @@ struct Runner {
 
     /// Observes a bar of a traded instrument (`GapCensus`'s rule for its stream).
     mutating func observeBar(_ id: InstrumentId, at time: Timestamp, seq: UInt64) {
-        let last = lastBar[id.index]
-        lastBar[id.index] = time
-        guard last != .distantPast,
-              let gap = GapCensus.gap(after: last, before: time, cadenceMs: Int64(config.barIntervalSeconds) * 1000) else { return }
+        let last = lastBarMs[id.index]
+        lastBarMs[id.index] = time.ms
+        let cadenceMs = Int64(config.barIntervalSeconds) * 1000
+        // The next bar exactly one interval on (nearly always) is never a gap.
+        guard last != Int64.min, time.ms - last != cadenceMs,
+              let gap = GapCensus.gap(after: Timestamp(ms: last), before: time, cadenceMs: cadenceMs) else { return }
         noteGap(gap, .bars(id, intervalSeconds: config.barIntervalSeconds), seq: seq)
     }
 
