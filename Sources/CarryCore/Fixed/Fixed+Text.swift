@@ -163,23 +163,24 @@ extension Fixed: CustomStringConvertible, LosslessStringConvertible {
     /// sign and up to 38 leading zeros fit); returns where it starts.
     private func render(into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var magnitude = mantissa.magnitude
-        let decimals = Int(scale)
         var pos = 64
-        var written = 0
+        // The decimals (every one, leading zeros included), then the dot.
+        let decimals = Int(scale)
+        if decimals > 0 {
+            for _ in 0..<decimals {
+                pos -= 1
+                buffer[pos] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            }
+            pos -= 1
+            buffer[pos] = UInt8(ascii: ".")
+        }
+        // The integer part, at least one digit ("0.5", not ".5").
         repeat {
             pos -= 1
-            buffer[pos] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+            buffer[pos] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
             magnitude /= 10
-            written += 1
-            if written == decimals {
-                pos -= 1
-                buffer[pos] = UInt8(ascii: ".")
-            }
-        } while magnitude != 0 || written < decimals
-        if buffer[pos] == UInt8(ascii: ".") {
-            pos -= 1
-            buffer[pos] = UInt8(ascii: "0")
-        }
+        } while magnitude != 0
         if mantissa < 0 {
             pos -= 1
             buffer[pos] = UInt8(ascii: "-")

@@ -14,6 +14,10 @@ private let comma = UInt8(ascii: ",")
 final class EquitySampler {
     let tracker: PerformanceTracker
     private let csv: BufferedFile?
+    /// The columns cash … slippage as last written (with their values): they move only with
+    /// fills and funding, so most samples repeat the previous text.
+    private var book: (cash: Fixed, funding: Fixed, fees: Fixed, slippage: Fixed) = (.zero, .zero, .zero, .zero)
+    private var bookText: [UInt8] = []
 
     init(config: BacktestConfig, csvPath: String?) throws {
         tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr)
@@ -29,13 +33,20 @@ final class EquitySampler {
         tracker.observe(time: time, equity: equity, openPairs: openPairs)
         guard let csv else { return }
         let drawdown = tracker.currentDrawdown.rounded(scale: 6, .toNearestOrEven)
+        let unchanged = bookText.count > 0 && book.cash.isIdentical(to: p.cash) && book.funding.isIdentical(to: p.totalFunding)
+            && book.fees.isIdentical(to: p.totalFees) && book.slippage.isIdentical(to: p.totalSlippage)
+        if !unchanged {
+            book = (p.cash, p.totalFunding, p.totalFees, p.totalSlippage)
+            bookText.removeAll(keepingCapacity: true)
+            bookText.append(comma); p.cash.write(to: &bookText)
+            bookText.append(comma); p.totalFunding.write(to: &bookText)
+            bookText.append(comma); p.totalFees.write(to: &bookText)
+            bookText.append(comma); p.totalSlippage.write(to: &bookText)
+        }
         csv.write { line in
             time.writeISO8601(to: &line)
             line.append(comma); equity.write(to: &line)
-            line.append(comma); p.cash.write(to: &line)
-            line.append(comma); p.totalFunding.write(to: &line)
-            line.append(comma); p.totalFees.write(to: &line)
-            line.append(comma); p.totalSlippage.write(to: &line)
+            line.append(contentsOf: bookText)
             line.append(comma); pricePnL.write(to: &line)
             line.append(comma); drawdown.write(to: &line)
             line.append(comma); Fixed(Int64(openPairs)).write(to: &line)
