@@ -8,8 +8,10 @@
 // Invariants: the reducer only ever receives events with time ≤ the simulated clock; every
 // decision and venue fact is journaled before anything acts on it, with the simulated time
 // as its record time, so two runs of one config over one journal are byte-identical.
-// The run journal's writes are pipelined (a crashed backtest is simply re-run), and memory
-// stays bounded: nothing grows with the length of the run except the journal on disk.
+// The market journal is read and decoded ahead on a thread of its own (`MarketReadAhead`;
+// the pipeline takes its records in scan order), the run journal's writes are pipelined (a
+// crashed backtest is simply re-run), and memory stays bounded: nothing grows with the
+// length of the run except the journal on disk.
 
 public import CarryCore
 public import CarryJournal
@@ -147,6 +149,7 @@ struct Runner {
     let outDirectory: String
     var drafts: [EventDraft] = []
     var tickets: [CommitTicket] = []
+    /// True for the spot and perp instruments of the configured pairs, by instrument index.
     var relevant: [Bool] = []
     var sourceEvents = 0
     var runEvents = 0
@@ -207,9 +210,6 @@ struct Runner {
             }
         }
     }
-
-    /// True for the spot and perp instruments of the configured pairs.
-    func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
 
     /// Observes a bar of a traded instrument (`GapCensus`'s rule for its stream).
     mutating func observeBar(_ id: InstrumentId, at time: Timestamp, seq: UInt64) {
@@ -302,50 +302,50 @@ struct Runner {
         for p in pairs {
             for d in [p.spot, p.perp] { pipeline.define(d, at: from) }
         }
-        let barKind = EventKind.barClosed.rawValue
-        let fundingKind = EventKind.fundingSettled.rawValue
-        let intervalKind = EventKind.fundingIntervalChanged.rawValue
-        let interval = config.barIntervalSeconds
         let sampler = self.sampler
         // The instant being read; nil before the first record.
         var instant: Timestamp?
         let spanMs = Double(max(1, to.ms - warmupFrom.ms))
         var lastProgress = 0.0
-        try market.journal.withSnapshot { snap in
-            try snap.scanByTime(from: warmupFrom, through: to) { view in
-                let kind = view.header.kindCode
-                // Only bars, settlements and interval changes: an instant never holds a
-                // definition, so its bars go to the pipeline as they are read (`process`'s
-                // order: the bars, then the other events, then the tick).
-                guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
-                // Skip other instruments' records and other bar intervals without decoding them.
-                guard let id = try view.instrument(), isTraded(id) else { return true }
-                if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
-                let t = view.header.eventTime
-                let seq = view.header.seq
-                if t != instant {
-                    if let open = instant { try endInstant(open) }
-                    pipeline.begin(instant: t, trading: t >= from, afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
-                    instant = t
-                }
-                if kind == barKind {
-                    pipeline.bar(try view.decodeBar(), seq: seq, at: t)
-                    observeBar(id, at: t, seq: seq)
-                } else {
-                    let event = try view.decode()
-                    observeFunding(event, at: t, seq: seq)
-                    others.append((seq, event))
-                }
-                sourceEvents += 1
-                if let progress, sourceEvents % 50_000 == 0 {
-                    let f = Double(t.ms - warmupFrom.ms) / spanMs
-                    if f - lastProgress >= 0.01 {
-                        lastProgress = f
-                        progress(f)
+        // Only bars, settlements and interval changes of the traded instruments at the bar
+        // interval, read and decoded on the reader's thread: an instant never holds a
+        // definition, so its bars go to the pipeline as they come (`process`'s order: the
+        // bars, then the other events, then the tick).
+        let reader = MarketReadAhead(journal: market.journal, selection: MarketReadAhead.Selection(
+            traded: relevant, barIntervalSeconds: config.barIntervalSeconds, from: warmupFrom, through: to))
+        defer { reader.stop() }
+        while let batch = try reader.next() {
+            var nextBar = 0
+            var nextOther = 0
+            try batch.bars.withUnsafeBufferPointer { bars in
+                for isBar in batch.isBar {
+                    let t = isBar ? bars[nextBar].time : batch.others[nextOther].time
+                    if t != instant {
+                        if let open = instant { try endInstant(open) }
+                        pipeline.begin(instant: t, trading: t >= from, afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
+                        instant = t
+                    }
+                    if isBar {
+                        pipeline.bar(bars[nextBar].bar, seq: bars[nextBar].seq, at: t)
+                        observeBar(bars[nextBar].bar.instrumentId, at: t, seq: bars[nextBar].seq)
+                        nextBar += 1
+                    } else {
+                        let seq = batch.others[nextOther].seq
+                        observeFunding(batch.others[nextOther].event, at: t, seq: seq)
+                        others.append((seq, batch.others[nextOther].event))
+                        nextOther += 1
+                    }
+                    sourceEvents += 1
+                    if let progress, sourceEvents % 50_000 == 0 {
+                        let f = Double(t.ms - warmupFrom.ms) / spanMs
+                        if f - lastProgress >= 0.01 {
+                            lastProgress = f
+                            progress(f)
+                        }
                     }
                 }
-                return true
             }
+            reader.recycle(batch)
         }
         if let open = instant { try endInstant(open) }
         pipeline.finish(afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
