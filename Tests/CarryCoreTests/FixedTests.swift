@@ -271,7 +271,7 @@ struct FixedFastPathTests {
         return rng.below(2) == 0 ? magnitude : -magnitude
     }
 
-    @Test("sums, comparisons, products, quotients and rescales match 128-bit arithmetic")
+    @Test("sums, comparisons, products, quotients, rescales and a × n ÷ d match 128-bit arithmetic")
     func matchWideArithmetic() {
         var rng = SplitMix64(seed: 20_250_611)
         var checked = 0
@@ -312,6 +312,14 @@ struct FixedFastPathTests {
             }
             if let r = Self.fixed(Self.rescaled(Int128(a.mantissa), from: Int(a.scale), to: target, rule), scale: target) {
                 #expect(a.rounded(scale: target, rule).isIdentical(to: r), "\(a) to scale \(target) \(rule)")
+                checked += 1
+            }
+            // A rate re-expressed per another interval: a × n ÷ d, rounded once.
+            let n = Int64(rng.below(10_000)) - 5_000, d = Int64(rng.below(1_440)) + 1
+            let shift = target - Int(a.scale)
+            let (num, over) = (Int128(a.mantissa) * Int128(n)).multipliedReportingOverflow(by: Self.pow10(max(shift, 0)))
+            if !over, let r = Self.fixed(Self.quotient(num, Int128(d) * Self.pow10(max(-shift, 0)), rule), scale: target) {
+                #expect(a.multiplied(by: n, dividedBy: d, scale: target, rule).isIdentical(to: r), "\(a) × \(n) ÷ \(d) at \(target) \(rule)")
                 checked += 1
             }
         }

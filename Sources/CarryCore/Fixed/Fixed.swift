@@ -346,45 +346,49 @@ extension Fixed {
     public func multiplied(by b: Fixed, _ c: Fixed, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
         let negative = ((mantissa < 0) != (b.mantissa < 0)) != (c.mantissa < 0)
-        let ab = UInt128(mantissa.magnitude) * UInt128(b.mantissa.magnitude)
+        // Each partial product fits in 128 bits: wrapping arithmetic is exact here.
+        let ab = UInt128(mantissa.magnitude) &* UInt128(b.mantissa.magnitude)
         let (abLow, abHigh) = (UInt64(truncatingIfNeeded: ab), UInt64(truncatingIfNeeded: ab >> 64))
         let cm = UInt128(c.mantissa.magnitude)
-        // 192-bit product as three 64-bit limbs, least significant first.
-        let p0 = UInt128(abLow) * cm
-        let p1 = UInt128(abHigh) * cm + (p0 >> 64)
-        var limbs: [UInt64] = [UInt64(truncatingIfNeeded: p0), UInt64(truncatingIfNeeded: p1), UInt64(truncatingIfNeeded: p1 >> 64)]
+        // 192-bit product as three 64-bit limbs, least significant first (locals, not an
+        // array: this runs for every funding payment).
+        let p0 = UInt128(abLow) &* cm
+        let p1 = UInt128(abHigh) &* cm &+ (p0 >> 64)
+        var l0 = UInt64(truncatingIfNeeded: p0), l1 = UInt64(truncatingIfNeeded: p1), l2 = UInt64(truncatingIfNeeded: p1 >> 64)
         let sourceScale = Int(scale) + Int(b.scale) + Int(c.scale)
         if target >= sourceScale {
-            guard limbs[2] == 0, limbs[1] >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
-            let wide = Int128(UInt128(limbs[1]) << 64 | UInt128(limbs[0]))
+            guard l2 == 0, l1 >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
+            let wide = Int128(UInt128(l1) << 64 | UInt128(l0))
             return Fixed.rescaleWide(negative ? -wide : wide, from: sourceScale, to: target, rule, "multiplication")
         }
         // Divide 2·|product| by 10^k: the quotient's low bit and the exactness of the
         // division tell below / at / above half, which is all any rounding rule needs.
-        var carry: UInt64 = 0
-        for i in 0..<3 {
-            let v = limbs[i]
-            limbs[i] = (v << 1) | carry
-            carry = v >> 63
-        }
-        limbs.append(carry)
+        var l3 = l2 >> 63
+        l2 = (l2 << 1) | (l1 >> 63)
+        l1 = (l1 << 1) | (l0 >> 63)
+        l0 = l0 << 1
         var k = sourceScale - target
         var exact = true
         while k > 0 {
             let step = Swift.min(k, 19)
             var divisor: UInt64 = 1
             for _ in 0..<step { divisor &*= 10 }
+            let d = UInt128(divisor)
             var remainder: UInt128 = 0
-            for i in stride(from: limbs.count - 1, through: 0, by: -1) {
-                let cur = (remainder << 64) | UInt128(limbs[i])
-                limbs[i] = UInt64(truncatingIfNeeded: cur / UInt128(divisor))
-                remainder = cur % UInt128(divisor)
+            func divideLimb(_ limb: inout UInt64) {
+                let cur = (remainder << 64) | UInt128(limb)
+                limb = UInt64(truncatingIfNeeded: cur / d)
+                remainder = cur % d
             }
+            divideLimb(&l3)
+            divideLimb(&l2)
+            divideLimb(&l1)
+            divideLimb(&l0)
             if remainder != 0 { exact = false }
             k -= step
         }
-        guard limbs[3] == 0, limbs[2] == 0, limbs[1] >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
-        let twice = UInt128(limbs[1]) << 64 | UInt128(limbs[0])
+        guard l3 == 0, l2 == 0, l1 >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
+        let twice = UInt128(l1) << 64 | UInt128(l0)
         var q = twice >> 1
         let halfBit = twice & 1 == 1
         let inexact = halfBit || !exact
@@ -437,10 +441,13 @@ extension Fixed {
     public func multiplied(by numerator: Int64, dividedBy denominator: Int64, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         precondition(denominator != 0, "Fixed division by zero")
         precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
-        var n = Int128(mantissa) * Int128(numerator)
+        // Two 64-bit factors always fit in 128 bits (a wrapping multiply is exact).
+        var n = Int128(mantissa) &* Int128(numerator)
         var d = Int128(denominator)
         let shift = target - Int(scale)
-        if shift >= 0 {
+        if shift >= 0 && shift <= 18, let narrow = Int64(exactly: n), case (let r, false) = narrow.multipliedReportingOverflow(by: Fixed.pow10Int64(shift)) {
+            n = Int128(r)   // the scaled numerator fits in 64 bits: no 128-bit overflow check
+        } else if shift >= 0 {
             let (r, o) = n.multipliedReportingOverflow(by: Fixed.pow10(shift))
             precondition(!o, "Fixed overflow in scaling")
             n = r

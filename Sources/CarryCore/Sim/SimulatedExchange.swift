@@ -416,12 +416,14 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     /// A funding settlement of a perpetual at `time`: pay or charge the position held now.
     public mutating func onFundingSettled(_ f: FundingSettled, at time: Timestamp, cause: CausationRef) -> [VenueFact] {
         let id = f.instrumentId
-        guard id.index < instruments.count, let def = instruments[id.index], def.kind.isPerpetual else { return [] }
+        // Decided without copying the definition (its Strings), which only the alert needs.
+        guard id.index < isPerpetual.count, isPerpetual[id.index] else { return [] }
         let pos = positions[id.index]
         guard !pos.isZero else { return [] }
         guard let mark = f.markPrice ?? lastClose[id.index] else {
+            let symbol = instruments[id.index]?.symbol ?? "\(id)"
             return [VenueFact(event: .alertRaised(AlertRaised(severity: .warning, code: "funding.noMark",
-                                                                message: "no mark price for \(def.symbol) at \(time.iso8601): funding not settled")),
+                                                                message: "no mark price for \(symbol) at \(time.iso8601): funding not settled")),
                               time: time, causation: cause)]
         }
         let amount = FundingMath.payment(positionQty: pos, markPrice: mark, ratePerInterval: f.ratePerInterval)
