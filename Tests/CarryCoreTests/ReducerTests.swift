@@ -289,6 +289,8 @@ struct ReducerPropertyTests {
         #expect(r.equity.isIdentical(to: equity()))
         let valuation = p.valuation(marks: { r.mark($0) })
         #expect(valuation.equity.isIdentical(to: r.equity) && valuation.pricePnL.isIdentical(to: perInstrument))
+        let byArray = p.valuation(marks: r.marks)
+        #expect(byArray.equity.isIdentical(to: valuation.equity) && byArray.pricePnL.isIdentical(to: valuation.pricePnL))
         // The simulated venue agrees on cash and positions.
         #expect(p.cash == run.pipeline.venue.cash && cash == p.cash)
         for i in 0..<6 { #expect(qty[i] == run.pipeline.venue.positions[i]) }

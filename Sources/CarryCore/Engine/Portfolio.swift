@@ -193,6 +193,25 @@ public struct Portfolio: Sendable, Equatable {
         return (cash + value, value - totalReferenceCost)
     }
 
+    /// `positionsValue(marks:)` with the marks as an array by instrument index (a missing or
+    /// short entry is no mark), as the reducer keeps them: no closure call per position.
+    public func positionsValue(marks: [Fixed?]) -> Fixed {
+        var total = Fixed.zero
+        for i in qty.indices where !qty[i].isZero {
+            if i < marks.count, let m = marks[i] { total += qty[i].multiplied(by: m, scale: quoteScale, .toNearestOrEven) }
+        }
+        return total
+    }
+
+    /// `equity(marks:)` with the marks as an array by instrument index.
+    public func equity(marks: [Fixed?]) -> Fixed { cash + positionsValue(marks: marks) }
+
+    /// `valuation(marks:)` with the marks as an array by instrument index.
+    public func valuation(marks: [Fixed?]) -> (equity: Fixed, pricePnL: Fixed) {
+        let value = positionsValue(marks: marks)
+        return (cash + value, value - totalReferenceCost)
+    }
+
     /// Price P&L of one instrument: its value at the mark less what it cost at reference prices.
     public func pricePnL(_ id: InstrumentId, mark: Fixed?) -> Fixed {
         guard id.index < qty.count else { return .zero }

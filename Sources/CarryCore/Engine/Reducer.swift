@@ -135,7 +135,7 @@ public struct CarryReducer: Sendable, Equatable {
     public func mark(_ id: InstrumentId) -> Fixed? { id.index < marks.count ? marks[id.index] : nil }
 
     /// Equity at the last closes.
-    public var equity: Fixed { portfolio.equity(marks: { mark($0) }) }
+    public var equity: Fixed { portfolio.equity(marks: marks) }
 
     /// True when new pairs may be opened.
     public var mayOpen: Bool { !killSwitchEngaged && halt == nil && !reconciliationHold }

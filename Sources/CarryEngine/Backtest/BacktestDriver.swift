@@ -281,7 +281,7 @@ struct Runner {
         // Counted by index: a reduce over `pairs` copied every PairState (and its array).
         var openPairs = 0
         for i in reducer.pairs.indices where reducer.pairs[i].phase != .flat { openPairs += 1 }
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { reducer.mark($0) }, openPairs: openPairs)
+        sampler.sample(at: time, portfolio: reducer.portfolio, valuation: reducer.portfolio.valuation(marks: reducer.marks), openPairs: openPairs)
     }
 
     mutating func run(progress: ((Double) -> Void)?) throws -> BacktestResult {

@@ -26,10 +26,15 @@ final class EquitySampler {
     }
 
     func sample(at time: Timestamp, portfolio p: Portfolio, marks: (InstrumentId) -> Fixed?, openPairs: Int) {
+        sample(at: time, portfolio: p, valuation: p.valuation(marks: marks), openPairs: openPairs)
+    }
+
+    /// A sample with the positions already valued (`Portfolio.valuation`).
+    func sample(at time: Timestamp, portfolio p: Portfolio, valuation: (equity: Fixed, pricePnL: Fixed), openPairs: Int) {
         // Positions valued once for equity and price P&L; the totals are the portfolio's
         // running sums. The line goes straight into the file's byte buffer (this runs at every
         // scan tick: formatting through Strings was a sixth of a backtest's time).
-        let (equity, pricePnL) = p.valuation(marks: marks)
+        let (equity, pricePnL) = valuation
         tracker.observe(time: time, equity: equity, openPairs: openPairs)
         guard let csv else { return }
         let drawdown = tracker.currentDrawdown.rounded(scale: 6, .toNearestOrEven)
