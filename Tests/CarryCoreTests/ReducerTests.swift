@@ -298,7 +298,15 @@ struct ReducerPropertyTests {
 
     @Test("streaming an instant (begin, each bar as read, end) journals exactly what processing it as a group does", arguments: seeds)
     func streamingEqualsGroups(seed: UInt64) {
-        let market = randomMarket(seed: seed, pairs: 3, hours: 24 * 20)
+        // The random market, with an interval change listed first at every 50th hour (the
+        // pipeline handles it after the instant's bars, before its settlements).
+        var market: [(Timestamp, Event)] = []
+        for (t, e) in randomMarket(seed: seed, pairs: 3, hours: 24 * 20) {
+            if t.ms % (50 * Millis.hour) == 0 && market.last?.0 != t {
+                market.append((t, .fundingIntervalChanged(FundingIntervalChanged(instrumentId: InstrumentId(1), previousMinutes: 480, newMinutes: 480))))
+            }
+            market.append((t, e))
+        }
         var grouped = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
         grouped.run(market, tradingFrom: hours(24))
         var streamed = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)

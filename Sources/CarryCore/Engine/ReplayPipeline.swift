@@ -208,6 +208,14 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         closeInstant(time, others: others, trading: trading, afterTick: afterTick)
     }
 
+    /// `end(instant:others:…)` for an instant whose other events are interval changes and
+    /// settlements only, handed over typed (the backtest's case).
+    public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                             settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, intervalChanges: intervalChanges, settlements: settlements, trading: trading, afterTick: afterTick)
+    }
+
     mutating func openInstant(_ time: Timestamp, trading: Bool, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
@@ -240,6 +248,30 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         if trading && nextTick == time && nextTick <= to { tick(afterTick) }
     }
 
+    /// A funding interval change (step 3): `handle` for that event.
+    private mutating func changeInterval(_ c: FundingIntervalChanged, seq: UInt64, at time: Timestamp) {
+        let ref = journalsMarketInputs ? .local(record(.fundingIntervalChanged(c), time: time, causation: .none)) : CausationRef.source(seq)
+        feed(.market(.fundingInterval(c)), time: time, ref: ref)
+    }
+
+    /// A settlement (step 3): the venue pays funding on the position held, then the engine
+    /// sees it — `handle` for that event.
+    private mutating func settle(_ f: FundingSettled, seq: UInt64, at time: Timestamp) {
+        deliver(venue.onFundingSettled(f, at: time, cause: journalsMarketInputs ? .none : .source(seq)))
+        let ref = journalsMarketInputs ? .local(record(.fundingSettled(f), time: time, causation: .none)) : CausationRef.source(seq)
+        feed(.market(.fundingSettled(f)), time: time, ref: ref)
+    }
+
+    /// Closes an instant whose other events are only interval changes and settlements, given
+    /// typed (each list in seq order): `closeInstant` without an `Event` per record.
+    mutating func closeInstant(_ time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                               settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                               afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        for item in intervalChanges { changeInterval(item.change, seq: item.seq, at: time) }
+        for item in settlements { settle(item.settlement, seq: item.seq, at: time) }
+        if trading && nextTick == time && nextTick <= to { tick(afterTick) }
+    }
+
     /// The place of a non-bar event within its instant (bars come between 0 and 1).
     private static func rank(_ e: Event) -> Int {
         switch e {
@@ -263,10 +295,11 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
                     venue.define(d)
                     input = .market(.defined(d))
                 case .fundingSettled(let f):
-                    deliver(venue.onFundingSettled(f, at: time, cause: journalsMarketInputs ? .none : .source(seq)))
-                    input = .market(.fundingSettled(f))
+                    settle(f, seq: seq, at: time)
+                    continue
                 case .fundingIntervalChanged(let c):
-                    input = .market(.fundingInterval(c))
+                    changeInterval(c, seq: seq, at: time)
+                    continue
                 default:
                     input = EngineInput(items[i].event)
                 }
@@ -334,6 +367,13 @@ extension ReplayPipeline where Venue == SimulatedExchange {
     public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
                              afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         closeInstant(time, others: others, trading: trading, afterTick: afterTick)
+    }
+
+    /// `end(instant:intervalChanges:settlements:trading:afterTick:)`, specialized.
+    public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                             settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, intervalChanges: intervalChanges, settlements: settlements, trading: trading, afterTick: afterTick)
     }
 
     /// `finish(afterTick:)`, specialized.

@@ -165,7 +165,8 @@ struct Runner {
     /// Pairs opened, per pair index (for the summary).
     var opened: [Int] = []
     /// The non-bar events of the open instant (bars go to the pipeline as they are read).
-    var others: [(seq: UInt64, event: Event)] = []
+    var intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)] = []
+    var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
 
     init(config: BacktestConfig, engineConfig: EngineConfig, pairs: [ResolvedPair], market: MarketJournal,
          from: Timestamp, to: Timestamp, outDirectory: String, warnings: [String]) throws {
@@ -223,8 +224,7 @@ struct Runner {
     }
 
     /// Observes a funding settlement's stream (the cadence is the interval it settled under).
-    mutating func observeFunding(_ event: Event, at time: Timestamp, seq: UInt64) {
-        guard case .fundingSettled(let f) = event else { return }
+    mutating func observeFunding(_ f: FundingSettled, at time: Timestamp, seq: UInt64) {
         let i = f.instrumentId.index
         let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
         if fundingCensus[i] == nil { fundingCensus[i] = GapCensus(cadenceMs: cadence) }
@@ -246,9 +246,10 @@ struct Runner {
     /// gap alerts found at that time; then the output goes to the run journal.
     mutating func endInstant(_ time: Timestamp) throws {
         let sampler = self.sampler
-        pipeline.end(instant: time, others: others, trading: time >= from,
+        pipeline.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, trading: time >= from,
                      afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
-        others.removeAll(keepingCapacity: true)
+        intervalChanges.removeAll(keepingCapacity: true)
+        settlements.removeAll(keepingCapacity: true)
         for (message, seq) in pendingAlerts {
             pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: message)), time: time, causation: .source(seq))
         }
@@ -331,8 +332,15 @@ struct Runner {
                         nextBar += 1
                     } else {
                         let seq = batch.others[nextOther].seq
-                        observeFunding(batch.others[nextOther].event, at: t, seq: seq)
-                        others.append((seq, batch.others[nextOther].event))
+                        switch batch.others[nextOther].event {
+                        case .fundingSettled(let f):
+                            observeFunding(f, at: t, seq: seq)
+                            settlements.append((seq, f))
+                        case .fundingIntervalChanged(let c):
+                            intervalChanges.append((seq, c))
+                        default:
+                            preconditionFailure("the read-ahead selects bars, settlements and interval changes only")
+                        }
                         nextOther += 1
                     }
                     sourceEvents += 1
