@@ -187,6 +187,23 @@ public final class JournalSnapshot {
         var visited = 0
         do {
             var p = prefixSeq <= prefixEnd ? try prefixCursor.get(.setRange, integerKey: prefixSeq) : nil
+            if disorder == 0 {
+                // Written in time order throughout (imports, backtests): the merge below with
+                // an empty index, as one sequential pass.
+                while let (k, v) = p {
+                    let seq = try Self.seqKey(k, path: path)
+                    if seq > prefixEnd { break }
+                    let h: RecordHeader
+                    do throws(CodecError) { h = try RecordCodec.check(v, expectedSeq: seq) } catch { throw corrupt(error) }
+                    if h.eventTime > through { break }
+                    if h.eventTime >= from && seqs.contains(seq) {
+                        visited += 1
+                        guard try body(RecordView(header: h, bytes: v)) else { return visited }
+                    }
+                    p = try prefixCursor.get(.next)
+                }
+                return visited
+            }
             var startKey = TimeIndexKey.encode(time: from, seq: 0)
             var i = disorder == 0 ? nil : try startKey.withUnsafeMutableBytes { try indexCursor.get(.setRange, key: UnsafeRawBufferPointer($0)) }
             while true {

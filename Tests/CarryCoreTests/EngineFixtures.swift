@@ -3,6 +3,7 @@
 // way the backtest does (grouped by timestamp).
 
 import CarryCore
+import Testing
 
 func f(_ text: String) -> Fixed { Fixed(text)! }
 
@@ -106,6 +107,40 @@ struct VenueRun<V: ExecutionVenue> {
             group.append(seq: UInt64(i + 1), e)
         }
         if !group.isEmpty { flush(&pipeline, &group, groupTime) }
+        pipeline.finish(afterTick: sample)
+        equity += samples
+        collect()
+    }
+
+    /// Feeds market inputs as the backtest driver does: each instant opened with `begin`, its
+    /// bars handed to `bar` as they come, its interval changes and settlements (typed; nothing
+    /// else may appear) to `end`.
+    mutating func stream(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast) {
+        var changes: [(seq: UInt64, change: FundingIntervalChanged)] = []
+        var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
+        var instant: Timestamp?
+        var samples: [(Timestamp, Fixed)] = []
+        let sample: (Timestamp, borrowing CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
+        for (i, (t, e)) in inputs.enumerated() {
+            if t != instant {
+                if let open = instant {
+                    pipeline.end(instant: open, intervalChanges: changes, settlements: settlements, trading: open >= tradingFrom, afterTick: sample)
+                    changes.removeAll()
+                    settlements.removeAll()
+                }
+                pipeline.begin(instant: t, trading: t >= tradingFrom, afterTick: sample)
+                instant = t
+            }
+            switch e {
+            case .barClosed(let bar): pipeline.bar(bar, seq: UInt64(i + 1), at: t)
+            case .fundingSettled(let f): settlements.append((UInt64(i + 1), f))
+            case .fundingIntervalChanged(let c): changes.append((UInt64(i + 1), c))
+            default: Issue.record("stream() takes bars, settlements and interval changes only, not \(e)")
+            }
+        }
+        if let open = instant {
+            pipeline.end(instant: open, intervalChanges: changes, settlements: settlements, trading: open >= tradingFrom, afterTick: sample)
+        }
         pipeline.finish(afterTick: sample)
         equity += samples
         collect()

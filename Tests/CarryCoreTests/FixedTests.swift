@@ -217,3 +217,112 @@ struct FixedTripleProductTests {
         #expect(Fixed("-0.25")!.multiplied(by: 1, 1, scale: 1, .toNearestOrAwayFromZero).description == "-0.3")
     }
 }
+
+/// The arithmetic takes 64-bit shortcuts when operands allow (a rescale that fits an Int64, a
+/// quotient of two 64-bit numbers); these must give what 128-bit arithmetic gives, value and
+/// scale, for every rounding rule — including at the edges of Int64.
+@Suite("Fixed 64-bit fast paths")
+struct FixedFastPathTests {
+    static let rules: [FloatingPointRoundingRule] = [.toNearestOrEven, .toNearestOrAwayFromZero, .up, .down, .towardZero, .awayFromZero]
+
+    /// Round-to-rule quotient in 128 bits, written independently of `Fixed`.
+    static func quotient(_ n: Int128, _ d: Int128, _ rule: FloatingPointRoundingRule) -> Int128 {
+        let q = n / d, r = n % d
+        if r == 0 { return q }
+        let negative = (n < 0) != (d < 0)
+        let away: Int128 = negative ? q - 1 : q + 1
+        let twice = r.magnitude * 2, den = d.magnitude
+        switch rule {
+        case .towardZero: return q
+        case .awayFromZero: return away
+        case .down: return negative ? away : q
+        case .up: return negative ? q : away
+        case .toNearestOrAwayFromZero: return twice >= den ? away : q
+        case .toNearestOrEven: return twice > den || (twice == den && q % 2 != 0) ? away : q
+        @unknown default: fatalError()
+        }
+    }
+
+    static func pow10(_ n: Int) -> Int128 { (0..<n).reduce(Int128(1)) { v, _ in v * 10 } }
+
+    /// value × 10^target as an Int128 mantissa rounded by `rule`, or nil when it overflows.
+    static func rescaled(_ m: Int128, from source: Int, to target: Int, _ rule: FloatingPointRoundingRule) -> Int128? {
+        if target >= source {
+            let (r, o) = m.multipliedReportingOverflow(by: pow10(target - source))
+            return o ? nil : r
+        }
+        return quotient(m, pow10(source - target), rule)
+    }
+
+    static func fixed(_ m: Int128?, scale: Int) -> Fixed? {
+        guard let m, let narrow = Int64(exactly: m) else { return nil }
+        return Fixed(mantissa: narrow, scale: UInt8(scale))
+    }
+
+    /// Mantissas from small to the edge of Int64, either sign.
+    static func mantissa(_ rng: inout SplitMix64) -> Int64 {
+        let magnitude: Int64
+        switch rng.below(4) {
+        case 0: magnitude = Int64(rng.below(1_000))
+        case 1: magnitude = Int64(truncatingIfNeeded: rng.next() >> 1) / Int64(pow10(rng.below(19)))
+        case 2: magnitude = Int64.max - Int64(rng.below(1_000))
+        default: magnitude = Int64(rng.below(2_000_000_000_000))
+        }
+        return rng.below(2) == 0 ? magnitude : -magnitude
+    }
+
+    @Test("sums, comparisons, products, quotients, rescales and a × n ÷ d match 128-bit arithmetic")
+    func matchWideArithmetic() {
+        var rng = SplitMix64(seed: 20_250_611)
+        var checked = 0
+        for _ in 0..<200_000 {
+            // Scales to 18, so a product's scale less the target stays within 10^38.
+            let a = Fixed(mantissa: Self.mantissa(&rng), scale: UInt8(rng.below(19)))
+            let b = Fixed(mantissa: Self.mantissa(&rng), scale: UInt8(rng.below(19)))
+            let rule = Self.rules[rng.below(Self.rules.count)]
+            let target = rng.below(21)
+            let s = max(Int(a.scale), Int(b.scale))
+            let wa = Self.rescaled(Int128(a.mantissa), from: Int(a.scale), to: s, .towardZero)
+            let wb = Self.rescaled(Int128(b.mantissa), from: Int(b.scale), to: s, .towardZero)
+            if let wa, let wb {
+                #expect((a < b) == (wa < wb) && (a == b) == (wa == wb), "\(a) vs \(b)")
+                if let sum = Self.fixed(wa + wb, scale: s) {
+                    #expect((a + b).isIdentical(to: sum), "\(a) + \(b)")
+                    checked += 1
+                }
+            }
+            if let product = Self.fixed(Self.rescaled(Int128(a.mantissa) * Int128(b.mantissa), from: Int(a.scale) + Int(b.scale), to: target, rule),
+                                        scale: target) {
+                #expect(a.multiplied(by: b, scale: target, rule).isIdentical(to: product), "\(a) × \(b) at \(target) \(rule)")
+                checked += 1
+            }
+            if !b.isZero {
+                // m1 × 10^(t + s2 − s1) ÷ m2, the numerator or the denominator scaled.
+                let exponent = target + Int(b.scale) - Int(a.scale)
+                var n = Int128(a.mantissa), d = Int128(b.mantissa), fits = true
+                if exponent >= 0 {
+                    let (r, o) = n.multipliedReportingOverflow(by: Self.pow10(exponent)); n = r; fits = !o
+                } else {
+                    let (r, o) = d.multipliedReportingOverflow(by: Self.pow10(-exponent)); d = r; fits = !o
+                }
+                if fits, let quotient = Self.fixed(Self.quotient(n, d, rule), scale: target) {
+                    #expect(a.divided(by: b, scale: target, rule).isIdentical(to: quotient), "\(a) ÷ \(b) at \(target) \(rule)")
+                    checked += 1
+                }
+            }
+            if let r = Self.fixed(Self.rescaled(Int128(a.mantissa), from: Int(a.scale), to: target, rule), scale: target) {
+                #expect(a.rounded(scale: target, rule).isIdentical(to: r), "\(a) to scale \(target) \(rule)")
+                checked += 1
+            }
+            // A rate re-expressed per another interval: a × n ÷ d, rounded once.
+            let n = Int64(rng.below(10_000)) - 5_000, d = Int64(rng.below(1_440)) + 1
+            let shift = target - Int(a.scale)
+            let (num, over) = (Int128(a.mantissa) * Int128(n)).multipliedReportingOverflow(by: Self.pow10(max(shift, 0)))
+            if !over, let r = Self.fixed(Self.quotient(num, Int128(d) * Self.pow10(max(-shift, 0)), rule), scale: target) {
+                #expect(a.multiplied(by: n, dividedBy: d, scale: target, rule).isIdentical(to: r), "\(a) × \(n) ÷ \(d) at \(target) \(rule)")
+                checked += 1
+            }
+        }
+        #expect(checked > 400_000, "too few cases fit to test: \(checked)")
+    }
+}

@@ -275,9 +275,47 @@ struct ReducerPropertyTests {
         #expect(pricePnL == p.totalPricePnL(marks: { r.mark($0) }))
         #expect(equity() == p.initialCash + pricePnL + funding - fees - slippage)
         #expect(equity() == r.equity)
+        // The portfolio's running totals are the per-instrument sums in value and spelling
+        // (equity.csv prints them), and so is its price P&L from them.
+        #expect(p.totalFees.isIdentical(to: p.fees.reduce(.zero, +)) && p.totalSlippage.isIdentical(to: p.slippage.reduce(.zero, +)))
+        #expect(p.totalFunding.isIdentical(to: p.funding.reduce(.zero, +)) && p.totalReferenceCost.isIdentical(to: p.referenceCost.reduce(.zero, +)))
+        #expect(p.totalFills == p.fills.reduce(0, +))
+        var perInstrument = Fixed.zero
+        for i in p.qty.indices {
+            let id = InstrumentId(UInt32(i))
+            if p.qty[i].isZero { perInstrument -= p.referenceCost[i] } else { perInstrument += p.pricePnL(id, mark: r.mark(id)) }
+        }
+        #expect(p.totalPricePnL(marks: { r.mark($0) }).isIdentical(to: perInstrument))
+        #expect(r.equity.isIdentical(to: equity()))
+        let valuation = p.valuation(marks: { r.mark($0) })
+        #expect(valuation.equity.isIdentical(to: r.equity) && valuation.pricePnL.isIdentical(to: perInstrument))
+        let byArray = p.valuation(marks: r.marks)
+        #expect(byArray.equity.isIdentical(to: valuation.equity) && byArray.pricePnL.isIdentical(to: valuation.pricePnL))
         // The simulated venue agrees on cash and positions.
         #expect(p.cash == run.pipeline.venue.cash && cash == p.cash)
         for i in 0..<6 { #expect(qty[i] == run.pipeline.venue.positions[i]) }
+    }
+
+    @Test("streaming an instant (begin, each bar as read, end) journals exactly what processing it as a group does", arguments: seeds)
+    func streamingEqualsGroups(seed: UInt64) {
+        // The random market, with an interval change listed first at every 50th hour (the
+        // pipeline handles it after the instant's bars, before its settlements).
+        var market: [(Timestamp, Event)] = []
+        for (t, e) in randomMarket(seed: seed, pairs: 3, hours: 24 * 20) {
+            if t.ms % (50 * Millis.hour) == 0 && market.last?.0 != t {
+                market.append((t, .fundingIntervalChanged(FundingIntervalChanged(instrumentId: InstrumentId(1), previousMinutes: 480, newMinutes: 480))))
+            }
+            market.append((t, e))
+        }
+        var grouped = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        grouped.run(market, tradingFrom: hours(24))
+        var streamed = PipelineRun(config: Self.lively(), from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        streamed.stream(market, tradingFrom: hours(24))
+        #expect(grouped.journal.count > 100 && grouped.pipeline.reducer.portfolio.totalFills > 20)
+        #expect(streamed.journal.map(\.seq) == grouped.journal.map(\.seq))
+        #expect(streamed.journal.map(\.out) == grouped.journal.map(\.out))
+        #expect(streamed.equity.map(\.0) == grouped.equity.map(\.0) && streamed.equity.map(\.1) == grouped.equity.map(\.1))
+        #expect(streamed.pipeline.reducer == grouped.pipeline.reducer)
     }
 
     @Test("the book projection folded from the journal (and the bars) equals the engine's book; pairs sum to the totals", arguments: seeds)

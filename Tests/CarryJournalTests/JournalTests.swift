@@ -122,6 +122,13 @@ struct JournalTests {
             var seqs: [UInt64] = []
             try snap.scanByTime(from: Timestamp(ms: 5_005), through: Timestamp(ms: 5_040)) { seqs.append($0.header.seq); return true }
             #expect(seqs == [502, 503, 504, 505])
+            // The whole journal in order, and a seq range with a body that stops early.
+            var all: [UInt64] = []
+            #expect(try snap.scanByTime { all.append($0.header.seq); return true } == 1000)
+            #expect(all == Array(1...1000))
+            var limited: [UInt64] = []
+            let visited = try snap.scanByTime(from: Timestamp(ms: 100), seqs: 5...20) { limited.append($0.header.seq); return limited.count < 3 }
+            #expect(limited == [11, 12, 13] && visited == 3)
         }
     }
 

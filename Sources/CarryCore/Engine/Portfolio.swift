@@ -11,6 +11,11 @@
 //
 // Invariant: `equity(marks) == initialCash + pricePnL(marks) + funding − fees − slippage`
 // to the last unit, for any marks.
+//
+// The totals across instruments (fees, slippage, funding, reference cost, fills) are kept as
+// running sums beside the per-instrument ones: an equity sample reads them at every scan tick.
+// `Fixed` addition is exact and its scale is the larger of the two, so a running sum has the
+// same value *and* spelling as the per-instrument sums added up afterwards.
 
 /// What a fill moves, split as the accounting above: the signed change of the position,
 /// round8(dq × fill price), round8(dq × reference price) and the slippage between them, and
@@ -64,6 +69,13 @@ public struct Portfolio: Sendable, Equatable {
     public private(set) var entryPrice: [Fixed?] = []
     /// Fills that were liquidations.
     public private(set) var liquidations = 0
+    /// Σ of `fees`, `slippage`, `funding`, `referenceCost` and `fills` over instruments,
+    /// maintained with them (equal to summing the arrays, to the last unit and scale).
+    public private(set) var totalFees: Fixed = .zero
+    public private(set) var totalSlippage: Fixed = .zero
+    public private(set) var totalFunding: Fixed = .zero
+    public private(set) var totalReferenceCost: Fixed = .zero
+    public private(set) var totalFills = 0
 
     /// An empty account.
     public init(initialCash: Fixed) {
@@ -97,6 +109,10 @@ public struct Portfolio: Sendable, Equatable {
         slippage[i] += a.slippage
         fees[i] += a.fee
         fills[i] += 1
+        totalReferenceCost += a.reference
+        totalSlippage += a.slippage
+        totalFees += a.fee
+        totalFills += 1
         if fill.isLiquidation { liquidations += 1 }
         if isPerp { entryPrice[i] = Self.entryPrice(position: qty[i], entry: entryPrice[i], fill: a.dq, at: fill.price) }
         qty[i] += a.dq
@@ -126,6 +142,7 @@ public struct Portfolio: Sendable, Equatable {
         let value = dq.multiplied(by: mark, scale: quoteScale, .toNearestOrEven)
         cash -= value
         referenceCost[i] += value
+        totalReferenceCost += value
         qty[i] = venueQty
         if isPerp { entryPrice[i] = venueQty.isZero ? nil : (entryPrice[i] ?? mark) }
     }
@@ -138,6 +155,7 @@ public struct Portfolio: Sendable, Equatable {
         let d = venueCash - cash
         cash = venueCash
         referenceCost[id.index] -= d
+        totalReferenceCost -= d
     }
 
     /// Books a funding payment.
@@ -145,6 +163,7 @@ public struct Portfolio: Sendable, Equatable {
         grow(to: payment.instrumentId)
         cash += payment.amount
         funding[payment.instrumentId.index] += payment.amount
+        totalFunding += payment.amount
     }
 
     /// Value of one position at a mark.
@@ -155,11 +174,42 @@ public struct Portfolio: Sendable, Equatable {
     /// Cash plus every position at its mark (a missing mark values the position at zero,
     /// which only happens before an instrument's first bar).
     public func equity(marks: (InstrumentId) -> Fixed?) -> Fixed {
-        var total = cash
+        cash + positionsValue(marks: marks)
+    }
+
+    /// Σ round8(q × mark) over held positions (a missing mark counts zero).
+    public func positionsValue(marks: (InstrumentId) -> Fixed?) -> Fixed {
+        var total = Fixed.zero
         for i in qty.indices where !qty[i].isZero {
             if let m = marks(InstrumentId(UInt32(i))) { total += qty[i].multiplied(by: m, scale: quoteScale, .toNearestOrEven) }
         }
         return total
+    }
+
+    /// Equity and total price P&L at the marks, valuing the positions once (an equity sample
+    /// wants both): exactly `(equity(marks:), totalPricePnL(marks:))`.
+    public func valuation(marks: (InstrumentId) -> Fixed?) -> (equity: Fixed, pricePnL: Fixed) {
+        let value = positionsValue(marks: marks)
+        return (cash + value, value - totalReferenceCost)
+    }
+
+    /// `positionsValue(marks:)` with the marks as an array by instrument index (a missing or
+    /// short entry is no mark), as the reducer keeps them: no closure call per position.
+    public func positionsValue(marks: [Fixed?]) -> Fixed {
+        var total = Fixed.zero
+        for i in qty.indices where !qty[i].isZero {
+            if i < marks.count, let m = marks[i] { total += qty[i].multiplied(by: m, scale: quoteScale, .toNearestOrEven) }
+        }
+        return total
+    }
+
+    /// `equity(marks:)` with the marks as an array by instrument index.
+    public func equity(marks: [Fixed?]) -> Fixed { cash + positionsValue(marks: marks) }
+
+    /// `valuation(marks:)` with the marks as an array by instrument index.
+    public func valuation(marks: [Fixed?]) -> (equity: Fixed, pricePnL: Fixed) {
+        let value = positionsValue(marks: marks)
+        return (cash + value, value - totalReferenceCost)
     }
 
     /// Price P&L of one instrument: its value at the mark less what it cost at reference prices.
@@ -170,22 +220,10 @@ public struct Portfolio: Sendable, Equatable {
         return value - referenceCost[id.index]
     }
 
-    /// Totals across instruments.
-    public var totalFees: Fixed { fees.reduce(.zero, +) }
-    public var totalSlippage: Fixed { slippage.reduce(.zero, +) }
-    public var totalFunding: Fixed { funding.reduce(.zero, +) }
-    public var totalFills: Int { fills.reduce(0, +) }
-
-    /// Total price P&L at the marks.
+    /// Total price P&L at the marks: Σ value at the mark − Σ reference cost. (Addition is
+    /// exact and keeps the larger scale, so the order of the sums changes neither value nor
+    /// spelling.)
     public func totalPricePnL(marks: (InstrumentId) -> Fixed?) -> Fixed {
-        var total = Fixed.zero
-        for i in qty.indices {
-            if qty[i].isZero {
-                total -= referenceCost[i]
-            } else {
-                total += pricePnL(InstrumentId(UInt32(i)), mark: marks(InstrumentId(UInt32(i))))
-            }
-        }
-        return total
+        positionsValue(marks: marks) - totalReferenceCost
     }
 }

@@ -101,6 +101,8 @@ public struct CarryReducer: Sendable, Equatable {
     private var liquidationExecutions: Set<String> = []
     /// A live session's funding ledger (nil: off — backtests and paper sessions).
     public private(set) var fundingLedger: FundingLedger?
+    /// Liquidation prices of held perp positions (a cache for the margin buffer on each bar).
+    private var liquidationMemo = LiquidationMemo()
 
     /// Finished orders kept for recognising late facts.
     static let orderMemory = 4096
@@ -146,7 +148,7 @@ public struct CarryReducer: Sendable, Equatable {
     public func mark(_ id: InstrumentId) -> Fixed? { id.index < marks.count ? marks[id.index] : nil }
 
     /// Equity at the last closes.
-    public var equity: Fixed { portfolio.equity(marks: { mark($0) }) }
+    public var equity: Fixed { portfolio.equity(marks: marks) }
 
     /// True when new pairs may be opened.
     public var mayOpen: Bool { !killSwitchEngaged && halt == nil && !reconciliationHold }
@@ -208,7 +210,8 @@ public struct CarryReducer: Sendable, Equatable {
     /// Applies a bar: exactly `apply(.market(.bar(bar)), …)` (the replay hot path).
     public mutating func applyBar(_ bar: BarClosed, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
         var out = DecisionBuffer(nextSeq: nextSeq)
-        advanceClock(to: time, ref: ref, into: &out)
+        // Every bar of an instant but its first finds the clock there already.
+        if time > now { advanceClock(to: time, ref: ref, into: &out) }
         let i = bar.instrumentId.index
         guard bar.intervalSeconds == config.barIntervalSeconds, i < marks.count else { return out.decisions }
         marks[i] = bar.close
@@ -249,12 +252,18 @@ public struct CarryReducer: Sendable, Equatable {
         }
     }
 
-    /// |spot qty + perp qty| ÷ target qty: the share of the pair that is unhedged.
+    /// |spot qty + perp qty| ÷ target qty: the share of the pair that is unhedged. (Inlined:
+    /// called from a mutating method, a non-mutating call copied the whole reducer, 800 bytes,
+    /// on every bar of an open pair.)
+    @inline(__always)
     private func nakedFraction(_ i: Int) -> Fixed {
         let p = config.pairs[i]
         let target = pairs[i].targetQty
         guard target.isPositive else { return .zero }
         let imbalance = (portfolio.position(p.spot) + portfolio.position(p.perp)).magnitude
+        // Hedged (the usual case, checked on every bar of an open pair): the quotient is 0 at
+        // scale 6, without the 128-bit division.
+        if imbalance.isZero { return Fixed(mantissa: 0, scale: 6) }
         return imbalance.divided(by: target, scale: 6, .up)
     }
 
@@ -797,9 +806,11 @@ public struct CarryReducer: Sendable, Equatable {
 
     /// A pair's legs differ by more than the band: trim the larger leg (reduce-only).
     private mutating func checkDrift(_ i: Int, ref: CausationRef, into out: inout DecisionBuffer) {
-        guard pairs[i].phase == .open, pairs[i].openIntents.isEmpty, now >= pairs[i].rebalanceAfter else { return }
+        // The drift first: within the band (nearly always, and checked on every bar) nothing
+        // else needs looking at. The conditions are independent and free of effects.
+        guard pairs[i].phase == .open else { return }
         let drift = nakedFraction(i)
-        guard drift > config.execution.deltaBand else { return }
+        guard drift > config.execution.deltaBand, pairs[i].openIntents.isEmpty, now >= pairs[i].rebalanceAfter else { return }
         let p = config.pairs[i]
         let spot = portfolio.position(p.spot)
         let perp = portfolio.position(p.perp)
@@ -977,7 +988,8 @@ public struct CarryReducer: Sendable, Equatable {
         guard watched, bar.instrumentId == p.perp, p.perp.index < portfolio.entryPrice.count, let entry = portfolio.entryPrice[p.perp.index] else { return }
         let pos = portfolio.position(p.perp)
         guard !pos.isZero else { return }
-        let buffer = RiskChecks.marginBuffer(price: bar.close, entry: entry, short: pos.isNegative, margin: config.margin)
+        let liquidation = liquidationMemo.price(p.perp, entry: entry, short: pos.isNegative, margin: config.margin)
+        let buffer = RiskChecks.marginBuffer(price: bar.close, liquidationPrice: liquidation, short: pos.isNegative)
         if buffer < config.risk.exitMarginBuffer {
             out.add(.risk(RiskBreached(rule: .marginBuffer, action: .closed, instrumentId: p.perp, limit: config.risk.exitMarginBuffer, observed: buffer)),
                     causation: ref)

@@ -172,26 +172,103 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// seq order) in the order above; within a kind, in seq order. `trading` is false during
     /// warm-up: no ticks, so no decisions. `afterTick` sees the state right after each scan
     /// tick (for equity sampling). Empties the group.
+    ///
+    /// Exactly `begin`, the definitions, `bar` for each bar, then `end` — which a caller whose
+    /// instants hold no definitions (the backtest driver) calls itself, handing each bar over
+    /// as it is decoded instead of collecting the instant first.
     public mutating func process(group: inout MarketGroup, at time: Timestamp, trading: Bool,
                                  afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        openInstant(time, trading: trading, afterTick: afterTick)
+        // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
+        // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
+        handle(group.others, rank: 0, at: time)
+        group.bars.withUnsafeBufferPointer { bars in
+            for i in bars.indices { applyBar(bars[i].bar, seq: bars[i].seq, at: time) }
+        }
+        closeInstant(time, others: group.others, trading: trading, afterTick: afterTick)
+        group.removeAll()
+    }
+
+    /// Opens instant `time` (step 0 above): the scan ticks due before it, then the facts the
+    /// venue held back that are due by it.
+    public mutating func begin(instant time: Timestamp, trading: Bool, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        openInstant(time, trading: trading, afterTick: afterTick)
+    }
+
+    /// One bar of the open instant (step 2: after its definitions, before its other events;
+    /// bars in seq order). `seq` is its seq in the source journal.
+    public mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        applyBar(bar, seq: seq, at: time)
+    }
+
+    /// Closes instant `time` (steps 3 and 4): its non-bar events other than definitions (in
+    /// seq order), then the scan tick at `time` if one is due.
+    public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, others: others, trading: trading, afterTick: afterTick)
+    }
+
+    /// `end(instant:others:…)` for an instant whose other events are interval changes and
+    /// settlements only, handed over typed (the backtest's case).
+    public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                             settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, intervalChanges: intervalChanges, settlements: settlements, trading: trading, afterTick: afterTick)
+    }
+
+    mutating func openInstant(_ time: Timestamp, trading: Bool, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
         if trading {
             while nextTick < time && nextTick <= to { tick(afterTick) }
         }
         if venue.holdsFacts || reducer.unknownCount > 0 { settleVenue(through: time) }
-        // 1. definitions; 2. bars: the venue fills at their closes, then the engine sees them;
-        // 3. interval changes, settlements (the venue pays funding first); 4. anything else.
-        handle(group.others, rank: 0, at: time)
-        for item in group.bars {
-            // Journaling inputs, the venue's facts of this bar go first (the order the reducer
-            // sees them in, which a fold repeats); a backtest points them at the source bar.
-            let facts = venue.onBar(item.bar, barRef: journalsMarketInputs ? .none : .source(item.seq))
-            if !facts.isEmpty { deliver(facts) }
-            let ref = journalsMarketInputs ? .local(record(.barClosed(item.bar), time: time, causation: .none)) : CausationRef.source(item.seq)
-            let decisions = reducer.applyBar(item.bar, time: time, ref: ref, nextSeq: nextSeq)
-            if !decisions.isEmpty { act(on: decisions, at: time) }
+    }
+
+    mutating func applyBar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        // Journaling inputs, the venue's facts of this bar go first (the order the reducer
+        // sees them in, which a fold repeats); a backtest points them at the source bar.
+        let facts = venue.onBar(bar, barRef: journalsMarketInputs ? .none : .source(seq))
+        if !facts.isEmpty { deliver(facts) }
+        let ref = journalsMarketInputs ? recordBar(bar, at: time) : CausationRef.source(seq)
+        let decisions = reducer.applyBar(bar, time: time, ref: ref, nextSeq: nextSeq)
+        if !decisions.isEmpty { act(on: decisions, at: time) }
+    }
+
+    /// Journals a bar as an input; returns its reference. (Out of line: building the `Event`
+    /// inline made every bar copy itself on entry, journaled or not.)
+    @inline(never)
+    private mutating func recordBar(_ bar: BarClosed, at time: Timestamp) -> CausationRef {
+        .local(record(.barClosed(bar), time: time, causation: .none))
+    }
+
+    mutating func closeInstant(_ time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
+                               afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        if !others.isEmpty {
+            for rank in 1...3 { handle(others, rank: rank, at: time) }
         }
-        for rank in 1...3 { handle(group.others, rank: rank, at: time) }
-        group.removeAll()
+        if trading && nextTick == time && nextTick <= to { tick(afterTick) }
+    }
+
+    /// A funding interval change (step 3): `handle` for that event.
+    private mutating func changeInterval(_ c: FundingIntervalChanged, seq: UInt64, at time: Timestamp) {
+        let ref = journalsMarketInputs ? .local(record(.fundingIntervalChanged(c), time: time, causation: .none)) : CausationRef.source(seq)
+        feed(.market(.fundingInterval(c)), time: time, ref: ref)
+    }
+
+    /// A settlement (step 3): the venue pays funding on the position held, then the engine
+    /// sees it — `handle` for that event.
+    private mutating func settle(_ f: FundingSettled, seq: UInt64, at time: Timestamp) {
+        deliver(venue.onFundingSettled(f, at: time, cause: journalsMarketInputs ? .none : .source(seq)))
+        let ref = journalsMarketInputs ? .local(record(.fundingSettled(f), time: time, causation: .none)) : CausationRef.source(seq)
+        feed(.market(.fundingSettled(f)), time: time, ref: ref)
+    }
+
+    /// Closes an instant whose other events are only interval changes and settlements, given
+    /// typed (each list in seq order): `closeInstant` without an `Event` per record.
+    mutating func closeInstant(_ time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                               settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                               afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        for item in intervalChanges { changeInterval(item.change, seq: item.seq, at: time) }
+        for item in settlements { settle(item.settlement, seq: item.seq, at: time) }
         if trading && nextTick == time && nextTick <= to { tick(afterTick) }
     }
 
@@ -205,17 +282,31 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         }
     }
 
-    /// Handles the events of one rank, in seq order.
+    /// Handles the events of one rank, in seq order. The events are read in place (an `Event`
+    /// is large: copying each out for every rank cost more than handling it).
     private mutating func handle(_ others: [(seq: UInt64, event: Event)], rank: Int, at time: Timestamp) {
-        for item in others where Self.rank(item.event) == rank {
-            switch item.event {
-            case .instrumentDefined(let d): venue.define(d)
-            case .fundingSettled(let f): deliver(venue.onFundingSettled(f, at: time, cause: journalsMarketInputs ? .none : .source(item.seq)))
-            default: break
+        others.withUnsafeBufferPointer { items in
+            for i in items.indices where Self.rank(items[i].event) == rank {
+                let seq = items[i].seq
+                // The input is `EngineInput(event)`, built from the payload at hand.
+                let input: EngineInput?
+                switch items[i].event {
+                case .instrumentDefined(let d):
+                    venue.define(d)
+                    input = .market(.defined(d))
+                case .fundingSettled(let f):
+                    settle(f, seq: seq, at: time)
+                    continue
+                case .fundingIntervalChanged(let c):
+                    changeInterval(c, seq: seq, at: time)
+                    continue
+                default:
+                    input = EngineInput(items[i].event)
+                }
+                let ref = journalsMarketInputs ? .local(record(items[i].event, time: time, causation: .none)) : CausationRef.source(seq)
+                guard let input else { continue }
+                feed(input, time: time, ref: ref)
             }
-            let ref = journalsMarketInputs ? .local(record(item.event, time: time, causation: .none)) : CausationRef.source(item.seq)
-            guard let input = EngineInput(item.event) else { continue }
-            feed(input, time: time, ref: ref)
         }
     }
 
@@ -269,4 +360,38 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     /// it takes the commands the pipeline queued there and hands over the facts that arrived.
     /// Facts go to the reducer only through `deliver` or the instant's processing.
     public mutating func withVenue<R>(_ body: (inout Venue) throws -> R) rethrows -> R { try body(&venue) }
+}
+
+// The backtest's pipeline, compiled for the simulated exchange. A generic method called from
+// another module (the backtest driver) runs unspecialized — the venue behind witness tables,
+// the pipeline's layout read from metadata, on every bar. These overloads are chosen for
+// `ReplayPipeline<SimulatedExchange>` and run the same implementations, specialized here.
+extension ReplayPipeline where Venue == SimulatedExchange {
+    /// `begin(instant:trading:afterTick:)`, specialized.
+    public mutating func begin(instant time: Timestamp, trading: Bool, afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        openInstant(time, trading: trading, afterTick: afterTick)
+    }
+
+    /// `bar(_:seq:at:)`, specialized.
+    public mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        applyBar(bar, seq: seq, at: time)
+    }
+
+    /// `end(instant:others:trading:afterTick:)`, specialized.
+    public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, others: others, trading: trading, afterTick: afterTick)
+    }
+
+    /// `end(instant:intervalChanges:settlements:trading:afterTick:)`, specialized.
+    public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                             settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
+                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        closeInstant(time, intervalChanges: intervalChanges, settlements: settlements, trading: trading, afterTick: afterTick)
+    }
+
+    /// `finish(afterTick:)`, specialized.
+    public mutating func finish(afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
+        while nextTick <= to { tick(afterTick) }
+    }
 }

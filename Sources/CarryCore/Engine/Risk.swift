@@ -37,7 +37,11 @@ public enum RiskChecks {
     /// Distance from `price` to the liquidation price of a new short perp, as a fraction of
     /// price (0.49 means the perp can rise 49 % before liquidation).
     public static func marginBuffer(price: Fixed, entry: Fixed, short: Bool, margin: MarginModel) -> Fixed {
-        let liq = margin.liquidationPrice(entry: entry, short: short)
+        marginBuffer(price: price, liquidationPrice: margin.liquidationPrice(entry: entry, short: short), short: short)
+    }
+
+    /// The same, from the position's liquidation price (`MarginModel.liquidationPrice`).
+    public static func marginBuffer(price: Fixed, liquidationPrice liq: Fixed, short: Bool) -> Fixed {
         let distance = short ? liq - price : price - liq
         return distance.divided(by: price, scale: 6, .down)
     }

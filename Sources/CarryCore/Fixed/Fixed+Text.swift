@@ -144,32 +144,48 @@ extension Fixed: CustomStringConvertible, LosslessStringConvertible {
 
     /// Appends the exact decimal text to `target` without intermediate arrays.
     public func write(to target: inout String) {
-        var magnitude = mantissa.magnitude
-        let decimals = Int(scale)
-        // 20 digits, a dot, a sign and up to 38 leading zeros fit in 64 bytes.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
-            var pos = 64
-            var written = 0
-            repeat {
-                pos -= 1
-                buffer[pos] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
-                magnitude /= 10
-                written += 1
-                if written == decimals {
-                    pos -= 1
-                    buffer[pos] = UInt8(ascii: ".")
-                }
-            } while magnitude != 0 || written < decimals
-            if buffer[pos] == UInt8(ascii: ".") {
-                pos -= 1
-                buffer[pos] = UInt8(ascii: "0")
-            }
-            if mantissa < 0 {
-                pos -= 1
-                buffer[pos] = UInt8(ascii: "-")
-            }
-            target += String(decoding: UnsafeBufferPointer(rebasing: buffer[pos..<64]), as: UTF8.self)
+            let start = render(into: buffer)
+            target += String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<64]), as: UTF8.self)
         }
+    }
+
+    /// Appends the exact decimal text (`description`'s UTF-8) to `bytes`, without making a
+    /// String: the equity curve writes six of these per scan tick.
+    public func write(to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            let start = render(into: buffer)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<64]))
+        }
+    }
+
+    /// Writes the text right-aligned at the end of a 64-byte `buffer` (20 digits, a dot, a
+    /// sign and up to 38 leading zeros fit); returns where it starts.
+    private func render(into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var magnitude = mantissa.magnitude
+        var pos = 64
+        // The decimals (every one, leading zeros included), then the dot.
+        let decimals = Int(scale)
+        if decimals > 0 {
+            for _ in 0..<decimals {
+                pos -= 1
+                buffer[pos] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            }
+            pos -= 1
+            buffer[pos] = UInt8(ascii: ".")
+        }
+        // The integer part, at least one digit ("0.5", not ".5").
+        repeat {
+            pos -= 1
+            buffer[pos] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude != 0
+        if mantissa < 0 {
+            pos -= 1
+            buffer[pos] = UInt8(ascii: "-")
+        }
+        return pos
     }
 }
 

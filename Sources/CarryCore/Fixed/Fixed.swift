@@ -63,23 +63,42 @@ public struct Fixed: Sendable {
 // MARK: - Powers of ten
 
 extension Fixed {
-    /// 10^0 ... 10^38 as Int128.
+    /// 10^0 ... 10^38 as Int128. A literal table: a lazily initialised global would cost a
+    /// `swift_once` call on every rescale.
     @usableFromInline
-    static let pow10Table: [Int128] = {
-        var table: [Int128] = []
-        table.reserveCapacity(39)
-        var v: Int128 = 1
-        for _ in 0...38 {
-            table.append(v)
-            v = v &* 10
-        }
-        return table
-    }()
-
-    @inlinable
     static func pow10(_ n: Int) -> Int128 {
         precondition(n >= 0 && n <= 38, "10^\(n) is outside the supported range")
-        return pow10Table[n]
+        if n <= 18 { return Int128(pow10Int64(n)) }
+        var v = Int128(pow10Int64(18))
+        for _ in 18..<n { v &*= 10 }
+        return v
+    }
+
+    /// 10^n for 0 ≤ n ≤ 18 (the powers an Int64 holds).
+    @inlinable
+    static func pow10Int64(_ n: Int) -> Int64 {
+        switch n {
+        case 0: return 1
+        case 1: return 10
+        case 2: return 100
+        case 3: return 1_000
+        case 4: return 10_000
+        case 5: return 100_000
+        case 6: return 1_000_000
+        case 7: return 10_000_000
+        case 8: return 100_000_000
+        case 9: return 1_000_000_000
+        case 10: return 10_000_000_000
+        case 11: return 100_000_000_000
+        case 12: return 1_000_000_000_000
+        case 13: return 10_000_000_000_000
+        case 14: return 100_000_000_000_000
+        case 15: return 1_000_000_000_000_000
+        case 16: return 10_000_000_000_000_000
+        case 17: return 100_000_000_000_000_000
+        case 18: return 1_000_000_000_000_000_000
+        default: preconditionFailure("10^\(n) does not fit in an Int64")
+        }
     }
 
     static func pow10Double(_ n: Int) -> Double {
@@ -112,6 +131,11 @@ extension Fixed {
         let shift = target - Int(scale)
         precondition(shift >= 0)
         if shift == 0 { return Int128(mantissa) }
+        // Most rescales fit in 64 bits: one multiply, no 128-bit overflow check (a libcall).
+        if shift <= 18 {
+            let (r, o) = mantissa.multipliedReportingOverflow(by: Fixed.pow10Int64(shift))
+            if !o { return Int128(r) }
+        }
         let (r, o) = Int128(mantissa).multipliedReportingOverflow(by: Fixed.pow10(shift))
         return o ? nil : r
     }
@@ -124,6 +148,48 @@ extension Fixed {
     @usableFromInline
     static func divide(_ numerator: Int128, by denominator: Int128, rounding rule: FloatingPointRoundingRule) -> Int128 {
         precondition(denominator != 0, "division by zero")
+        // Both in 64 bits (nearly always): the same rule on one hardware division instead of
+        // the 128-bit division routine.
+        if let n = Int64(exactly: numerator), let d = Int64(exactly: denominator), n != Int64.min {
+            return Int128(divide(n, by: d, rounding: rule))
+        }
+        return divide(wide: numerator, by: denominator, rounding: rule)
+    }
+
+    /// `divide` for a numerator and denominator that fit in 64 bits (numerator ≠ Int64.min,
+    /// so no quotient overflows).
+    @usableFromInline
+    static func divide(_ numerator: Int64, by denominator: Int64, rounding rule: FloatingPointRoundingRule) -> Int64 {
+        let q = numerator / denominator          // truncates toward zero
+        let r = numerator % denominator
+        if r == 0 { return q }
+        let negative = (numerator < 0) != (denominator < 0)
+        let awayStep: Int64 = negative ? -1 : 1
+        let twiceRem = UInt128(r.magnitude) * 2
+        let den = UInt128(denominator.magnitude)
+        switch rule {
+        case .towardZero:
+            return q
+        case .awayFromZero:
+            return q + awayStep
+        case .down:
+            return negative ? q - 1 : q
+        case .up:
+            return negative ? q : q + 1
+        case .toNearestOrAwayFromZero:
+            return twiceRem >= den ? q + awayStep : q
+        case .toNearestOrEven:
+            if twiceRem > den { return q + awayStep }
+            if twiceRem < den { return q }
+            return q % 2 == 0 ? q : q + awayStep
+        @unknown default:
+            preconditionFailure("unknown rounding rule")
+        }
+    }
+
+    /// `divide` in 128 bits.
+    @usableFromInline
+    static func divide(wide numerator: Int128, by denominator: Int128, rounding rule: FloatingPointRoundingRule) -> Int128 {
         let q = numerator / denominator          // truncates toward zero
         let r = numerator % denominator
         if r == 0 { return q }
@@ -267,7 +333,9 @@ extension Fixed {
     /// Int128 (two Int64 mantissas always fit), so only the final rounding loses anything.
     public func multiplied(by other: Fixed, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
-        let product = Int128(mantissa) * Int128(other.mantissa)
+        // Two 64-bit factors always fit in 128 bits: a wrapping multiply (no overflow check,
+        // which would be a libcall) is exact.
+        let product = Int128(mantissa) &* Int128(other.mantissa)
         let productScale = Int(scale) + Int(other.scale)
         return Fixed.rescaleWide(product, from: productScale, to: target, rule, "multiplication")
     }
@@ -278,45 +346,49 @@ extension Fixed {
     public func multiplied(by b: Fixed, _ c: Fixed, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
         let negative = ((mantissa < 0) != (b.mantissa < 0)) != (c.mantissa < 0)
-        let ab = UInt128(mantissa.magnitude) * UInt128(b.mantissa.magnitude)
+        // Each partial product fits in 128 bits: wrapping arithmetic is exact here.
+        let ab = UInt128(mantissa.magnitude) &* UInt128(b.mantissa.magnitude)
         let (abLow, abHigh) = (UInt64(truncatingIfNeeded: ab), UInt64(truncatingIfNeeded: ab >> 64))
         let cm = UInt128(c.mantissa.magnitude)
-        // 192-bit product as three 64-bit limbs, least significant first.
-        let p0 = UInt128(abLow) * cm
-        let p1 = UInt128(abHigh) * cm + (p0 >> 64)
-        var limbs: [UInt64] = [UInt64(truncatingIfNeeded: p0), UInt64(truncatingIfNeeded: p1), UInt64(truncatingIfNeeded: p1 >> 64)]
+        // 192-bit product as three 64-bit limbs, least significant first (locals, not an
+        // array: this runs for every funding payment).
+        let p0 = UInt128(abLow) &* cm
+        let p1 = UInt128(abHigh) &* cm &+ (p0 >> 64)
+        var l0 = UInt64(truncatingIfNeeded: p0), l1 = UInt64(truncatingIfNeeded: p1), l2 = UInt64(truncatingIfNeeded: p1 >> 64)
         let sourceScale = Int(scale) + Int(b.scale) + Int(c.scale)
         if target >= sourceScale {
-            guard limbs[2] == 0, limbs[1] >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
-            let wide = Int128(UInt128(limbs[1]) << 64 | UInt128(limbs[0]))
+            guard l2 == 0, l1 >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
+            let wide = Int128(UInt128(l1) << 64 | UInt128(l0))
             return Fixed.rescaleWide(negative ? -wide : wide, from: sourceScale, to: target, rule, "multiplication")
         }
         // Divide 2·|product| by 10^k: the quotient's low bit and the exactness of the
         // division tell below / at / above half, which is all any rounding rule needs.
-        var carry: UInt64 = 0
-        for i in 0..<3 {
-            let v = limbs[i]
-            limbs[i] = (v << 1) | carry
-            carry = v >> 63
-        }
-        limbs.append(carry)
+        var l3 = l2 >> 63
+        l2 = (l2 << 1) | (l1 >> 63)
+        l1 = (l1 << 1) | (l0 >> 63)
+        l0 = l0 << 1
         var k = sourceScale - target
         var exact = true
         while k > 0 {
             let step = Swift.min(k, 19)
             var divisor: UInt64 = 1
             for _ in 0..<step { divisor &*= 10 }
+            let d = UInt128(divisor)
             var remainder: UInt128 = 0
-            for i in stride(from: limbs.count - 1, through: 0, by: -1) {
-                let cur = (remainder << 64) | UInt128(limbs[i])
-                limbs[i] = UInt64(truncatingIfNeeded: cur / UInt128(divisor))
-                remainder = cur % UInt128(divisor)
+            func divideLimb(_ limb: inout UInt64) {
+                let cur = (remainder << 64) | UInt128(limb)
+                limb = UInt64(truncatingIfNeeded: cur / d)
+                remainder = cur % d
             }
+            divideLimb(&l3)
+            divideLimb(&l2)
+            divideLimb(&l1)
+            divideLimb(&l0)
             if remainder != 0 { exact = false }
             k -= step
         }
-        guard limbs[3] == 0, limbs[2] == 0, limbs[1] >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
-        let twice = UInt128(limbs[1]) << 64 | UInt128(limbs[0])
+        guard l3 == 0, l2 == 0, l1 >> 63 == 0 else { preconditionFailure("Fixed overflow in multiplication") }
+        let twice = UInt128(l1) << 64 | UInt128(l0)
         var q = twice >> 1
         let halfBit = twice & 1 == 1
         let inexact = halfBit || !exact
@@ -348,7 +420,10 @@ extension Fixed {
         let exponent = target + Int(other.scale) - Int(scale)
         var numerator = Int128(mantissa)
         var denominator = Int128(other.mantissa)
-        if exponent >= 0 {
+        if exponent >= 0 && exponent <= 18, case (let n, false) = mantissa.multipliedReportingOverflow(by: Fixed.pow10Int64(exponent)) {
+            // The scaled numerator fits in 64 bits (one multiply, no 128-bit overflow check).
+            numerator = Int128(n)
+        } else if exponent >= 0 {
             let (n, o) = numerator.multipliedReportingOverflow(by: Fixed.pow10(exponent))
             precondition(!o, "Fixed overflow in division")
             numerator = n
@@ -366,10 +441,13 @@ extension Fixed {
     public func multiplied(by numerator: Int64, dividedBy denominator: Int64, scale target: Int, _ rule: FloatingPointRoundingRule) -> Fixed {
         precondition(denominator != 0, "Fixed division by zero")
         precondition(target >= 0 && target <= Int(Fixed.maxScale), "scale \(target) out of range")
-        var n = Int128(mantissa) * Int128(numerator)
+        // Two 64-bit factors always fit in 128 bits (a wrapping multiply is exact).
+        var n = Int128(mantissa) &* Int128(numerator)
         var d = Int128(denominator)
         let shift = target - Int(scale)
-        if shift >= 0 {
+        if shift >= 0 && shift <= 18, let narrow = Int64(exactly: n), case (let r, false) = narrow.multipliedReportingOverflow(by: Fixed.pow10Int64(shift)) {
+            n = Int128(r)   // the scaled numerator fits in 64 bits: no 128-bit overflow check
+        } else if shift >= 0 {
             let (r, o) = n.multipliedReportingOverflow(by: Fixed.pow10(shift))
             precondition(!o, "Fixed overflow in scaling")
             n = r

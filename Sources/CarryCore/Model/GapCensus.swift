@@ -10,6 +10,13 @@ public struct Gap: Equatable, Sendable, CustomStringConvertible {
     /// How many observations the cadence expected in between.
     public var missing: Int
 
+    @usableFromInline
+    init(after: Timestamp, before: Timestamp, missing: Int) {
+        self.after = after
+        self.before = before
+        self.missing = missing
+    }
+
     public var description: String { "\(after.iso8601) → \(before.iso8601) (\(missing) missing)" }
 }
 
@@ -35,19 +42,33 @@ public struct GapCensus: Sendable {
     }
 
     /// Records an observation; times must not go backwards. A spacing of more than 1.5×
-    /// the cadence is a gap (venues jitter timestamps by a few milliseconds).
-    public mutating func observe(_ t: Timestamp) {
+    /// the cadence is a gap (venues jitter timestamps by a few milliseconds). Returns true
+    /// when this observation ended a gap (then `gaps.last` is that gap).
+    @discardableResult
+    public mutating func observe(_ t: Timestamp) -> Bool {
+        var foundGap = false
         if let last {
-            let delta = t.ms - last.ms
-            if delta * 2 > cadenceMs * 3 {
-                let missing = Int((delta + cadenceMs / 2) / cadenceMs) - 1
-                gaps.append(Gap(after: last, before: t, missing: max(missing, 1)))
+            if let gap = Self.gap(after: last, before: t, cadenceMs: cadenceMs) {
+                gaps.append(gap)
+                foundGap = true
             }
         } else {
             first = t
         }
         last = t
         count += 1
+        return foundGap
+    }
+
+    /// The gap between consecutive observations at `last` and `t` of a stream with this
+    /// cadence, if their spacing makes one (the rule `observe` applies; a caller that only
+    /// needs the gaps can keep the last time itself).
+    @inlinable
+    public static func gap(after last: Timestamp, before t: Timestamp, cadenceMs: Int64) -> Gap? {
+        let delta = t.ms - last.ms
+        guard delta * 2 > cadenceMs * 3 else { return nil }
+        let missing = Int((delta + cadenceMs / 2) / cadenceMs) - 1
+        return Gap(after: last, before: t, missing: max(missing, 1))
     }
 
     /// Total observations the gaps are missing.

@@ -119,30 +119,44 @@ extension Timestamp {
 
     /// `2024-01-31T08:00:00Z`, or with `.sss` when the instant has milliseconds.
     public var iso8601: String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+            String(decoding: UnsafeBufferPointer(rebasing: b[0..<renderISO8601(into: b)]), as: UTF8.self)
+        }
+    }
+
+    /// Appends `iso8601`'s bytes (UTF-8) to `bytes`, without making a String: an equity
+    /// sample writes one per scan tick.
+    public func writeISO8601(to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<renderISO8601(into: b)]))
+        }
+    }
+
+    /// Writes the text of `iso8601` at the start of `b` (32 bytes suffice for years of four
+    /// digits); returns its length.
+    private func renderISO8601(into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let c = civil
         // Written digit by digit: this runs once per equity sample and per log line.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
-            var n = 0
-            func put(_ v: Int, _ width: Int) {
-                var v = v
-                var i = n + width - 1
-                while i >= n {
-                    b[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-                    v /= 10
-                    i -= 1
-                }
-                n += width
+        var n = 0
+        func put(_ v: Int, _ width: Int) {
+            var v = v
+            var i = n + width - 1
+            while i >= n {
+                b[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+                i -= 1
             }
-            func char(_ c: Unicode.Scalar) {
-                b[n] = UInt8(ascii: c)
-                n += 1
-            }
-            put(c.year, 4); char("-"); put(c.month, 2); char("-"); put(c.day, 2); char("T")
-            put(c.hour, 2); char(":"); put(c.minute, 2); char(":"); put(c.second, 2)
-            if c.millisecond != 0 { char("."); put(c.millisecond, 3) }
-            char("Z")
-            return String(decoding: UnsafeBufferPointer(rebasing: b[0..<n]), as: UTF8.self)
+            n += width
         }
+        func char(_ c: Unicode.Scalar) {
+            b[n] = UInt8(ascii: c)
+            n += 1
+        }
+        put(c.year, 4); char("-"); put(c.month, 2); char("-"); put(c.day, 2); char("T")
+        put(c.hour, 2); char(":"); put(c.minute, 2); char(":"); put(c.second, 2)
+        if c.millisecond != 0 { char("."); put(c.millisecond, 3) }
+        char("Z")
+        return n
     }
 
     /// `2024-01-31` (the UTC day).

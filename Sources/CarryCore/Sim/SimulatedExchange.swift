@@ -88,8 +88,10 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     let latencyMs: Int64
     /// Definitions by dense id.
     private(set) var instruments: [InstrumentDefined?] = []
-    /// Whether each id is defined (read on every bar without copying the definition).
+    /// Whether each id is defined, and is a perpetual (read on every bar without copying the
+    /// definition, whose strings would be retained and released).
     private var isDefined: [Bool] = []
+    private var isPerpetual: [Bool] = []
     private var pending: [Pending] = []
     /// Venue-side positions (signed, base asset) by instrument id.
     public private(set) var positions: [Fixed] = []
@@ -183,6 +185,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         while instruments.count <= id.index {
             instruments.append(nil)
             isDefined.append(false)
+            isPerpetual.append(false)
             positions.append(.zero)
             entryPrice.append(nil)
             lastClose.append(nil)
@@ -195,6 +198,7 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         grow(to: d.id)
         instruments[d.id.index] = d
         isDefined[d.id.index] = true
+        isPerpetual[d.id.index] = d.kind.isPerpetual
     }
 
     /// Accepts or rejects an order decided at `time`. Accepted orders wait for a price. (The
@@ -261,12 +265,14 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         let id = bar.instrumentId
         guard id.index < isDefined.count, isDefined[id.index] else { return [] }
         lastClose[id.index] = bar.close
-        // Nothing to fill and no position to liquidate: the common case, no further work.
-        if pending.isEmpty && (liquidationAt[id.index] == nil || positions[id.index].isZero) { return [] }
-        let def = instruments[id.index]!
         let closeTime = bar.closeTime
+        // The common case, decided without touching the definition: no order of this
+        // instrument to fill, and no position whose liquidation price the bar crossed.
+        let liquidates = isPerpetual[id.index] && crossesLiquidation(bar)
+        guard liquidates || pending.contains(where: { $0.intent.instrumentId == id && $0.eligibleAt <= closeTime }) else { return [] }
+        let def = instruments[id.index]!
         // The position held during the bar meets the bar's extreme before the bar's fills.
-        var facts = def.kind.isPerpetual ? checkLiquidation(bar: bar, def: def, cause: barRef) : []
+        var facts = liquidates ? checkLiquidation(bar: bar, def: def, cause: barRef) : []
         var i = 0
         while i < pending.count {
             if pending[i].intent.instrumentId == id && pending[i].eligibleAt <= closeTime {
@@ -372,13 +378,19 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         }
     }
 
+    /// True when the bar's extreme crosses the liquidation price of the position held.
+    private func crossesLiquidation(_ bar: BarClosed) -> Bool {
+        let i = bar.instrumentId.index
+        let pos = positions[i]
+        guard !pos.isZero, let liq = liquidationAt[i] else { return false }
+        return pos.isNegative ? bar.high >= liq : bar.low <= liq
+    }
+
     private mutating func checkLiquidation(bar: BarClosed, def: InstrumentDefined, cause: CausationRef) -> [VenueFact] {
         let i = def.id.index
         let pos = positions[i]
-        guard !pos.isZero, let liq = liquidationAt[i] else { return [] }
+        guard crossesLiquidation(bar), let liq = liquidationAt[i] else { return [] }
         let short = pos.isNegative
-        let crossed = short ? bar.high >= liq : bar.low <= liq
-        guard crossed else { return [] }
         // Closed at the bankruptcy price (the liquidation price moved by the maintenance rate):
         // the forfeited maintenance margin is part of the price loss, not a fee.
         let one = Fixed(1)
@@ -404,12 +416,14 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     /// A funding settlement of a perpetual at `time`: pay or charge the position held now.
     public mutating func onFundingSettled(_ f: FundingSettled, at time: Timestamp, cause: CausationRef) -> [VenueFact] {
         let id = f.instrumentId
-        guard id.index < instruments.count, let def = instruments[id.index], def.kind.isPerpetual else { return [] }
+        // Decided without copying the definition (its Strings), which only the alert needs.
+        guard id.index < isPerpetual.count, isPerpetual[id.index] else { return [] }
         let pos = positions[id.index]
         guard !pos.isZero else { return [] }
         guard let mark = f.markPrice ?? lastClose[id.index] else {
+            let symbol = instruments[id.index]?.symbol ?? "\(id)"
             return [VenueFact(event: .alertRaised(AlertRaised(severity: .warning, code: "funding.noMark",
-                                                                message: "no mark price for \(def.symbol) at \(time.iso8601): funding not settled")),
+                                                                message: "no mark price for \(symbol) at \(time.iso8601): funding not settled")),
                               time: time, causation: cause)]
         }
         let amount = FundingMath.payment(positionQty: pos, markPrice: mark, ratePerInterval: f.ratePerInterval)

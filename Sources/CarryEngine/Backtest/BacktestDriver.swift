@@ -8,8 +8,10 @@
 // Invariants: the reducer only ever receives events with time ≤ the simulated clock; every
 // decision and venue fact is journaled before anything acts on it, with the simulated time
 // as its record time, so two runs of one config over one journal are byte-identical.
-// The run journal's writes are pipelined (a crashed backtest is simply re-run), and memory
-// stays bounded: nothing grows with the length of the run except the journal on disk.
+// The market journal is read and decoded ahead on a thread of its own (`MarketReadAhead`;
+// the pipeline takes its records in scan order), the run journal's writes are pipelined (a
+// crashed backtest is simply re-run), and memory stays bounded: nothing grows with the
+// length of the run except the journal on disk.
 
 public import CarryCore
 public import CarryJournal
@@ -142,7 +144,7 @@ public enum BacktestDriver {
     public static func run(config: BacktestConfig, sourcePath: String, outDirectory: String,
                            progress: ((Double) -> Void)? = nil) throws -> BacktestResult {
         let market = try MarketJournal(readOnlyPath: sourcePath)
-        let runner = try Runner(plan: try plan(config: config, market: market), market: market, outDirectory: outDirectory)
+        var runner = try Runner(plan: try plan(config: config, market: market), market: market, outDirectory: outDirectory)
         return try runner.run(progress: progress)
     }
 }
@@ -177,13 +179,16 @@ public struct BacktestPlan: Sendable {
     }
 }
 
-/// One backtest: the market journal scanned by time into a `ReplayFeed`, each instant run by
-/// a `RunSession` whose records go to the run journal.
-final class Runner {
+/// One backtest: the market journal read ahead (`MarketReadAhead`) into a `ReplayFeed`,
+/// which hands each instant to a `RunSession` whose records go to the run journal.
+///
+/// A struct, run through a `mutating` method: its session is touched for every market
+/// record (see `RunSession`).
+struct Runner {
     let plan: BacktestPlan
     let market: MarketJournal
     let runPath: String
-    let session: RunSession
+    var session: RunSession
 
     init(plan: BacktestPlan, market: MarketJournal, outDirectory: String) throws {
         self.plan = plan
@@ -199,42 +204,46 @@ final class Runner {
         session = try RunSession(plan: plan, sink: sink, equityCSVPath: outDirectory + "/equity.csv")
     }
 
-    func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
+    mutating func run(progress: ((Double) -> Void)?) throws -> BacktestResult {
         let source = try SourceRange(market.journal)
         session.begin(source: source)
         var feed = ReplayFeed(plan: plan, describe: market.describe)
-        let barKind = EventKind.barClosed.rawValue
-        let fundingKind = EventKind.fundingSettled.rawValue
-        let intervalKind = EventKind.fundingIntervalChanged.rawValue
-        let interval = plan.config.barIntervalSeconds
         let warmupFrom = plan.warmupFrom
         let spanMs = Double(max(1, plan.to.ms - warmupFrom.ms))
         var lastProgress = 0.0
-        let session = self.session
-        try market.journal.withSnapshot { snap in
-            try snap.scanByTime(from: warmupFrom, through: plan.to) { view in
-                let kind = view.header.kindCode
-                guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
-                // Skip other instruments' records and other bar intervals without decoding them.
-                guard let id = try view.instrument(), feed.isTraded(id) else { return true }
-                if let seconds = try view.barIntervalSeconds(), seconds != interval { return true }
-                let t = view.header.eventTime
-                if kind == barKind {
-                    try feed.add(seq: view.header.seq, time: t, bar: try view.decodeBar(), flush: session.process)
-                } else {
-                    try feed.add(seq: view.header.seq, time: t, event: try view.decode(), flush: session.process)
-                }
-                if let progress, feed.events % 50_000 == 0 {
-                    let f = Double(t.ms - warmupFrom.ms) / spanMs
-                    if f - lastProgress >= 0.01 {
-                        lastProgress = f
-                        progress(f)
+        // Only bars, settlements and interval changes of the traded instruments at the bar
+        // interval inside [warm-up start, to] (what `ReplayFeed.reads` accepts), read and
+        // decoded on the reader's thread, taken here in scan order.
+        let reader = MarketReadAhead(journal: market.journal, selection: MarketReadAhead.Selection(
+            traded: feed.traded, barIntervalSeconds: plan.config.barIntervalSeconds, from: warmupFrom, through: plan.to))
+        defer { reader.stop() }
+        while let batch = try reader.next() {
+            var nextBar = 0
+            var nextOther = 0
+            try batch.bars.withUnsafeBufferPointer { bars in
+                for isBar in batch.isBar {
+                    let t: Timestamp
+                    if isBar {
+                        t = bars[nextBar].time
+                        try feed.add(seq: bars[nextBar].seq, time: t, bar: bars[nextBar].bar, to: &session)
+                        nextBar += 1
+                    } else {
+                        t = batch.others[nextOther].time
+                        try feed.add(seq: batch.others[nextOther].seq, time: t, event: batch.others[nextOther].event, to: &session)
+                        nextOther += 1
+                    }
+                    if let progress, feed.events % 50_000 == 0 {
+                        let f = Double(t.ms - warmupFrom.ms) / spanMs
+                        if f - lastProgress >= 0.01 {
+                            lastProgress = f
+                            progress(f)
+                        }
                     }
                 }
-                return true
             }
+            reader.recycle(batch)
         }
-        try feed.finish(flush: session.process)
+        try feed.finish(to: &session)
         let outcome = try session.end(inputEvents: feed.events)
         progress?(1)
         return BacktestResult(runJournalPath: runPath, sourceJournal: source.id, from: plan.from, to: plan.to, contentHash: outcome.contentHash,

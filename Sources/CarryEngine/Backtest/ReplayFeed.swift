@@ -1,29 +1,50 @@
-// The market events one run reads, grouped by instant, and the gaps in its streams. A
-// backtest feeds it records straight from a scan of the market journal; a sweep feeds it the
-// records it decoded once, for every plan that reads them. Either way a run sees the same
-// groups and the same gap alerts, so its records are the same bytes.
+// The market events one run reads, handed over instant by instant, and the gaps in its
+// streams. A backtest feeds it records as the read-ahead decoded them from the market
+// journal; a sweep feeds it the records it decoded once, for every plan that reads them, and
+// records what it hands over in a tape. Either way a run sees the same instants and the same
+// gap alerts, so its records are the same bytes.
 //
 // Invariants: records arrive in (time, seq) order and only for traded instruments at the
-// plan's bar interval (the caller filters, so it can skip a record before decoding it); a
-// group is handed over when a record of a later time arrives, with the gap alerts its own
-// records revealed; a hole inside the simulated span becomes a warning and an alert, never
-// an interpolated price.
+// plan's bar interval (the caller filters, so it can skip a record before decoding it); an
+// instant holds no definitions, so its bars are handed over as they arrive (`ReplayPipeline`
+// applies an instant's bars before its other events anyway) and its settlements and interval
+// changes, typed, when a record of a later time arrives, with the gap alerts its records
+// revealed; a hole inside the simulated span becomes a warning and an alert, never an
+// interpolated price.
 
 import CarryCore
 
 /// A gap alert: its message and the source record after the hole (the alert's causation).
 public typealias GapAlert = (message: String, seq: UInt64)
 
-/// Groups one plan's market records by instant and watches its streams for gaps.
+/// What a `ReplayFeed` hands an instant to, in this order: `begin`, each bar, `end`.
+protocol InstantSink {
+    mutating func begin(instant time: Timestamp) throws
+    /// A bar of the open instant (in seq order); `seq` is its seq in the market journal.
+    mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) throws
+    /// The open instant's interval changes and settlements (each list in seq order), and the
+    /// gap alerts its records revealed.
+    mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                      settlements: [(seq: UInt64, settlement: FundingSettled)], alerts: [GapAlert]) throws
+}
+
+/// Hands one plan's market records to a sink instant by instant and watches its streams for
+/// gaps.
 struct ReplayFeed {
     let plan: BacktestPlan
     private let interval: UInt32
-    private var relevant: [Bool] = []
-    /// Gap censuses of the bar and funding streams the plan reads, by instrument index.
-    private var barCensus: [GapCensus?] = []
+    private let cadenceMs: Int64
+    /// True for the spot and perp instruments of the plan's pairs, by instrument index.
+    private(set) var traded: [Bool] = []
+    /// The time (ms) of the last bar of each traded instrument (Int64.min before the first),
+    /// for the gaps in its bar stream: a plain array, read and written on every bar.
+    private var lastBarMs: [Int64] = []
+    /// Gap censuses of the funding streams the plan reads, by instrument index.
     private var fundingCensus: [GapCensus?] = []
-    private var group = MarketGroup()
-    private var groupTime = Timestamp.distantPast
+    /// The instant being handed over; nil before the first record.
+    private var instant: Timestamp?
+    private var intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)] = []
+    private var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
     private var alerts: [GapAlert] = []
     private let describe: (MarketStream) -> String
     /// Gap warnings found so far, in the order found.
@@ -36,21 +57,21 @@ struct ReplayFeed {
         self.plan = plan
         self.describe = describe
         interval = plan.config.barIntervalSeconds
+        cadenceMs = Int64(interval) * 1000
         for p in plan.pairs {
             for d in [p.spot, p.perp] {
-                while relevant.count <= d.id.index {
-                    relevant.append(false)
-                    barCensus.append(nil)
+                while traded.count <= d.id.index {
+                    traded.append(false)
+                    lastBarMs.append(Int64.min)
                     fundingCensus.append(nil)
                 }
-                relevant[d.id.index] = true
-                barCensus[d.id.index] = GapCensus(cadenceMs: Int64(interval) * 1000)
+                traded[d.id.index] = true
             }
         }
     }
 
     /// True for the spot and perp instruments of the plan's pairs.
-    func isTraded(_ id: InstrumentId) -> Bool { id.index < relevant.count && relevant[id.index] }
+    func isTraded(_ id: InstrumentId) -> Bool { id.index < traded.count && traded[id.index] }
 
     /// True when the plan reads this record: a traded instrument, at the plan's bar interval
     /// (`nil` for records that are not bars), inside [warm-up start, to].
@@ -58,59 +79,67 @@ struct ReplayFeed {
         isTraded(id) && (barInterval == nil || barInterval == interval) && time >= plan.warmupFrom && time <= plan.to
     }
 
-    /// Takes a bar; first hands over the group of an earlier instant, if any.
-    mutating func add(seq: UInt64, time: Timestamp, bar: BarClosed,
-                             flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
-        try advance(to: time, flush: flush)
-        group.bars.append((seq, bar))
+    /// Takes a bar: hands it over at once (after closing an earlier instant, if any).
+    mutating func add<S: InstantSink>(seq: UInt64, time: Timestamp, bar: BarClosed, to sink: inout S) throws {
+        try advance(to: time, sink: &sink)
+        try sink.bar(bar, seq: seq, at: time)
         let i = bar.instrumentId.index
-        if var census = barCensus[i] {
-            observe(&census, .bars(bar.instrumentId, intervalSeconds: interval), at: time, seq: seq)
-            barCensus[i] = census
-        }
+        let last = lastBarMs[i]
+        lastBarMs[i] = time.ms
+        // The next bar exactly one interval on (nearly always) is never a gap.
+        guard last != Int64.min, time.ms - last != cadenceMs,
+              let gap = GapCensus.gap(after: Timestamp(ms: last), before: time, cadenceMs: cadenceMs) else { return }
+        note(gap, .bars(bar.instrumentId, intervalSeconds: interval), seq: seq)
     }
 
-    /// Takes a funding settlement or interval change; first hands over an earlier group.
-    mutating func add(seq: UInt64, time: Timestamp, event: Event,
-                             flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
-        try advance(to: time, flush: flush)
-        if case .fundingSettled(let f) = event {
+    /// Takes a funding settlement or interval change (any other event is not the feed's: a
+    /// programming error); it is handed over when its instant closes.
+    mutating func add<S: InstantSink>(seq: UInt64, time: Timestamp, event: Event, to sink: inout S) throws {
+        try advance(to: time, sink: &sink)
+        switch event {
+        case .fundingSettled(let f):
             let i = f.instrumentId.index
+            // The cadence is the interval it settled under.
             let cadence = Int64(max(f.intervalMinutes, 1)) * Millis.minute
-            var census = fundingCensus[i] ?? GapCensus(cadenceMs: cadence)
-            census.setCadence(cadence)
-            observe(&census, .funding(f.instrumentId), at: time, seq: seq)
-            fundingCensus[i] = census
+            if fundingCensus[i] == nil { fundingCensus[i] = GapCensus(cadenceMs: cadence) }
+            fundingCensus[i]!.setCadence(cadence)
+            if fundingCensus[i]!.observe(time), let gap = fundingCensus[i]!.gaps.last { note(gap, .funding(f.instrumentId), seq: seq) }
+            settlements.append((seq, f))
+        case .fundingIntervalChanged(let c):
+            intervalChanges.append((seq, c))
+        default:
+            preconditionFailure("a replay feed takes bars, settlements and interval changes only")
         }
-        group.others.append((seq, event))
     }
 
-    /// Hands over the last group.
-    mutating func finish(flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
-        if !group.isEmpty { try handOver(flush) }
+    /// Closes the last instant.
+    mutating func finish<S: InstantSink>(to sink: inout S) throws {
+        if let open = instant { try close(open, sink: &sink) }
+        instant = nil
     }
 
-    private mutating func advance(to time: Timestamp, flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
-        if time != groupTime && !group.isEmpty { try handOver(flush) }
-        groupTime = time
+    private mutating func advance<S: InstantSink>(to time: Timestamp, sink: inout S) throws {
+        if time != instant {
+            if let open = instant { try close(open, sink: &sink) }
+            try sink.begin(instant: time)
+            instant = time
+        }
         events += 1
     }
 
-    private mutating func handOver(_ flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
-        try flush(&group, groupTime, alerts)
-        group.removeAll()
+    private mutating func close<S: InstantSink>(_ time: Timestamp, sink: inout S) throws {
+        try sink.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, alerts: alerts)
+        intervalChanges.removeAll(keepingCapacity: true)
+        settlements.removeAll(keepingCapacity: true)
         alerts.removeAll()
     }
 
-    /// Observes a stream; a hole inside the simulated span becomes a warning, and an alert
-    /// journaled with the group of the time the stream resumes.
-    private mutating func observe(_ census: inout GapCensus, _ stream: MarketStream, at time: Timestamp, seq: UInt64) {
-        let before = census.gaps.count
-        census.observe(time)
-        if census.gaps.count > before, let gap = census.gaps.last, gap.before > plan.from, gap.after < plan.to {
-            let w = "\(describe(stream)): gap \(gap) — treated as no data"
-            warnings.append(w)
-            alerts.append((w, seq))
-        }
+    /// A hole in a stream inside the simulated span becomes a warning, and an alert journaled
+    /// at the end of the instant the stream resumes.
+    private mutating func note(_ gap: Gap, _ stream: MarketStream, seq: UInt64) {
+        guard gap.before > plan.from, gap.after < plan.to else { return }
+        let w = "\(describe(stream)): gap \(gap) — treated as no data"
+        warnings.append(w)
+        alerts.append((w, seq))
     }
 }

@@ -1,4 +1,4 @@
-// One config's run, between the grouped market events and its outputs: the `ReplayPipeline`
+// One config's run, between the market events (handed over instant by instant) and its outputs: the `ReplayPipeline`
 // (reducer and simulated exchange), the run's header and end records, gap alerts, equity
 // sampling, the summary's figures, and a sink for its records. A backtest's sink is the run
 // journal; a sweep's sink encodes the same records the same way and only hashes them, so a
@@ -108,8 +108,13 @@ struct RunSessionResult {
     var runEvents: Int
 }
 
-/// One config's replay: grouped market events in, records to a sink, a summary out.
-final class RunSession {
+/// One config's replay: market events in, instant by instant (`InstantSink`), records to a
+/// sink, a summary out.
+///
+/// A struct, driven through `mutating` methods: its pipeline is touched for every market
+/// record, and as a stored property of a class every access would pay a dynamic exclusivity
+/// check (measured at 5 % of a backtest's time).
+struct RunSession: InstantSink {
     let plan: BacktestPlan
     private var pipeline: ReplayPipeline<SimulatedExchange>
     private let sink: any RunRecordSink
@@ -133,7 +138,7 @@ final class RunSession {
     /// The run's header: `run.started`, `config.applied` (with `config.source` as its source),
     /// the plan's warnings, and the traded instruments' definitions, so the run journal is
     /// self-describing.
-    func begin(source: SourceRange) {
+    mutating func begin(source: SourceRange) {
         let config = plan.config
         pipeline.record(.runStarted(RunStarted(mode: .backtest, sourceJournal: source.id, sourceFirstSeq: source.firstSeq, sourceLastSeq: source.lastSeq,
                                                from: plan.from, to: plan.to, seed: 0, carryVersion: CarryVersion.current)), time: plan.from, causation: .none)
@@ -146,10 +151,26 @@ final class RunSession {
         }
     }
 
-    /// Runs one instant's market events through the pipeline, then journals the gap alerts
-    /// its records revealed.
-    func process(_ group: inout MarketGroup, at time: Timestamp, alerts: [GapAlert]) throws {
-        pipeline.process(group: &group, at: time, trading: time >= plan.from, afterTick: sample)
+    // MARK: InstantSink (`ReplayPipeline`'s begin, bar, end)
+
+    /// Opens an instant: the scan ticks due before it, the venue's facts due by it.
+    mutating func begin(instant time: Timestamp) {
+        let sampler = self.sampler
+        pipeline.begin(instant: time, trading: time >= plan.from, afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
+    }
+
+    /// One bar of the open instant.
+    mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        pipeline.bar(bar, seq: seq, at: time)
+    }
+
+    /// Closes an instant: its interval changes and settlements, its scan tick, then the gap
+    /// alerts its records revealed; then the output goes to the sink.
+    mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                      settlements: [(seq: UInt64, settlement: FundingSettled)], alerts: [GapAlert]) throws {
+        let sampler = self.sampler
+        pipeline.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, trading: time >= plan.from,
+                     afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
         for alert in alerts {
             pipeline.record(.alertRaised(AlertRaised(severity: .warning, code: "data", message: alert.message)), time: time, causation: .source(alert.seq))
         }
@@ -158,8 +179,9 @@ final class RunSession {
 
     /// The remaining ticks, `run.ended`, and every record flushed; `inputEvents` is the
     /// number of market records the run read.
-    func end(inputEvents: Int) throws -> RunSessionResult {
-        pipeline.finish(afterTick: sample)
+    mutating func end(inputEvents: Int) throws -> RunSessionResult {
+        let sampler = self.sampler
+        pipeline.finish(afterTick: { t, reducer in Self.sample(sampler, at: t, reducer) })
         let reducer = pipeline.reducer
         pipeline.record(.runEnded(RunEnded(outcome: reducer.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputEvents),
                                            message: "backtest \(plan.from.iso8601) → \(plan.to.iso8601)")), time: plan.to, causation: .none)
@@ -177,7 +199,7 @@ final class RunSession {
     }
 
     /// Moves the pipeline's output to the sink in batches (memory stays bounded).
-    private func drain(force: Bool = false) throws {
+    private mutating func drain(force: Bool = false) throws {
         guard pipeline.output.count >= 4096 || (force && !pipeline.output.isEmpty) else { return }
         let out = pipeline.takeOutput()
         for o in out { statistics.observe(o.event) }
@@ -185,12 +207,13 @@ final class RunSession {
         try sink.write(out)
     }
 
-    /// Samples equity at a scan tick. The marks are read from the reducer's array: a closure
-    /// capturing the reducer itself would copy all of it at every tick.
-    private func sample(at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        let marks = reducer.marks
+    /// Samples equity at a scan tick, with the marks read from the reducer's array (a closure
+    /// capturing the reducer would copy all of it at every tick). Static, with the sampler
+    /// passed in: a closure capturing `self` would overlap the pipeline's mutating access.
+    private static func sample(_ sampler: EquitySampler, at time: Timestamp, _ reducer: borrowing CarryReducer) {
+        // Counted by index: iterating `pairs` copied every PairState (and its array).
         var open = 0
-        for pair in reducer.pairs where pair.phase != .flat { open += 1 }
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: { $0.index < marks.count ? marks[$0.index] : nil }, openPairs: open)
+        for i in reducer.pairs.indices where reducer.pairs[i].phase != .flat { open += 1 }
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: reducer.marks, openPairs: open)
     }
 }

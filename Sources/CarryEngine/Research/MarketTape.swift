@@ -2,9 +2,9 @@
 // config needs, each record decoded at most once and handed to the `ReplayFeed` of every
 // plan that reads it. A plan is what the replay depends on — the traded instruments, the bar
 // interval, the warm-up start and the span — so configs that differ only in strategy,
-// sizing, costs or risk share one tape. A tape holds its instants' groups (bars as decoded
-// `BarClosed` values) and their gap alerts, immutable and shared by every thread that runs
-// its configs.
+// sizing, costs or risk share one tape. A tape holds its instants as a `ReplayFeed` handed
+// them over (bars as decoded `BarClosed` values, settlements and interval changes typed) with
+// their gap alerts, immutable and shared by every thread that runs its configs.
 
 public import CarryCore
 import CarryJournal
@@ -12,8 +12,48 @@ import CarryJournal
 /// One instant of a tape: its market events and the gap alerts they revealed.
 public struct TapeGroup: Sendable {
     public var time: Timestamp
-    public var group: MarketGroup
-    public var alerts: [GapAlert]
+    /// In seq order, as are the two lists below.
+    public var bars: [(seq: UInt64, bar: BarClosed)] = []
+    public var intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)] = []
+    public var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
+    public var alerts: [GapAlert] = []
+
+    /// Market records of the instant.
+    public var count: Int { bars.count + intervalChanges.count + settlements.count }
+
+    /// Hands the instant to `sink` as the feed handed it over.
+    func replay<S: InstantSink>(to sink: inout S) throws {
+        try sink.begin(instant: time)
+        try bars.withUnsafeBufferPointer { bars in
+            for i in bars.indices { try sink.bar(bars[i].bar, seq: bars[i].seq, at: time) }
+        }
+        try sink.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, alerts: alerts)
+    }
+}
+
+/// Records what a feed hands over, instant by instant.
+struct TapeRecorder: InstantSink {
+    var groups: [TapeGroup] = []
+    private var open = TapeGroup(time: .distantPast)
+
+    mutating func begin(instant time: Timestamp) {
+        // Instants of one plan hold about as many bars each.
+        let capacity = open.bars.count
+        open = TapeGroup(time: time)
+        open.bars.reserveCapacity(capacity)
+    }
+
+    mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
+        open.bars.append((seq, bar))
+    }
+
+    mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                      settlements: [(seq: UInt64, settlement: FundingSettled)], alerts: [GapAlert]) {
+        open.intervalChanges = intervalChanges
+        open.settlements = settlements
+        open.alerts = alerts
+        groups.append(open)
+    }
 }
 
 /// One plan's market events, grouped by instant.
@@ -68,7 +108,7 @@ public struct MarketTape: Sendable {
                 feeds.append(ReplayFeed(plan: plan, describe: market.describe))
             }
         }
-        var groups = Array(repeating: [TapeGroup](), count: feeds.count)
+        var recorders = Array(repeating: TapeRecorder(), count: feeds.count)
         var any: [Bool] = []
         for k in keys {
             for raw in k.instruments {
@@ -96,13 +136,13 @@ public struct MarketTape: Sendable {
                     var bar: BarClosed?
                     for f in feeds.indices where feeds[f].reads(id, barInterval: interval, at: t) {
                         if bar == nil { bar = try view.decodeBar(); decoded += 1 }
-                        feeds[f].add(seq: seq, time: t, bar: bar!) { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
+                        try feeds[f].add(seq: seq, time: t, bar: bar!, to: &recorders[f])
                     }
                 } else {
                     var event: Event?
                     for f in feeds.indices where feeds[f].reads(id, barInterval: nil, at: t) {
                         if event == nil { event = try view.decode(); decoded += 1 }
-                        feeds[f].add(seq: seq, time: t, event: event!) { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
+                        try feeds[f].add(seq: seq, time: t, event: event!, to: &recorders[f])
                     }
                 }
                 return true
@@ -110,18 +150,9 @@ public struct MarketTape: Sendable {
         }
         var tapes: [PlanTape] = []
         for f in feeds.indices {
-            feeds[f].finish { g, time, alerts in groups[f].append(Self.take(&g, time, alerts)) }
-            tapes.append(PlanTape(groups: groups[f], events: feeds[f].events, warnings: feeds[f].warnings))
+            try feeds[f].finish(to: &recorders[f])
+            tapes.append(PlanTape(groups: recorders[f].groups, events: feeds[f].events, warnings: feeds[f].warnings))
         }
         return MarketTape(source: source, tapes: tapes, tapeOfPlan: tapeOfPlan, decoded: decoded)
-    }
-
-    /// Moves a finished group out of the feed, leaving it an empty one with room for as many
-    /// events (instants of one plan hold about as many records each).
-    private static func take(_ group: inout MarketGroup, _ time: Timestamp, _ alerts: [GapAlert]) -> TapeGroup {
-        var taken = MarketGroup()
-        taken.bars.reserveCapacity(group.bars.count)
-        swap(&taken, &group)
-        return TapeGroup(time: time, group: taken, alerts: alerts)
     }
 }

@@ -57,13 +57,12 @@ public struct SweepProgress: Sendable {
 public enum SweepEngine {
     /// Runs one config over its tape.
     public static func run(_ job: SweepJob, over tape: PlanTape, source: SourceRange, eventsDone: ((Int) -> Void)? = nil) throws -> SweepRunResult {
-        let session = try RunSession(plan: job.plan, sink: HashingRunSink(), equityCSVPath: job.equityCSVPath)
+        var session = try RunSession(plan: job.plan, sink: HashingRunSink(), equityCSVPath: job.equityCSVPath)
         session.begin(source: source)
         var pending = 0
         for g in tape.groups {
-            var group = g.group
-            pending += group.bars.count + group.others.count
-            try session.process(&group, at: g.time, alerts: g.alerts)
+            pending += g.count
+            try g.replay(to: &session)
             if pending >= 8192, let eventsDone {
                 eventsDone(pending)
                 pending = 0
