@@ -11,6 +11,7 @@ enum CommandRegistry {
         BacktestCommand.self,
         SweepCommand.self,
         CompareCommand.self,
+        AnalyzeCommand.self,
         RunCommand.self,
         ParityCommand.self,
         DashboardCommand.self,
