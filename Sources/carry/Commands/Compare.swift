@@ -76,7 +76,8 @@ struct CompareCommand: ParsableCommand {
             }
             let table = Comparison.table(runs)
             try table.write(toFile: directory + "/compare.txt", atomically: true, encoding: .utf8)
-            try Comparison.html(runs).write(toFile: directory + "/compare.html", atomically: true, encoding: .utf8)
+            try Comparison.html(runs, equityPaths: loaded.indices.map { "\(directory)/equity-\($0 + 1).csv" })
+                .write(toFile: directory + "/compare.html", atomically: true, encoding: .utf8)
             try Comparison.writeJSON(runs, to: directory + "/compare.json")
             print(table, terminator: "")
             print("""
