@@ -96,6 +96,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("control-port"), help: ArgumentHelp("Serve /health, /metrics and /kill on 127.0.0.1:PORT (default: session.controlPort; 0 = none).", valueName: "PORT"))
     var controlPort: Int?
 
+    @Option(name: .customLong("dashboard-port"), help: ArgumentHelp("Also serve the monitoring page (carry dashboard) of this session on 127.0.0.1:PORT, from a child process that ends with the session.", valueName: "PORT"))
+    var dashboardPort: Int?
+
     @Option(name: .customLong("log-format"), help: ArgumentHelp("json or logfmt (default: json when stderr is not a terminal).", valueName: "FORMAT"))
     var logFormat: String?
 
@@ -106,6 +109,7 @@ struct RunCommand: ParsableCommand {
         try reportingErrors {
             if let logFormat, CLILogging.Format(rawValue: logFormat) == nil { throw CLIError.badInput("--log-format must be json or logfmt (got \(logFormat))") }
             if let controlPort, !(0...65535).contains(controlPort) { throw CLIError.badInput("--control-port must be 0–65535 (got \(controlPort))") }
+            if let dashboardPort, !(1...65535).contains(dashboardPort) { throw CLIError.badInput("--dashboard-port must be 1–65535 (got \(dashboardPort))") }
             guard mode == "paper" || mode == "live" else { throw CLIError.badInput("--mode must be paper or live (got \(mode))") }
             // Live: the keys before anything else (missing: exit 2, nothing sent anywhere).
             var credentials: BybitCredentials?
@@ -142,7 +146,7 @@ struct RunCommand: ParsableCommand {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
                                                cursor: .distantPast)
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
-                return try Self.supervised("paper", session.control, session.settings, controlPort, stop, logger) { note in
+                return try Self.supervised("paper", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger) { note in
                     try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { note($0, $1.reducer) }
                 }
             }
@@ -178,7 +182,7 @@ struct RunCommand: ParsableCommand {
             let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                              logger: logger)
             let session = LiveSession(config: config, feed: feed, trading: trading, journalPath: journal, adopt: adopt, logger: logger)
-            return try Self.supervised("live", session.control, session.settings, controlPort, stop, logger) { note in
+            return try Self.supervised("live", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger) { note in
                 try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
             }
         }
@@ -216,7 +220,7 @@ struct RunCommand: ParsableCommand {
     /// an hourly progress line, which `body` feeds with the venue time and the engine after
     /// each step.
     static func supervised<T>(_ label: String, _ control: SessionControl, _ settings: SessionSettings, _ portOverride: Int?,
-                              _ stop: StopSignal, _ logger: Logger,
+                              dashboard: (journal: String, port: Int)? = nil, _ stop: StopSignal, _ logger: Logger,
                               _ body: (@escaping (Timestamp, CarryReducer) -> Void) throws -> T) throws -> T {
         let signals = installSignalHandlers(stop, control: control)
         defer { signals.forEach { $0.cancel() } }
@@ -224,7 +228,37 @@ struct RunCommand: ParsableCommand {
         defer { server?.stop() }
         let progress = ProgressLine(label, logger: logger)
         defer { progress.finish() }
-        return try body(hourlyNote(progress))
+        let note = hourlyNote(progress)
+        // The page is served by a child `carry dashboard` (its own read-only view of the journal:
+        // LMDB must not be opened twice in one process), started once the first step has made
+        // the journal, stopped with the session — or by itself if this process dies.
+        var child: Process?
+        defer {
+            if let child, child.isRunning {
+                child.terminate()
+                child.waitUntilExit()
+            }
+        }
+        return try body { time, reducer in
+            if let dashboard, child == nil {
+                child = startDashboard(journal: dashboard.journal, port: dashboard.port, logger: logger)
+            }
+            note(time, reducer)
+        }
+    }
+
+    /// `carry dashboard --journal J --port N --exit-with-parent PID` as a child process.
+    static func startDashboard(journal: String, port: Int, logger: Logger) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = ["dashboard", "--journal", journal, "--port", String(port), "--exit-with-parent", String(getpid())]
+        do {
+            try p.run()
+            logger.notice("dashboard", metadata: ["url": "http://127.0.0.1:\(port)/", "pid": "\(p.processIdentifier)"])
+        } catch {
+            logger.error("the dashboard could not start; the session goes on without it", metadata: ["error": "\(error)"])
+        }
+        return p
     }
 
     /// A progress line per hour of venue time: open pairs and equity.
