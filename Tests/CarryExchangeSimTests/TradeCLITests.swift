@@ -207,6 +207,9 @@ struct TradeCLITests {
                      "A LEG FAILED: the engine unwound the other leg; the pair is flat.", "filled spot sell"] {
             #expect(r.stdout.contains(line), "\(line) missing:\n\(r.stdout)\n\(r.stderr)")
         }
+        if let rejected = r.stdout.range(of: "REJECTED perp sell"), let unwound = r.stdout.range(of: "filled spot sell") {
+            #expect(rejected.lowerBound < unwound.lowerBound, "the unwind follows the refusal in journal order:\n\(r.stdout)")
+        }
         #expect(r.stdout.contains("Venue check:") && r.stdout.contains("spot: engine") && r.stdout.contains("perp: engine 0, venue 0: matched"), "\(r.stdout)")
         let counts = try orderCounts(sim)
         // The spot buy, the refused perp sell, the spot sale that unwound it.

@@ -52,7 +52,9 @@ struct RunCommand: ParsableCommand {
 
         Control port (session.controlPort or --control-port; 0 = none): 127.0.0.1 only. GET \
         /health (JSON; 200 while the last step is younger than session.staleAfter, else 503), \
-        GET /metrics (Prometheus text), POST /kill[?release=1]. Logs: one JSON object per line \
+        GET /metrics (Prometheus text), POST /kill[?release=1], and for `carry trade` (paired \
+        trades by hand, journaled as operator commands) GET /preflight, POST /trade/open, POST \
+        /trade/close, GET /pairs, POST /reconcile. Logs: one JSON object per line \
         on stderr when stderr is not a terminal or with --log-format json; logfmt otherwise.
 
         SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed); a second \

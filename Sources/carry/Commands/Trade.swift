@@ -187,8 +187,9 @@ struct TradeOutcome {
     var pairId: UInt64 = 0
     var transitions: [PairTransition] = []
     var intents: [UInt64: OrderIntended] = [:]
-    var fills: [OrderFilled] = []
-    var rejections: [(intent: UInt64, reason: String)] = []
+    /// The pair's fills and refused orders, in journal order.
+    var fills: [(seq: UInt64, fill: OrderFilled)] = []
+    var rejections: [(seq: UInt64, intent: UInt64, reason: String)] = []
     var lastSeq: UInt64 = 0
     var finalPhase: PairPhase? { transitions.last?.to }
     /// The venue-vs-engine check: nil not done, else the lines to print and whether it matched.
@@ -300,9 +301,9 @@ struct TradeLink {
                     case .orderIntended(let i) where o.pairId != 0 && i.pairId == o.pairId && r.seq > signalSeq:
                         o.intents[r.seq] = i
                     case .orderFilled(let f) where o.intents[f.intentSeq] != nil:
-                        o.fills.append(f)
+                        o.fills.append((r.seq, f))
                     case .orderRejected(let x) where o.intents[x.intentSeq] != nil:
-                        o.rejections.append((x.intentSeq, "\(x.code) \(x.reason)"))
+                        o.rejections.append((r.seq, x.intentSeq, "\(x.code) \(x.reason)"))
                     default:
                         break
                     }
@@ -336,7 +337,7 @@ struct TradeLink {
                         let engine = (row["\(leg)Qty"] as? String).flatMap { Fixed($0) } ?? .zero
                         let venue = (row["venue\(leg.capitalized)Qty"] as? String).flatMap { Fixed($0) } ?? .zero
                         if engine != venue { matched = false }
-                        lines.append("  \(leg): engine \(engine), venue (simulated exchange) \(venue)\(engine == venue ? "" : "  MISMATCH")")
+                        lines.append("  \(leg): engine \(engine.normalized), venue (simulated exchange) \(venue.normalized)\(engine == venue ? "" : "  MISMATCH")")
                     }
                     return (matched, lines)
                 }
@@ -364,7 +365,7 @@ struct TradeLink {
                 for (leg, id) in [("spot", first.spot), ("perp", first.perp)] {
                     let x = seen[id.rawValue]!
                     if x.status != .matched { matched = false }
-                    lines.append("  \(leg): engine \(x.localQty), venue \(x.venueQty): \(x.status)")
+                    lines.append("  \(leg): engine \(x.localQty.normalized), venue \(x.venueQty.normalized): \(x.status)")
                 }
                 return (matched, lines)
             }
@@ -449,19 +450,21 @@ enum TradePrint {
             return lines.joined(separator: "\n")
         }
         var feeTotal = Fixed.zero, slipTotal = Fixed.zero
-        for f in o.fills {
+        var legLines: [(UInt64, String)] = []
+        for (seq, f) in o.fills {
             guard let intent = o.intents[f.intentSeq] else { continue }
             let mark = intent.leg == .spot ? marks.spot : marks.perp
             // Slippage against the mark the pre-flight showed: what the price cost this side.
             let slip = mark.map { (f.side == .buy ? f.price - $0 : $0 - f.price).multiplied(by: f.qty, scale: quoteScale, .toNearestOrEven) }
             feeTotal += f.feeAsset == .base ? f.fee.multiplied(by: f.price, scale: quoteScale, .toNearestOrEven) : f.fee
             if let slip { slipTotal += slip }
-            lines.append("  filled \(intent.leg) \(f.side) \(f.qty) @ \(f.price)  fee \(f.fee.normalized) \(f.feeAsset == .base ? "(base coin)" : "USDT")"
-                         + "  slippage vs mark \(mark.map { $0.normalized.description } ?? "—"): \(slip.map { $0.rounded(scale: 4, .toNearestOrEven).description } ?? "—") USDT")
+            legLines.append((seq, "  filled \(intent.leg) \(f.side) \(f.qty.normalized) @ \(f.price.normalized)  fee \(f.fee.normalized) \(f.feeAsset == .base ? "(base coin)" : "USDT")"
+                             + "  slippage vs mark \(mark.map { $0.normalized.description } ?? "—"): \(slip.map { $0.rounded(scale: 4, .toNearestOrEven).description } ?? "—") USDT"))
         }
         for x in o.rejections {
-            lines.append("  REJECTED \(o.intents[x.intent].map { "\($0.leg) \($0.side) \($0.qty)" } ?? "order \(x.intent)") by the venue: \(x.reason)")
+            legLines.append((x.seq, "  REJECTED \(o.intents[x.intent].map { "\($0.leg) \($0.side) \($0.qty.normalized)" } ?? "order \(x.intent)") by the venue: \(x.reason)"))
         }
+        lines.append(contentsOf: legLines.sorted { $0.0 < $1.0 }.map(\.1))
         if !o.fills.isEmpty { lines.append("  cost: fees \(feeTotal.rounded(scale: 4, .toNearestOrEven)) USDT, slippage \(slipTotal.rounded(scale: 4, .toNearestOrEven)) USDT") }
         lines.append("  pair: " + o.transitions.map { "\($0.from) → \($0.to) (\($0.cause))" }.joined(separator: ", "))
         let unwound = o.transitions.contains { $0.to == .unwinding }
