@@ -17,6 +17,7 @@ enum CommandRegistry {
         DashboardCommand.self,
         AlertsCommand.self,
         KillCommand.self,
+        TradeCommand.self,
         ReportCommand.self,
         SimulateCommand.self,
         GapsCommand.self,

@@ -180,7 +180,8 @@ public final class LiveSession {
             cutoff = now.adding(ms: -settings.marketLagMs)
             if firstCutoff == nil { firstCutoff = cutoff }
             injectCommands(control, into: &pipeline, at: cutoff, logger: logger)
-            let reconcile = now.msSince(lastBookAt) >= settings.reconcileMs
+            // Due by the interval, or asked for by an operator (`carry trade` checking the venue after a trade).
+            let reconcile = control.takeReconciliationRequest() || now.msSince(lastBookAt) >= settings.reconcileMs
             let read = try gateway.read(at: now, working: Self.working(pipeline), skip: pipeline.venue.intentsEnding, book: reconcile)
             pipeline.withVenue { $0.receive(read.facts) }
             if let b = read.book {
@@ -193,9 +194,11 @@ public final class LiveSession {
             try writer.commit(&pipeline)
             // Nothing leaves before the engine has been handed the start-up reconciliation.
             if pipeline.venue.snapshotsReleased > 0 { Self.send(&pipeline, gateway) }
-            control.publish(SessionSteps.status(.live, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: cutoff, steps: steps,
-                                                commitMs: writer.commitMs, requests: feed.requests + trading.stats.requests,
-                                                venueErrors: feed.client.stats.retries + trading.stats.retries, records: writer.written))
+            var status = SessionSteps.status(.live, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: cutoff, steps: steps,
+                                             commitMs: writer.commitMs, requests: feed.requests + trading.stats.requests,
+                                             venueErrors: feed.client.stats.retries + trading.stats.retries, records: writer.written)
+            status.reconciliations = pipeline.venue.snapshotsReleased - snapshotsBefore
+            control.publish(status)
             progress?(cutoff, pipeline)
             if let reason = SessionSteps.stopReason(stop, wallStart: wallStart, durationMs: durationMs, cutoff: cutoff, stopAt: stopAt) { stopReason = reason; break }
             control.wait(ms: settings.pollMs)

@@ -146,6 +146,8 @@ enum SessionSteps {
     static func describe(_ command: OperatorCommand) -> Logger.Metadata {
         switch command {
         case .killSwitch(let engaged, let reason): return ["command": "killSwitch", "engaged": "\(engaged)", "reason": "\(reason)"]
+        case .trade(let t):
+            return ["command": "trade", "action": "\(t.action)", "perp": "\(t.perp.rawValue)", "notional": "\(t.notionalUsdt)", "reason": "\(t.reason)"]
         }
     }
 
@@ -173,6 +175,7 @@ enum SessionSteps {
         s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
         s.fundingRates = feed.lastRates
         s.recordsWritten = records
+        s.engine = r
         return s
     }
 }

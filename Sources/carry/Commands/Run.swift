@@ -52,7 +52,9 @@ struct RunCommand: ParsableCommand {
 
         Control port (session.controlPort or --control-port; 0 = none): 127.0.0.1 only. GET \
         /health (JSON; 200 while the last step is younger than session.staleAfter, else 503), \
-        GET /metrics (Prometheus text), POST /kill[?release=1]. Logs: one JSON object per line \
+        GET /metrics (Prometheus text), POST /kill[?release=1], and for `carry trade` (paired \
+        trades by hand, journaled as operator commands) GET /preflight, POST /trade/open, POST \
+        /trade/close, GET /pairs, POST /reconcile. Logs: one JSON object per line \
         on stderr when stderr is not a terminal or with --log-format json; logfmt otherwise.
 
         SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed); a second \
@@ -146,7 +148,8 @@ struct RunCommand: ParsableCommand {
                 let feed = try VenueMarketFeed(client: client, symbols: config.symbols, barSeconds: config.barIntervalSeconds,
                                                cursor: .distantPast)
                 let session = PaperSession(config: config, feed: feed, journalPath: journal, logger: logger)
-                return try Self.supervised("paper", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger) { note in
+                return try Self.supervised("paper", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger,
+                                           options: options) { note in
                     try session.run(stop: stop, durationMs: durationMs, stopAt: stopTime) { note($0, $1.reducer) }
                 }
             }
@@ -160,12 +163,14 @@ struct RunCommand: ParsableCommand {
 
     /// The control port, when one is configured (before the journal is touched: a port that
     /// cannot be bound refuses the session).
-    static func startControlPort(_ port: Int, control: SessionControl, settings: SessionSettings, logger: Logger) throws -> ControlServer? {
+    static func startControlPort(_ port: Int, control: SessionControl, settings: SessionSettings, logger: Logger,
+                                 options: BybitClientOptions? = nil) throws -> ControlServer? {
         guard port > 0 else { return nil }
         do {
             let server = try ControlServer.start(port: port, control: control, metrics: SessionMetrics(control: control),
-                                                 staleAfterMs: settings.staleAfterMs, logger: logger)
-            logger.notice("control port listening", metadata: ["address": "127.0.0.1:\(server.port)", "endpoints": "GET /health, GET /metrics, POST /kill[?release=1]"])
+                                                 staleAfterMs: settings.staleAfterMs, logger: logger, predictedFunding: options.map(predictedFunding))
+            logger.notice("control port listening", metadata: ["address": "127.0.0.1:\(server.port)",
+                                                                "endpoints": "GET /health, GET /metrics, POST /kill[?release=1], GET /preflight, POST /trade/open|close, GET /pairs, POST /reconcile"])
             return server
         } catch let e as ControlServerError {
             throw CLIError.badInput("\(e.description). Is another session using it? Choose another session.controlPort or --control-port.")
@@ -174,6 +179,19 @@ struct RunCommand: ParsableCommand {
 
     /// A live session: the trading client signs with `credentials` (never printed: an error
     /// or log line names the variables, not their values).
+    /// The venue's predicted funding rate of a perpetual (its linear ticker's fundingRate), read
+    /// on the control port's thread with a client of its own, for `carry trade`'s pre-flight.
+    static func predictedFunding(_ options: BybitClientOptions) -> @Sendable (String) -> Fixed? {
+        { symbol in
+            guard let transport = try? CurlHTTPTransport() else { return nil }
+            var quick = options
+            quick.maxAttempts = 1
+            quick.requestTimeoutMs = 3000
+            let client = BybitMarketClient(options: quick, transport: transport, clock: SystemVenueClock(), logger: CLILogging.logger("carry.preflight"))
+            return (try? client.tickers(category: .linear, symbol: symbol))?.first?.fundingRate
+        }
+    }
+
     func runLive(config: BacktestConfig, credentials: BybitCredentials, options: BybitClientOptions, client: BybitMarketClient, stop: StopSignal,
                  durationMs: Int64?, stopAt: Timestamp?) throws {
         let logger = CLILogging.logger("carry.run")
@@ -182,7 +200,8 @@ struct RunCommand: ParsableCommand {
             let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                              logger: logger)
             let session = LiveSession(config: config, feed: feed, trading: trading, journalPath: journal, adopt: adopt, logger: logger)
-            return try Self.supervised("live", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger) { note in
+            return try Self.supervised("live", session.control, session.settings, controlPort, dashboard: dashboardPort.map { (journal, $0) }, stop, logger,
+                                       options: options) { note in
                 try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
             }
         }
@@ -220,11 +239,11 @@ struct RunCommand: ParsableCommand {
     /// an hourly progress line, which `body` feeds with the venue time and the engine after
     /// each step.
     static func supervised<T>(_ label: String, _ control: SessionControl, _ settings: SessionSettings, _ portOverride: Int?,
-                              dashboard: (journal: String, port: Int)? = nil, _ stop: StopSignal, _ logger: Logger,
+                              dashboard: (journal: String, port: Int)? = nil, _ stop: StopSignal, _ logger: Logger, options: BybitClientOptions? = nil,
                               _ body: (@escaping (Timestamp, CarryReducer) -> Void) throws -> T) throws -> T {
         let signals = installSignalHandlers(stop, control: control)
         defer { signals.forEach { $0.cancel() } }
-        let server = try startControlPort(portOverride ?? settings.controlPort, control: control, settings: settings, logger: logger)
+        let server = try startControlPort(portOverride ?? settings.controlPort, control: control, settings: settings, logger: logger, options: options)
         defer { server?.stop() }
         let progress = ProgressLine(label, logger: logger)
         defer { progress.finish() }
