@@ -10,7 +10,7 @@ public enum HTMLReport {
     /// The whole page.
     public static func render(title: String, result: BacktestResult, configText: String) -> String {
         let s = result.summary
-        var html = head(title: title) + """
+        var html = head(title: s.zeroBasis ? "\(ZeroBasis.banner) — \(title)" : title) + """
         <p class="muted">\(s.from.iso8601) → \(s.to.iso8601) · \(String(format: "%.1f", s.days)) days · run journal hash <code>\(result.contentHash.short)</code> · state hash <code>\(result.stateHash.short)</code></p>
         <h2>Summary</h2>
         <table>
