@@ -65,7 +65,9 @@ struct ValidationStatisticsTests {
         #expect(abs(one.skewness) < 1e-12 && abs(one.kurtosis - 1.36) < 1e-9)
         #expect(one.expectedMaxSharpe == 0 && one.trials == 1)
         #expect(abs(one.probability - 0.825397) < 1e-6)
-        // A config that never traded has no Sharpe: no DSR.
+        // A config that never traded (a constant −cost/365 a day, whose mean rounds) has no Sharpe: no DSR.
+        let flat = Array(repeating: -0.04 / 365, count: 90)
+        #expect(ReturnMoments(flat).sharpe == nil && ReturnMoments(flat).deviation == 0)
         #expect(DeflatedSharpe.compute(returns: [-0.0001, -0.0001, -0.0001], trialSharpes: [nil, 0.1, 0.2]) == nil)
     }
 

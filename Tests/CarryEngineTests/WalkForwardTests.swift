@@ -18,7 +18,7 @@ struct WalkForwardTests {
     static let to = Timestamp(iso8601: "2025-12-20")!
 
     /// Four configs of the simple strategy over [from, to].
-    func points(zeroBasis: Bool = false) throws -> [SweepPoint] {
+    func points(zeroBasis: Bool = false, span: Bool = true) throws -> [SweepPoint] {
         let dir = ScratchDirectory("wf-spec")
         let path = try writeFiles(dir, [
             ("sweep.yaml", """
@@ -30,8 +30,7 @@ struct WalkForwardTests {
             """),
             ("base.yaml", """
             symbols: [BTCUSDT, ETHUSDT]
-            from: 2025-09-20
-            to: 2025-12-20
+            \(span ? "from: 2025-09-20\nto: 2025-12-20" : "")
             zeroBasis: \(zeroBasis)
             strategy: {entryThreshold: 0.00005, exitThreshold: 0.00001, reentryCooldown: 1h}
             """),
@@ -199,6 +198,18 @@ struct WalkForwardTests {
         let tape = try MarketTape.decode(plans, market: market)
         let swept = try SweepEngine.run(SweepJob(number: 1, plan: plans[0], tape: 0, equityCSVPath: nil), over: tape.tapes[0], source: tape.source)
         #expect(swept.contentHash == z.contentHash && swept.summary.zeroBasis)
+    }
+
+    @Test("configs without from/to walk forward over the span the data covers")
+    func dataSpan() throws {
+        let dir = ScratchDirectory("wf-data-span")
+        let window = try RealWindow(symbols: ["BTCUSDT", "ETHUSDT"], from: Self.from, to: Timestamp(iso8601: "2025-11-20")!)
+        let source = try window.journal(dir.sub("market"), window.records)
+        let report = try validate(try points(span: false), source, WalkForwardSpec(trainMs: 20 * Millis.day, testMs: 10 * Millis.day))
+        let span = try #require(report.span)
+        #expect(span.from >= Self.from && span.from < Self.from.adding(ms: Millis.day))
+        #expect(span.to <= Timestamp(iso8601: "2025-11-20")! && span.to > Timestamp(iso8601: "2025-11-19")!)
+        #expect(report.folds.count == 4 && report.stitched != nil, "61 days: tests end on days 30, 40, 50 and 60")
     }
 
     @Test("regimes: every config over each span on its own, clamped to the data, ranked with DSR and PBO; a zero-basis validation says so first")

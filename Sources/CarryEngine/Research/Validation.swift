@@ -78,6 +78,10 @@ public struct ReturnMoments: Sendable, Equatable {
             m3 += d2 * d
             m4 += d2 * d2
         }
+        // A constant series (a config that never traded earns exactly −cost/365 a day) has no
+        // deviation, whatever rounding the mean picked up.
+        let constant = r.allSatisfy { $0 == r[0] }
+        if constant { m2 = 0; m3 = 0; m4 = 0 }
         deviation = r.count > 1 ? (m2 / Double(r.count - 1)).squareRoot() : 0
         let n = Double(max(1, r.count))
         let p2 = m2 / n

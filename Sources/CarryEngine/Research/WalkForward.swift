@@ -226,7 +226,7 @@ public enum Validation {
                            threads: Int, blocks: Int = 16, sweptKeys: [String] = [], label: @escaping (SweepPoint) -> String,
                            monitor: @escaping (String, SweepProgress) -> Void = { _, _ in }) throws -> ValidationReport {
         precondition(!points.isEmpty)
-        func plan(_ p: SweepPoint, _ from: Timestamp, _ to: Timestamp, _ what: String) throws -> BacktestPlan {
+        func plan(_ p: SweepPoint, _ from: Timestamp?, _ to: Timestamp?, _ what: String) throws -> BacktestPlan {
             var c = p.config
             c.from = from
             c.to = to
@@ -243,7 +243,7 @@ public enum Validation {
         if let walkForward {
             var lo = Timestamp.distantPast, hi = Timestamp.distantFuture
             for p in points {
-                let whole = try plan(p, p.config.from ?? .distantPast, p.config.to ?? .distantFuture, "walk-forward span")
+                let whole = try plan(p, p.config.from, p.config.to, "walk-forward span")
                 lo = max(lo, whole.from)
                 hi = min(hi, whole.to)
             }
@@ -349,7 +349,7 @@ extension ValidationReport {
                 let t = f.test.summary
                 cells.append([String(f.fold.index), "\(day(f.fold.trainFrom)) → \(day(f.fold.trainTo))", "\(day(f.fold.testFrom)) → \(day(f.fold.testTo))",
                               r.config, fig, r.deflatedSharpe.map { String(format: "%.3f", $0) } ?? "n/a", money(t.netPnL, signed: true), percent(t.apr),
-                              ratio(t.sharpe), percent(-t.maxDrawdown), String(t.pairsOpened)])
+                              ratio(t.sharpe), percent(t.maxDrawdown > 0 ? -t.maxDrawdown : 0), String(t.pairsOpened)])
             }
             s += pad(cells, left: 4)
             s += "\nStitched out-of-sample, \(day(st.from)) → \(day(st.to)) (\(String(format: "%.1f", st.days)) days of test windows only):\n"
@@ -357,7 +357,7 @@ extension ValidationReport {
             s += "  APR          \(percent(st.apr))\n"
             s += "  Sharpe       \(ratio(st.sharpe))  (after \(percent(st.collateralCostApr.doubleValue)) collateral cost, daily returns of the test windows)\n"
             let dd = st.maxDrawdownTroughAt.map { t in " (\(st.maxDrawdownPeakAt.map(day) ?? "?") → \(day(t)))" } ?? ""
-            s += "  max drawdown \(percent(-st.maxDrawdown))\(dd)\n"
+            s += "  max drawdown \(percent(st.maxDrawdown > 0 ? -st.maxDrawdown : 0))\(dd)\n"
             s += "  pairs opened \(st.pairsOpened)\n"
             let picks = Dictionary(grouping: folds, by: \.chosen).mapValues(\.count)
             s += "  chosen       \(folds.map { $0.train.rows[0].config }.joined(separator: ", "))  (\(picks.count) distinct of \(folds[0].train.rows.count) configs)\n"
