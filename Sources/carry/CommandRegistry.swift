@@ -10,6 +10,7 @@ enum CommandRegistry {
         AccountCommand.self,
         BacktestCommand.self,
         SweepCommand.self,
+        ValidateCommand.self,
         CompareCommand.self,
         AnalyzeCommand.self,
         RunCommand.self,

@@ -12,7 +12,7 @@ public enum HTMLReport {
     /// monthly returns, funding per settlement and open pairs.
     public static func render(title: String, result: BacktestResult, configText: String, series: ReportSeries? = nil, maxOpenPairs: Int? = nil) -> String {
         let s = result.summary
-        var html = head(title: title) + """
+        var html = head(title: s.zeroBasis ? "\(ZeroBasis.banner) — \(title)" : title) + """
         <p class="muted">\(s.from.iso8601) → \(s.to.iso8601) · \(String(format: "%.1f", s.days)) days · run journal hash <code>\(result.contentHash.short)</code> · state hash <code>\(result.stateHash.short)</code></p>
         <h2>Summary</h2>
         <table>

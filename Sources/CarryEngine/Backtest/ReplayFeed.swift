@@ -8,6 +8,11 @@
 // group is handed over when a record of a later time arrives, with the gap alerts its own
 // records revealed; a hole inside the simulated span becomes a warning and an alert, never
 // an interpolated price.
+//
+// Zero-basis mode (`zeroBasis: true`): perp bars are never read; each spot bar is followed, in
+// its group, by a copy under the pair's perp id (same prices and volumes, not counted as an
+// input event), so the perp is priced exactly at spot. Both the backtest's scan and a sweep's
+// tape go through `add`, so either way a run sees the same bars.
 
 import CarryCore
 
@@ -26,6 +31,9 @@ struct ReplayFeed {
     private var groupTime = Timestamp.distantPast
     private var alerts: [GapAlert] = []
     private let describe: (MarketStream) -> String
+    /// Zero-basis mode: the perp id of each spot instrument (by index), and which are perps.
+    private var perpOfSpot: [InstrumentId?] = []
+    private var isPerp: [Bool] = []
     /// Gap warnings found so far, in the order found.
     private(set) var warnings: [String] = []
     /// Records taken so far (the run's input events).
@@ -47,6 +55,15 @@ struct ReplayFeed {
                 barCensus[d.id.index] = GapCensus(cadenceMs: Int64(interval) * 1000)
             }
         }
+        if plan.config.zeroBasis {
+            perpOfSpot = Array(repeating: nil, count: relevant.count)
+            isPerp = Array(repeating: false, count: relevant.count)
+            for p in plan.pairs {
+                perpOfSpot[p.spot.id.index] = p.perp.id
+                isPerp[p.perp.id.index] = true
+                barCensus[p.perp.id.index] = nil
+            }
+        }
     }
 
     /// True for the spot and perp instruments of the plan's pairs.
@@ -55,15 +72,24 @@ struct ReplayFeed {
     /// True when the plan reads this record: a traded instrument, at the plan's bar interval
     /// (`nil` for records that are not bars), inside [warm-up start, to].
     func reads(_ id: InstrumentId, barInterval: UInt32?, at time: Timestamp) -> Bool {
-        isTraded(id) && (barInterval == nil || barInterval == interval) && time >= plan.warmupFrom && time <= plan.to
+        isTraded(id) && (barInterval == nil || barInterval == interval && !readsNoBars(of: id)) && time >= plan.warmupFrom && time <= plan.to
     }
+
+    /// True for a perp in zero-basis mode (its bars come from the spot's).
+    private func readsNoBars(of id: InstrumentId) -> Bool { id.index < isPerp.count && isPerp[id.index] }
 
     /// Takes a bar; first hands over the group of an earlier instant, if any.
     mutating func add(seq: UInt64, time: Timestamp, bar: BarClosed,
                              flush: (inout MarketGroup, Timestamp, [GapAlert]) throws -> Void) rethrows {
+        let i = bar.instrumentId.index
+        if readsNoBars(of: bar.instrumentId) { return }
         try advance(to: time, flush: flush)
         group.bars.append((seq, bar))
-        let i = bar.instrumentId.index
+        if i < perpOfSpot.count, let perp = perpOfSpot[i] {
+            var copy = bar
+            copy.instrumentId = perp
+            group.bars.append((seq, copy))
+        }
         if var census = barCensus[i] {
             observe(&census, .bars(bar.instrumentId, intervalSeconds: interval), at: time, seq: seq)
             barCensus[i] = census

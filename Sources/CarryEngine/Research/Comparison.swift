@@ -122,7 +122,8 @@ public enum Comparison {
         let labelWidth = max(24, rows.map(\.label.count).max() ?? 0)
         var widths = runs.map { $0.label.count }
         for r in rows { for (k, c) in r.cells.enumerated() { widths[k] = max(widths[k], c.count) } }
-        var out = "Carry compare — \(subtitle(runs))\n\n"
+        var out = runs.contains { $0.result.summary.zeroBasis } ? ZeroBasis.banner + "\n" : ""
+        out += "Carry compare — \(subtitle(runs))\n\n"
         out += "".padding(toLength: labelWidth, withPad: " ", startingAt: 0) + runs.indices.map { "  " + runs[$0].label.leftPadded(widths[$0]) }.joined() + "\n"
         for r in rows {
             if r.label.isEmpty && r.cells.isEmpty {
