@@ -4,7 +4,8 @@
 // unit, every reconciliation matched; chaos (lost answers, 5xx after accept, refusals, partial
 // fills, 5xx on any request) with the engine SIGKILLed and restarted: no orderLinkId placed
 // twice, nothing the venue did missing from the journal or in it twice; missing keys refused
-// with nothing sent; an account the journal does not explain refused unless --adopt; the keys
+// with nothing sent; an account in the wrong position or margin mode refused with nothing sent;
+// an account the journal does not explain refused unless --adopt; the keys
 // nowhere in the journal, the output or the errors.
 
 import CarryCore
@@ -263,6 +264,49 @@ struct LiveSessionTests {
         let stats = try rawStats(sim)
         #expect(stats["privateRequests"] as? Int == 0, "\(stats)")
         #expect(stats["requests"] as? Int == 0, "\(stats)")
+    }
+
+    @Test("an account in hedge mode with isolated margin: the venue reports it as Bybit does, and the session refuses it (exit 2, both named, nothing sent, no journal)")
+    func wrongAccountMode() throws {
+        let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "3600",
+                                                                      "--limit", "1000", "--position-mode", "hedge", "--margin-mode", "ISOLATED_MARGIN"])
+        defer { sim.stop() }
+        // The venue's own shapes: account info, each perpetual as a long and a short side, and
+        // a one-way order refused as Bybit refuses it.
+        let c = venueClient(sim)
+        let info = try c.accountInfo()
+        #expect(info.marginMode == "ISOLATED_MARGIN" && info.unifiedMarginStatus == 5, "\(info)")
+        #expect(try c.positions(category: .linear, symbol: "BTCUSDT").map(\.positionIdx) == [1, 2])
+        guard case .rejected(let code, let message, _) = c.createOrder(BybitOrderRequest(category: .linear, symbol: "BTCUSDT", side: .sell, orderType: .market,
+                                                                                          qty: Fixed("0.01")!, orderLinkId: "by-hand-1")) else {
+            Issue.record("a positionIdx 0 order was not refused in hedge mode")
+            return
+        }
+        #expect(code == 10001 && message.contains("position idx not match position mode"), "\(code) \(message)")
+        let before = try rawStats(sim)["orders"] as? [String: Int] ?? [:]
+
+        let scratch = ScratchDirectory("live-mode")
+        let journal = scratch.sub("session")
+        let r = try runProcess(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch),
+                                       "--journal", journal, "--base-url", sim.baseURL, "--duration", "3s", "--env-file", scratch.sub("none.env")],
+                               environment: simKeys, timeoutSeconds: 120)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("BTCUSDT, ETHUSDT are in hedge mode") && r.stderr.contains("one-way mode"), "\(r.stderr)")
+        #expect(r.stderr.contains("isolated margin") && r.stderr.contains("Nothing was sent"), "\(r.stderr)")
+        #expect(!Journal.exists(at: journal))
+        let after = try rawStats(sim)["orders"] as? [String: Int] ?? [:]
+        #expect(after["createRequests"] == before["createRequests"] && after["placed"] == 0, "\(after)")
+
+        // A classic account alone is refused the same way.
+        let classic = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "3600",
+                                                                          "--limit", "1000", "--unified-status", "1"])
+        defer { classic.stop() }
+        let r2 = try runProcess(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch),
+                                        "--journal", journal, "--base-url", classic.baseURL, "--duration", "3s", "--env-file", scratch.sub("none.env")],
+                                environment: simKeys, timeoutSeconds: 120)
+        #expect(r2.status == 2 && r2.stderr.contains("classic account") && !r2.stderr.contains("hedge mode"), "\(r2.stderr)")
+        #expect(!Journal.exists(at: journal))
+        #expect((try rawStats(classic)["orders"] as? [String: Int])?["createRequests"] == 0)
     }
 
     @Test("an account holding what a new journal does not explain: refused (exit 2, nothing sent, no journal); with --adopt, taken over and unwound")

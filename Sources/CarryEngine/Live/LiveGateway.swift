@@ -386,6 +386,40 @@ public final class LiveGateway {
 
     // MARK: Start-up
 
+    /// What about the account's settings the engine cannot trade with, one line each (empty:
+    /// fine). The engine keeps one net position per perpetual and models one cross margin
+    /// over the unified wallet (the spot leg backs the short perpetual): a classic account,
+    /// isolated margin, or a perpetual in hedge mode (Bybit lists its sides as positionIdx 1
+    /// and 2, and refuses positionIdx 0 orders) would make its orders fail or its risk wrong.
+    public func accountProblems() throws -> [String] {
+        var out: [String] = []
+        let info = try client.accountInfo()
+        if info.unifiedMarginStatus == 1 {
+            out.append("the account is a classic account (unifiedMarginStatus 1): Carry trades a unified trading account "
+                       + "(spot and perpetuals on one wallet). Upgrade it to a unified trading account on Bybit, or use another (sub)account")
+        }
+        switch info.marginMode {
+        case "REGULAR_MARGIN", "PORTFOLIO_MARGIN": break
+        case "ISOLATED_MARGIN":
+            out.append("the account is in isolated margin (marginMode ISOLATED_MARGIN): Carry's risk model is one cross margin over "
+                       + "the wallet. Switch it to cross margin (Bybit: POST /v5/account/set-margin-mode setMarginMode=REGULAR_MARGIN, "
+                       + "or the margin mode setting)")
+        default:
+            out.append("the account reports margin mode '\(info.marginMode)', which Carry does not know: it trades REGULAR_MARGIN (cross) or PORTFOLIO_MARGIN")
+        }
+        var hedged: [String] = []
+        for p in pairs {
+            let sides = try client.positions(category: .linear, symbol: p.perp.symbol).filter { $0.symbol == p.perp.symbol }
+            if sides.contains(where: { $0.positionIdx != 0 }) { hedged.append(p.perp.symbol) }
+        }
+        if !hedged.isEmpty {
+            out.append("\(hedged.joined(separator: ", ")) \(hedged.count == 1 ? "is" : "are") in hedge mode (positions listed as positionIdx 1 and 2): "
+                       + "Carry keeps one net position per perpetual. Switch USDT perpetuals to one-way mode (Bybit: POST /v5/position/switch-mode "
+                       + "category=linear coin=USDT mode=0, with no position or order open, or the position mode setting)")
+        }
+        return out
+    }
+
     /// Sets each perpetual's leverage (one-way mode: buy and sell alike).
     public func setLeverage(_ leverage: Fixed) throws {
         for p in pairs {

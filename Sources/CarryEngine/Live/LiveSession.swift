@@ -22,7 +22,9 @@
 // (or an open order it did not send) refuses the session, unless `adopt`; only then is a new
 // journal created; leverage set per perpetual; fee rates checked against the config (a
 // difference is a warning); and no order leaves before the engine has been handed that
-// first reconciliation. Then a reconciliation every `session.reconcileInterval` of venue time.
+// first reconciliation. Before all that the account's settings are checked (a unified account,
+// cross or portfolio margin, one-way position mode on every traded perpetual): otherwise the
+// session refuses to start (exit 2, nothing sent). Then a reconciliation every `session.reconcileInterval` of venue time.
 //
 // One journal per session, continued across restarts, as in paper.
 
@@ -138,6 +140,11 @@ public final class LiveSession {
                                   venueTime: { [feed] in try feed.venueTime() })
         gateway.seed(from: records)
         records = []
+        // The account's settings, before anything is sent or a journal created.
+        let problems = try gateway.accountProblems()
+        guard problems.isEmpty else {
+            throw SessionError("the account cannot be traded as it is set: " + problems.joined(separator: "; ") + ". Nothing was sent; run again once it is.")
+        }
         if continued { pipeline.resolveInFlight(at: pipeline.reducer.now) }
 
         // The venue's book, read consistently, before anything is sent or a journal created.
