@@ -33,7 +33,12 @@ struct RunCommand: ParsableCommand {
         line or a config). Each intent is sent once as a market IOC order (reduce-only for \
         perpetual closes) whose orderLinkId is derived from the journal and the intent's seq, \
         after its `order.submitted` is committed; an answer that is lost is `order.unknown`, \
-        resolved by querying that orderLinkId, never by sending again. Executions, the \
+        resolved by querying that orderLinkId, never by sending again. The private WebSocket \
+        streams (order, execution, position, wallet; --stream-url, default Bybit's for the REST \
+        host) deliver fills as they happen, journaled before the engine sees them; REST polling \
+        stays underneath (a fill both deliver reaches the engine once, by execution id), and \
+        every reconnect of the stream is followed by a reconciliation; --no-streams polls only. \
+        Executions, the \
         transaction log's funding settlements (matched per settlement against what the engine \
         expected: the funding ledger) and order statuses are read every step; positions, \
         wallet and open orders are reconciled at start and every session.reconcileInterval \
@@ -55,7 +60,8 @@ struct RunCommand: ParsableCommand {
         GET /metrics (Prometheus text), POST /kill[?release=1]. Logs: one JSON object per line \
         on stderr when stderr is not a terminal or with --log-format json; logfmt otherwise.
 
-        SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed); a second \
+        SIGINT/SIGTERM stop after the current step (journaled `run.ended`, committed; live: \
+        first no new decisions and a wait of up to --stop-wait for the orders in flight); a second \
         signal exits at once — every completed step is already committed. --duration stops after \
         that much wall time, --stop-at when the venue's clock reaches a time (useful against \
         `carry exchange-sim --replay-speed`, whose clock runs history at many times real speed).
@@ -77,6 +83,15 @@ struct RunCommand: ParsableCommand {
 
     @Flag(help: "Live: take over positions and open orders on the account that the journal does not explain (instead of refusing to start).")
     var adopt = false
+
+    @Flag(name: .customLong("no-streams"), help: "Live: do not open the private WebSocket streams; learn fills, statuses and the book over REST polling alone.")
+    var noStreams = false
+
+    @Option(name: .customLong("stop-wait"), help: ArgumentHelp("Live: how long a graceful stop waits for orders in flight to end, e.g. 10s (0s: not at all).", valueName: "DURATION"))
+    var stopWait = "10s"
+
+    @Option(name: .customLong("stream-url"), help: ArgumentHelp("Live: the private WebSocket stream (default: Bybit's for the REST base URL; the loopback venue's own port).", valueName: "URL"))
+    var streamURL: String?
 
     @Option(name: .customLong("env-file"), help: ArgumentHelp("Live: the .env file to read keys from when the environment has none.", valueName: "FILE"))
     var envFile = ".env"
@@ -178,6 +193,12 @@ struct RunCommand: ParsableCommand {
             let trading = BybitTradingClient(options: options, credentials: credentials, transport: try CurlHTTPTransport(), clock: SystemVenueClock(),
                                              logger: logger)
             let session = LiveSession(config: config, feed: feed, trading: trading, journalPath: journal, adopt: adopt, logger: logger)
+            guard let waitMs = ConfigReader.parseDuration(stopWait), waitMs >= 0 else { throw CLIError.badInput("--stop-wait expects a duration like 10s (got \(stopWait))") }
+            session.stopWaitMs = waitMs
+            if !noStreams {
+                session.stream = LiveStream(url: streamURL ?? LiveStream.privateURL(forBaseURL: options.baseURL), credentials: credentials, logger: logger,
+                                            wake: { [control = session.control] in control.wake() })
+            }
             return try Self.supervised("live", session.control, session.settings, controlPort, stop, logger) { note in
                 try session.run(stop: stop, durationMs: durationMs, stopAt: stopAt) { note($0, $1.reducer) }
             }
@@ -191,6 +212,13 @@ struct RunCommand: ParsableCommand {
         print("  pairs        \(s.pairsOpened) opened this run, \(s.openPairs) open now")
         print("  funding      \(g.payments) payments read; ledger: \(summary.fundingMatched) matched, \(summary.fundingDiffered) differed, \(summary.fundingUnmatched) unmatched")
         print("  reconciled   \(summary.reconciliations) times, \(summary.reconcileMismatches) mismatch records")
+        if let up = summary.stream {
+            let share = up.upMs + up.downMs > 0 ? Double(up.upMs) * 100 / Double(up.upMs + up.downMs) : 0
+            print("  stream       \(g.streamFills) of \(g.fills) fills first by stream (\(g.streamDuplicates) also read over REST dropped), "
+                  + "connected \(String(format: "%.1f", share))% of \((up.upMs + up.downMs) / 1000) s, \(up.reconnects) reconnects")
+        } else {
+            print("  stream       none (--no-streams): REST polling only")
+        }
         for d in summary.feeDifferences { print("  fee rates    \(d)") }
         for a in summary.adopted { print("  adopted      \(a)") }
         print("  equity       \(s.equity.rounded(scale: 2, .toNearestOrEven)) USDT (funding \(s.funding.rounded(scale: 2, .toNearestOrEven)), fees \(s.fees.rounded(scale: 2, .toNearestOrEven)))")
