@@ -299,7 +299,7 @@ struct RunCommand: ParsableCommand {
 struct ParityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parity",
-        abstract: "Replay a paper session's journal through the backtest pipeline and report the first record that differs, or 'identical'.",
+        abstract: "Replay a paper or live session's journal through the backtest pipeline: the first record (paper) or decision (live) that differs, and for live the fill-quality gap per order.",
         discussion: """
         Reads the session's config from its config.applied record, replays its market inputs, \
         scan ticks and operator commands in journal order through a fresh reducer and simulated \
@@ -307,7 +307,14 @@ struct ParityCommand: ParsableCommand {
         time, causation). Also counts market inputs that arrived after a scan had passed their \
         time (late data, which a backtest would have seen earlier).
 
-        Exit status: 0 identical; 1 the journals differ; 2 not a session journal.
+        A live session's journal is replayed the same way, but its venue facts are real and the \
+        replay's simulated, so its order intents are compared in order (time, pair, leg, \
+        instrument, side, quantity, reason) and the first that differs is reported; for every \
+        order up to there, the fill-quality gap: real against simulated volume-weighted price \
+        (basis points, positive = the real fill was worse), quantity, fees (quote coin) and \
+        timing (the real last fill against the simulated one).
+
+        Exit status: 0 identical; 1 the journals (decisions) differ; 2 not a session journal.
         """)
 
     @Argument(help: ArgumentHelp("The session journal directory.", valueName: "JOURNAL"))
@@ -317,14 +324,21 @@ struct ParityCommand: ParsableCommand {
         try reportingErrors {
             guard Journal.exists(at: journal) else { throw CLIError.badInput("no journal at \(journal)") }
             let j = try Journal.open(journal)
-            guard j.meta.purpose != .live else {
-                throw CLIError.badInput("\(journal) is a live session's journal: parity replays paper sessions (a live session's decisions and fill quality against a backtest are not compared yet)")
-            }
             let records = try SessionReplay.records(of: j)
             guard let applied = records.lazy.compactMap({ r -> ConfigApplied? in if case .configApplied(let c) = r.event { return c } else { return nil } }).first else {
                 throw CLIError.badInput("\(journal) has no config.applied record: it is not a session journal")
             }
             let config = try BacktestConfig.parse(canonical: applied.text, source: "\(journal) config.applied")
+            if j.meta.purpose == .live {
+                let live: LiveParityOutcome
+                do { live = try SessionReplay.liveParity(records, config: config) } catch let e as SessionError { throw CLIError.badInput(e.message) }
+                let symbols = Dictionary(records.compactMap { r -> (UInt32, String)? in
+                    if case .instrumentDefined(let d) = r.event { return (d.id.rawValue, d.symbol + (d.kind == .spot ? " spot" : " perp")) } else { return nil }
+                }, uniquingKeysWith: { a, _ in a })
+                Self.printLive(live, symbols: symbols)
+                if live.divergence != nil { throw ExitCode(1) }
+                return
+            }
             let outcome: ReplayOutcome
             do { outcome = try SessionReplay.replay(records, config: config) } catch let e as SessionError { throw CLIError.badInput(e.message) }
             let hash = try j.withSnapshot { try $0.contentHash() }
@@ -336,5 +350,42 @@ struct ParityCommand: ParsableCommand {
             print("identical: \(outcome.compared) records (\(outcome.decisions) decisions) replayed through the backtest pipeline; content hash \(hash)")
             print("\(outcome.lateInputs) market inputs arrived after a scan had passed their time")
         }
+    }
+
+    /// `+1.250s`, `-40ms`.
+    static func signedMs(_ ms: Int64) -> String {
+        let sign = ms < 0 ? "-" : "+"
+        let m = ms.magnitude
+        return m >= 1000 ? "\(sign)\(m / 1000).\(String(format: "%03d", Int(m % 1000)))s" : "\(sign)\(m)ms"
+    }
+
+    /// A live journal's parity: the decisions, then the fill-quality table and its summary.
+    static func printLive(_ o: LiveParityOutcome, symbols: [UInt32: String]) {
+        if let d = o.divergence {
+            print("decisions: \(o.agreed) order intents identical to the backtest replay, then the first that differs:")
+            print("  journal \(d.journaled)")
+            print("  replay  \(d.replayed)")
+        } else {
+            print("decisions: identical — \(o.agreed) order intents, as the backtest replay decided them")
+        }
+        print("fill quality, real vs simulated, \(o.gaps.count) orders (gap in bps: positive = the real fill was worse):")
+        print("  " + ["intent", "decided", "instrument", "side", "reason", "qty real/sim", "price real", "price sim", "gap bps", "fee real", "fee sim", "Δt real−sim"]
+            .joined(separator: "  "))
+        func f(_ x: Fixed?, _ scale: Int) -> String { x.map { "\($0.rounded(scale: scale, .toNearestOrEven))" } ?? "-" }
+        for g in o.gaps {
+            let qty = g.liveQty == g.simQty ? "\(g.liveQty)" : "\(g.liveQty)/\(g.simQty)"
+            print("  " + ["\(g.intentSeq)", g.decidedAt.iso8601, symbols[g.instrumentId.rawValue] ?? "\(g.instrumentId.rawValue)", "\(g.side)", "\(g.reason)", qty,
+                          f(g.livePrice, 4), f(g.simPrice, 4), f(g.priceGapBps, 2), f(g.liveFee, 4), f(g.simFee, 4),
+                          g.timingGapMs.map(Self.signedMs) ?? "-"].joined(separator: "  "))
+        }
+        let priced = o.gaps.compactMap(\.priceGapBps)
+        let timed = o.gaps.compactMap(\.timingGapMs)
+        let mean = priced.isEmpty ? nil : priced.reduce(Fixed.zero, +).divided(by: Int64(priced.count), scale: 2, .toNearestOrEven)
+        let worst = priced.map { $0.magnitude }.max()
+        let feeReal = o.gaps.reduce(Fixed.zero) { $0 + $1.liveFee }, feeSim = o.gaps.reduce(Fixed.zero) { $0 + $1.simFee }
+        print("summary: price gap mean \(f(mean, 2)) bps, largest |gap| \(f(worst, 2)) bps over \(priced.count) orders filled on both sides; "
+              + "fees real \(f(feeReal, 2)) vs simulated \(f(feeSim, 2)) USDT; "
+              + "timing: real fills \(timed.isEmpty ? "-" : Self.signedMs(timed.reduce(0, +) / Int64(timed.count))) after the simulated on average")
+        print("\(o.liveIntents) intents in the journal, \(o.replayIntents) in the replay; \(o.lateInputs) market inputs arrived after a scan had passed their time")
     }
 }
