@@ -44,7 +44,9 @@ struct RunCommand: ParsableCommand {
         wallet and open orders are reconciled at start and every session.reconcileInterval \
         (default 5m, venue time). A continued live journal is rebuilt by folding it (the \
         venue's facts are real; nothing is replayed against a simulation). At start, before any \
-        order: the account's positions are compared with what the journal explains, and a \
+        order: the account's settings are checked (a unified account, cross or portfolio \
+        margin, one-way position mode on the traded perpetuals; otherwise exit 2, nothing sent), \
+        then the account's positions are compared with what the journal explains, and a \
         difference refuses the session (exit 2, nothing sent) unless --adopt; leverage is set \
         per perpetual (margin.perpLeverage); the venue's fee rates are checked against the \
         config (a difference is a warning).
@@ -70,7 +72,7 @@ struct RunCommand: ParsableCommand {
         `session:` section (see config/paper.yaml, config/live.yaml). Exit status: 0 stopped \
         cleanly; 1 the venue or the journal failed (what was committed stays); 2 bad input \
         (config, symbols, a journal of another config, missing keys, an account holding what \
-        the journal does not explain).
+        the journal does not explain, an account in the wrong position or margin mode).
         """)
 
     @OptionGroup var configOptions: ConfigOptions
