@@ -78,6 +78,7 @@ public final class SessionControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [OperatorCommand] = []
     private var reconcileWanted = false
+    private var woken = false
     private var current: SessionStatus
     private var observers: [@Sendable (SessionStatus) -> Void] = []
 
@@ -126,14 +127,26 @@ public final class SessionControl: @unchecked Sendable {
         return taken
     }
 
-    /// Waits up to `ms`, or until a command arrives.
+    /// Waits up to `ms`, or until a command arrives or `wake()` is called (a wake-up that
+    /// came since the last wait ends this one at once).
     public func wait(ms: Int64) {
         condition.lock()
-        defer { condition.unlock() }
+        defer {
+            woken = false
+            condition.unlock()
+        }
         let deadline = Date().addingTimeInterval(Double(ms) / 1000)
-        while pending.isEmpty && !reconcileWanted {
+        while pending.isEmpty && !reconcileWanted && !woken {
             if !condition.wait(until: deadline) { return }
         }
+    }
+
+    /// Ends the session's wait early: news arrived (a stream's fill) that the next step reads.
+    public func wake() {
+        condition.lock()
+        woken = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Replaces the published status.
