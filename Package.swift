@@ -79,7 +79,7 @@ let package = Package(
             swiftSettings: strict),
 
         // Shared test support: seeded generators, fixtures, paths, child processes.
-        .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal", "CarryEngine"], swiftSettings: strict),
+        .target(name: "CarryTesting", dependencies: ["CarryCore", "CarryJournal", "CarryEngine", logging], swiftSettings: strict),
 
         // The operator CLI.
         .executableTarget(

@@ -6,7 +6,11 @@
 // (10001 with the reason).
 //
 // Lists page with `limit` and `cursor` (`nextPageCursor`, empty on the last page).
-// Not served: conditional/TP-SL orders, amend, batch endpoints, hedge mode (positionIdx 1/2), options.
+// The account's mode (`SimAccountMode`) is what account info and the position list report; an
+// account in hedge mode lists each perpetual as two sides (positionIdx 1 and 2) and refuses a
+// linear order without a matching positionIdx, as Bybit does — it never trades hedge-mode
+// positions (a test uses it to check that a client refuses such an account).
+// Not served: conditional/TP-SL orders, amend, batch endpoints, switching modes, hedge-mode trading, options.
 
 import CarryCore
 import CarryVenues
@@ -16,13 +20,17 @@ import Foundation
 public struct BybitPrivateAPI: Sendable {
     public let account: SimAccount
     public let credentials: SimCredentials
+    /// The account's position mode, margin mode and upgrade status.
+    public let mode: SimAccountMode
     let envelope: @Sendable (Int, String, String) -> SimResponse
 
     /// Serves `account`, accepting `credentials`; `envelope(retCode, retMsg, result)` wraps
     /// bodies as the public side does (same clock).
-    public init(account: SimAccount, credentials: SimCredentials, envelope: @escaping @Sendable (Int, String, String) -> SimResponse) {
+    public init(account: SimAccount, credentials: SimCredentials, mode: SimAccountMode = SimAccountMode(),
+                envelope: @escaping @Sendable (Int, String, String) -> SimResponse) {
         self.account = account
         self.credentials = credentials
+        self.mode = mode
         self.envelope = envelope
     }
 
@@ -77,7 +85,8 @@ public struct BybitPrivateAPI: Sendable {
         case BybitPrivatePath.walletBalance: return wallet(p)
         case BybitPrivatePath.feeRate: return feeRate(p)
         case BybitPrivatePath.transactionLog: return transactionLog(p)
-        case BybitPrivatePath.accountInfo: return ok(SimJSON.object([("marginMode", .s("REGULAR_MARGIN")), ("updatedTime", .s("0")), ("unifiedMarginStatus", .raw("5")),
+        case BybitPrivatePath.accountInfo: return ok(SimJSON.object([("marginMode", .s(mode.marginMode)), ("updatedTime", .s("0")),
+                                                                     ("unifiedMarginStatus", .raw(String(mode.unifiedMarginStatus))),
                                                                      ("dcpStatus", .s("OFF")), ("timeWindow", .raw("10")), ("smpGroup", .raw("0")),
                                                                      ("isMasterTrader", .raw("false")), ("spotHedgingStatus", .s("OFF"))]))
         default: return apiKeyInfo()
@@ -120,6 +129,10 @@ public struct BybitPrivateAPI: Sendable {
     // MARK: Orders
 
     func create(_ p: [String: String], at now: Timestamp) -> SimResponse {
+        // Bybit: a linear order's positionIdx (default 0) must fit the position mode.
+        if p["category"] == "linear", (p["positionIdx"] ?? "0") == "0" ? mode.hedge : !mode.hedge {
+            return refuse(SimReject(10001, "position idx not match position mode"))
+        }
         switch Self.orderRequest(p, account: account) {
         case .failure(let r): return refuse(r)
         case .success(let request):
@@ -227,7 +240,8 @@ public struct BybitPrivateAPI: Sendable {
         guard p["symbol"] != nil || p["settleCoin"] != nil || p["baseCoin"] != nil else {
             return refuse(SimReject(10001, "params error: symbol, baseCoin or settleCoin is required"))
         }
-        let items = account.positions(symbol: p["symbol"]).map(SimJSON.position)
+        let views = account.positions(symbol: p["symbol"])
+        let items = mode.hedge ? views.flatMap(SimJSON.hedgePositions) : views.map { SimJSON.position($0) }
         return ok(SimJSON.object([("list", .raw("[" + items.joined(separator: ",") + "]")), ("nextPageCursor", .s("")), ("category", .s("linear"))]))
     }
 

@@ -35,6 +35,9 @@ public struct ExchangeSimOptions: Sendable {
     public var barIntervalSeconds: UInt32 = 3600
     /// The venue clock's initial skew (the clock-skew fault), ms.
     public var clockSkewMs: Int64 = 0
+    /// The account's settings `GET /v5/account/info` and `/v5/position/list` report (a test
+    /// puts the account in the wrong mode with them).
+    public var accountMode = SimAccountMode()
 
     /// Builds options; binds 127.0.0.1 unless told otherwise.
     public init(journalPath: String, host: String = "127.0.0.1", port: Int = 0) {
@@ -42,4 +45,25 @@ public struct ExchangeSimOptions: Sendable {
         self.host = host
         self.port = port
     }
+}
+
+/// An account's settings as Bybit reports them: the position mode of its USDT perpetuals
+/// (one-way: one net position per symbol, `positionIdx` 0; hedge: a long and a short side,
+/// `positionIdx` 1 and 2), the unified account's margin mode and its upgrade status.
+public struct SimAccountMode: Sendable, Equatable {
+    /// Hedge mode (Bybit's "both sides", switch-mode `mode` 3); false: one-way (`mode` 0).
+    public var hedge = false
+    /// `REGULAR_MARGIN` (cross), `ISOLATED_MARGIN` or `PORTFOLIO_MARGIN`.
+    public var marginMode = "REGULAR_MARGIN"
+    /// 1 classic account, 3/4 unified 1.0 (pro), 5/6 unified 2.0 (pro).
+    public var unifiedMarginStatus = 5
+
+    public init(hedge: Bool = false, marginMode: String = "REGULAR_MARGIN", unifiedMarginStatus: Int = 5) {
+        self.hedge = hedge
+        self.marginMode = marginMode
+        self.unifiedMarginStatus = unifiedMarginStatus
+    }
+
+    /// The margin modes Bybit's account info reports.
+    public static let marginModes = ["REGULAR_MARGIN", "ISOLATED_MARGIN", "PORTFOLIO_MARGIN"]
 }

@@ -54,14 +54,23 @@ public enum SimJSON {
     }
 
     /// One item in Bybit's shape (every number a string).
-    public static func position(_ p: SimPositionView) -> String {
-        object([("positionIdx", .raw("0")), ("symbol", .s(p.instrument.symbol)), ("side", .s(p.side)), ("size", .s(p.signedSize.magnitude.description)),
+    public static func position(_ p: SimPositionView, positionIdx: Int = 0) -> String {
+        object([("positionIdx", .raw(String(positionIdx))), ("symbol", .s(p.instrument.symbol)), ("side", .s(p.side)), ("size", .s(p.signedSize.magnitude.description)),
                 ("avgPrice", .s(p.avgPrice.description)),
                 ("positionValue", .s(p.signedSize.magnitude.multiplied(by: p.avgPrice, scale: quoteScale, .toNearestOrEven).description)),
                 ("tradeMode", .raw("0")), ("positionStatus", .s("Normal")), ("leverage", .s(p.leverage.description)), ("markPrice", fixed(p.markPrice)),
                 ("liqPrice", fixed(p.liqPrice)), ("unrealisedPnl", .s(p.unrealisedPnl.description)), ("cumRealisedPnl", .s(p.cumRealisedPnl.description)),
                 ("curRealisedPnl", .s(p.cumRealisedPnl.description)), ("isReduceOnly", .raw("false")),
                 ("createdTime", .s(String(p.updatedTime.ms))), ("updatedTime", .s(String(p.updatedTime.ms)))])
+    }
+
+    /// A position of a hedge-mode account, as Bybit lists it: the long side (positionIdx 1)
+    /// and the short side (2), each with its own size (empty side when flat).
+    public static func hedgePositions(_ p: SimPositionView) -> [String] {
+        var long = p, short = p
+        long.signedSize = p.signedSize.isPositive ? p.signedSize : .zero
+        short.signedSize = p.signedSize.isNegative ? p.signedSize : .zero
+        return [position(long, positionIdx: 1), position(short, positionIdx: 2)]
     }
 
     /// The wallet-balance result (`{"list":[account]}`), in Bybit's shape.

@@ -88,7 +88,7 @@ public final class SimVenue: Sendable {
         replay = SimReplay(market: market, account: account, barIntervalSeconds: options.barIntervalSeconds)
         publicAPI = BybitPublicAPI(data: market)
         let api = publicAPI
-        privateAPI = BybitPrivateAPI(account: account, credentials: options.credentials) { api.envelope(retCode: $0, retMsg: $1, result: $2) }
+        privateAPI = BybitPrivateAPI(account: account, credentials: options.credentials, mode: options.accountMode) { api.envelope(retCode: $0, retMsg: $1, result: $2) }
         gate = SimGate(rateLimit: options.rateLimit, plan: options.faults)
         clock = options.replaySpeed.map { SimReplayClock(start: market.now, speed: $0) }
         switches = Mutex(Switches(skewMs: options.clockSkewMs))

@@ -10,5 +10,6 @@ enum BenchRegistry {
         SweepBench.self,
         VerifyBench.self,
         KillSwitchBench.self,
+        RSSBench.self,
     ]
 }

@@ -290,15 +290,7 @@ struct KillSwitchBench: ParsableCommand {
         return v < 1 ? String(format: "%.3f ms", v) : String(format: "%.1f ms", v)
     }
 
-    func importBundledHistory(_ scratch: ScratchDirectory) throws -> String {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let importer = MarketImporter(logger: logger)
-        let market = try MarketJournal(path: scratch.sub("bundled"), purpose: .importer, recordClock: { Timestamp(ms: 0) })
-        _ = try importer.write(try importer.read(try BundledDataSet.discover(Fixtures.bundledData)), into: market)
-        try market.close()
-        return scratch.sub("bundled")
-    }
+    func importBundledHistory(_ scratch: ScratchDirectory) throws -> String { try importBundledMarket(scratch) }
 }
 
 /// Hands a non-Sendable value to the one thread that uses it from then on.

@@ -10,21 +10,6 @@ import CarryTesting
 import Foundation
 import Testing
 
-/// The bundled history imported once per test process (read-only for every test).
-enum BundledMarket {
-    static let path: String = {
-        let dir = ScratchDirectory("bundled-market")
-        // Kept for the life of the process: tests share it read-only.
-        keep.append(dir)
-        let importer = MarketImporter(logger: testLogger())
-        let market = try! MarketJournal(path: dir.sub("market"), purpose: .importer, recordClock: { Timestamp(ms: 1_800_000_000_000) })
-        _ = try! importer.write(try! importer.read(try! BundledDataSet.discover(Fixtures.bundledData)), into: market)
-        try! market.close()
-        return dir.sub("market")
-    }()
-    nonisolated(unsafe) static var keep: [ScratchDirectory] = []
-}
-
 func backtestConfig(_ yaml: String) throws -> BacktestConfig {
     try BacktestConfig.parse(yaml: yaml, source: "test.yaml")
 }

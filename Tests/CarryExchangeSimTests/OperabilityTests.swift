@@ -65,6 +65,21 @@ private let replayStart = "2025-12-10T00:00:00Z"
 struct OperabilityTests {
     let carry = Fixtures.executable("carry")
 
+    @Test("the dashboard a session serves (--dashboard-port) goes when the session is killed with SIGKILL: no orphan left serving")
+    func dashboardEndsWithKilledSession() throws {
+        let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "36000"])
+        defer { sim.stop() }
+        let scratch = ScratchDirectory("ops-dashboard-orphan")
+        let dashboardPort = freeLoopbackPort()
+        let session = try ChildProcess(carry, ["run", "--mode", "paper", "--config", try opsConfig(scratch, port: 0), "--journal", scratch.sub("session"),
+                                               "--base-url", sim.baseURL, "--duration", "60s", "--dashboard-port", "\(dashboardPort)"])
+        defer { session.signal(SIGKILL); session.wait() }
+        #expect(eventually(30) { loopback("http://127.0.0.1:\(dashboardPort)/api/state")?.status == 200 ? true : nil } == true, "\(session.stderrText)")
+        session.signal(SIGKILL)
+        session.wait()
+        #expect(eventually(10) { loopback("http://127.0.0.1:\(dashboardPort)/") == nil ? true : nil } == true, "the child dashboard outlived its session")
+    }
+
     @Test("control port during a paper session; carry kill engages and releases; parity identical; carry report equals an independent fold")
     func controlPortKillAndReport() throws {
         // 10 hours of history a second: slow enough to catch the session with pairs open.
@@ -74,8 +89,9 @@ struct OperabilityTests {
         let journal = scratch.sub("session")
         let port = freeLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
+        let dashboardPort = freeLoopbackPort()
         let session = try ChildProcess(carry, ["run", "--mode", "paper", "--config", try opsConfig(scratch, port: port), "--journal", journal,
-                                               "--base-url", sim.baseURL, "--stop-at", "2025-12-20T00:00:00Z"])
+                                               "--base-url", sim.baseURL, "--stop-at", "2025-12-20T00:00:00Z", "--dashboard-port", "\(dashboardPort)"])
         defer { session.signal(SIGKILL); session.wait() }
 
         // /health: 200 once the session steps, with what an operator needs.
@@ -102,6 +118,15 @@ struct OperabilityTests {
         }
         #expect((metric(text, "carry_steps_total") ?? 0) >= 1)
 
+        // The session's dashboard (--dashboard-port): its state shows the open pairs.
+        let state = eventually(30) { () -> [String: Any]? in
+            guard let r = loopback("http://127.0.0.1:\(dashboardPort)/api/state"), r.status == 200, let j = jsonObject(r.body),
+                  (j["pairs"] as? [[String: Any]])?.isEmpty == false else { return nil }
+            return j
+        }
+        #expect(state != nil, "the dashboard served with the session shows its pairs")
+        #expect(loopback("http://127.0.0.1:\(dashboardPort)/")?.body.contains("<svg") == true)
+
         // carry kill: engaged, reported, journaled.
         let kill = try runProcess(carry, ["kill", "--port", "\(port)"], timeoutSeconds: 60)
         #expect(kill.status == 0, "\(kill.stdout)\(kill.stderr)")
@@ -122,6 +147,7 @@ struct OperabilityTests {
         // The session runs to its stop; the port closes with it.
         #expect(session.wait(timeoutSeconds: 120) == 0, "\(session.stderrText)")
         #expect(loopback(base + "/health") == nil)
+        #expect(eventually(10) { loopback("http://127.0.0.1:\(dashboardPort)/") == nil ? true : nil } == true, "the dashboard stops with the session")
         let nothing = try runProcess(carry, ["kill", "--port", "\(port)"])
         #expect(nothing.status == 2 && nothing.stderr.contains("nothing answers on 127.0.0.1:\(port)"), "\(nothing.stderr)")
 

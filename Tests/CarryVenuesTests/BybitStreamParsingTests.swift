@@ -102,7 +102,7 @@ struct BybitStreamParsingTests {
         #expect(o[0].leavesQty.description == "0.010" && o[0].createdTime.ms == 1_700_000_000_000)
         guard case .executions(let e) = try frame(sample("docs/websocket_private_execution.response.json")) else { Issue.record("exec"); return }
         #expect(e[0].execId == "0ab1bdf7-4219-438b-b30a-32ec863018f7" && e[0].execPrice.description == "95900.1" && e[0].execFee.description == "26.3725275")
-        #expect(e[0].execType == "Trade" && !e[0].isFunding && e[0].side == .sell && e[0].execTime.ms == 1_746_270_400_353)
+        #expect(e[0].execType == "Trade" && !e[0].isFunding && e[0].side == .sell && e[0].execTime.ms == 1_746_270_400_353 && e[0].feeCurrency == "USDT")
         guard case .positions(let p) = try frame(sample("nautilus/ws_account_position.json")) else { Issue.record("position"); return }
         #expect(p[0].symbol == "ETHUSDT" && p[0].side == "Sell" && p[0].size.description == "0.01" && p[0].avgPrice.description == "3641.075")
         #expect(p[0].liqPrice?.description == "51764.83003276" && p[0].seq == 325_852_190_774)

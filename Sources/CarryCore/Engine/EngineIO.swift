@@ -75,15 +75,20 @@ public enum VenueInput: Sendable, Equatable {
     }
 }
 
-/// An operator's command (the kill switch; later: manual pairs).
+/// An operator's command: the kill switch, or a paired trade (`carry trade open|close`).
 public enum OperatorCommand: Sendable, Equatable {
     /// Engage (cancel working orders, flatten every pair, stop entries) or release.
     case killSwitch(engaged: Bool, reason: String)
+    /// Open or close one configured pair (the same sizing, risk checks and paired execution
+    /// as the strategy's entries and exits).
+    case trade(OperatorTrade)
 
     public var event: Event {
         switch self {
         case .killSwitch(let engaged, let reason):
             return .killSwitchChanged(KillSwitchChanged(engaged: engaged, source: .operatorCommand, reason: reason))
+        case .trade(let t):
+            return .operatorTrade(t)
         }
     }
 }
@@ -117,6 +122,7 @@ public enum EngineInput: Sendable, Equatable {
         case .venueSnapshot(let p): self = .venue(.snapshot(p))
         case .clockTicked(let p): self = .clock(p)
         case .killSwitchChanged(let k) where k.source == .operatorCommand: self = .command(.killSwitch(engaged: k.engaged, reason: k.reason))
+        case .operatorTrade(let t): self = .command(.trade(t))
         case .signalComputed, .orderIntended, .riskBreached, .killSwitchChanged, .alertRaised, .pairTransition, .cancelIntended,
              .entrySkipped, .reconciled, .configApplied, .runStarted, .runEnded, .sessionStats:
             return nil

@@ -46,6 +46,9 @@ public struct Recovery: Sendable {
             expectedHead = 0
             return
         }
+        // An alert no input caused is a session's own note (a stream reconnect, the day's
+        // balance): it carries no engine state. Every alert the reducer raises names its input.
+        if case .alertRaised = r.event, !r.causation.isSet { return }
         if r.event.kind.category == .decision || r.event.kind == .reconciled {
             throw RecoveryError(seq: r.seq, message: "a \(r.event.kind) decision no input explains")
         }

@@ -103,6 +103,10 @@ public struct CarryReducer: Sendable, Equatable {
     public private(set) var fundingLedger: FundingLedger?
     /// Liquidation prices of held perp positions (a cache for the margin buffer on each bar).
     private var liquidationMemo = LiquidationMemo()
+    /// The last settlement and the last prediction seen per instrument (pre-flight of an
+    /// operator's trade: current and predicted funding).
+    public private(set) var lastSettled: [FundingSettled?] = []
+    public private(set) var lastPredicted: [FundingPredicted?] = []
 
     /// Finished orders kept for recognising late facts.
     static let orderMemory = 4096
@@ -141,6 +145,8 @@ public struct CarryReducer: Sendable, Equatable {
             instruments.append(nil)
             marks.append(nil)
             pairOfInstrument.append(nil)
+            lastSettled.append(nil)
+            lastPredicted.append(nil)
         }
     }
 
@@ -196,6 +202,8 @@ public struct CarryReducer: Sendable, Equatable {
                 halt = nil
                 peakEquity = equity
             }
+        case .command(.trade(let t)):
+            operatorTrade(t, ref: ref, into: &out)
         }
         return out.decisions
     }
@@ -228,7 +236,11 @@ public struct CarryReducer: Sendable, Equatable {
             instruments[d.id.index] = d
         case .fundingSettled(let f):
             grow(to: f.instrumentId)
-        case .bar, .quote, .fundingPredicted, .fundingInterval:
+            lastSettled[f.instrumentId.index] = f
+        case .fundingPredicted(let f):
+            grow(to: f.instrumentId)
+            lastPredicted[f.instrumentId.index] = f
+        case .bar, .quote, .fundingInterval:
             break
         }
         strategy.observe(m, time: time, ref: ref)
@@ -325,12 +337,12 @@ public struct CarryReducer: Sendable, Equatable {
     }
 
     /// Funding booked on a pair's perp leg, ever.
-    private func fundingBooked(_ p: PairSpec) -> Fixed { p.perp.index < portfolio.funding.count ? portfolio.funding[p.perp.index] : .zero }
+    public func fundingBooked(_ p: PairSpec) -> Fixed { p.perp.index < portfolio.funding.count ? portfolio.funding[p.perp.index] : .zero }
 
     /// Fees and slippage booked on a pair's legs, ever.
-    private func costsBooked(_ p: PairSpec) -> Fixed { costsBooked(p.spot) + costsBooked(p.perp) }
+    public func costsBooked(_ p: PairSpec) -> Fixed { costsBooked(p.spot) + costsBooked(p.perp) }
 
-    private func costsBooked(_ id: InstrumentId) -> Fixed {
+    func costsBooked(_ id: InstrumentId) -> Fixed {
         id.index < portfolio.fees.count ? portfolio.fees[id.index] + portfolio.slippage[id.index] : .zero
     }
 
@@ -444,18 +456,32 @@ public struct CarryReducer: Sendable, Equatable {
         case .noRoom:
             return .skipped
         }
-        let notional = qty.multiplied(by: perpPrice, scale: quoteScale, .up)
-        let spotFees = config.fees.rates(for: spotDef).taker
-        let perpFees = config.fees.rates(for: perpDef).taker
-        let estimatedFees = notional.multiplied(by: spotFees + perpFees, scale: quoteScale, .up)
-        let proposal = EntryProposal(qty: qty, spotPrice: spotPrice, perpPrice: perpPrice, notionalUsdt: notional,
-                                     openNotionalUsdt: openNotional(), equityUsdt: equity, committedUsdt: committed(),
-                                     estimatedFeesUsdt: estimatedFees)
+        let proposal = entryProposal(qty: qty, spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice)
         if let breach = RiskChecks.checkEntry(proposal, limits: config.risk, margin: config.margin) {
             out.add(.risk(RiskBreached(rule: breach.0, action: .rejected, instrumentId: p.perp, limit: breach.limit, observed: breach.observed)),
                     causation: .local(signalSeq))
             return .refused
         }
+        enter(i, qty: qty, signalSeq: signalSeq, into: &out)
+        return .opened
+    }
+
+    /// What an entry of `qty` would do to the book, for `RiskChecks.checkEntry` (the
+    /// strategy's entries and the operator's alike).
+    func entryProposal(qty: Fixed, spot spotDef: InstrumentDefined, perp perpDef: InstrumentDefined, spotPrice: Fixed, perpPrice: Fixed) -> EntryProposal {
+        let notional = qty.multiplied(by: perpPrice, scale: quoteScale, .up)
+        let spotFees = config.fees.rates(for: spotDef).taker
+        let perpFees = config.fees.rates(for: perpDef).taker
+        let estimatedFees = notional.multiplied(by: spotFees + perpFees, scale: quoteScale, .up)
+        return EntryProposal(qty: qty, spotPrice: spotPrice, perpPrice: perpPrice, notionalUsdt: notional,
+                             openNotionalUsdt: openNotional(), equityUsdt: equity, committedUsdt: committed(),
+                             estimatedFeesUsdt: estimatedFees)
+    }
+
+    /// Opens pair `i` at `qty` once its signal (`signalSeq`) and checks passed: the pair goes
+    /// to opening and both legs' orders go out (the paired execution every entry shares).
+    mutating func enter(_ i: Int, qty: Fixed, signalSeq: UInt64, into out: inout DecisionBuffer) {
+        let p = config.pairs[i]
         pairs[i].pairId = signalSeq
         pairs[i].fundingMark = fundingBooked(p)
         pairs[i].costMark = costsBooked(p)
@@ -467,7 +493,6 @@ public struct CarryReducer: Sendable, Equatable {
                            qty: qty, limitPrice: nil, reduceOnly: false, reason: .open), pair: i, cause: .local(signalSeq), into: &out)
         send(OrderIntended(pairId: signalSeq, leg: .perp, instrumentId: p.perp, side: .sell, type: .market, timeInForce: .immediateOrCancel,
                            qty: qty, limitPrice: nil, reduceOnly: false, reason: .open), pair: i, cause: .local(signalSeq), into: &out)
-        return .opened
     }
 
     private mutating func send(_ intent: OrderIntended, pair: Int?, cause: CausationRef, into out: inout DecisionBuffer) {
@@ -486,7 +511,7 @@ public struct CarryReducer: Sendable, Equatable {
     /// Takes both legs of a pair to zero: moves it to closing (or unwinding), pulls its working
     /// opening orders, and sends reduce-only orders for what each leg holds beyond what is
     /// already being closed. A pair already closing or unwinding only records the cause.
-    private mutating func closePair(_ i: Int, cause: PairCause, reason: IntentReason, ref: CausationRef, into out: inout DecisionBuffer) {
+    mutating func closePair(_ i: Int, cause: PairCause, reason: IntentReason, ref: CausationRef, into out: inout DecisionBuffer) {
         let phase = pairs[i].phase
         guard phase != .flat else { return }
         guard transition(i, cause, ref: ref, into: &out) else { return }

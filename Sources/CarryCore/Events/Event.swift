@@ -47,6 +47,7 @@ public enum Event: Sendable, Equatable {
     case runStarted(RunStarted)
     case runEnded(RunEnded)
     case sessionStats(SessionStats)
+    case operatorTrade(OperatorTrade)
 
     /// The payload as its protocol, for generic presentation (tools, not hot paths).
     public var payload: any EventPayload {
@@ -81,6 +82,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted(let p): return p
         case .runEnded(let p): return p
         case .sessionStats(let p): return p
+        case .operatorTrade(let p): return p
         }
     }
 
@@ -117,6 +119,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted: return .runStarted
         case .runEnded: return .runEnded
         case .sessionStats: return .sessionStats
+        case .operatorTrade: return .operatorTrade
         }
     }
 
@@ -153,6 +156,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted: return RunStarted.layoutVersion
         case .runEnded: return RunEnded.layoutVersion
         case .sessionStats: return SessionStats.layoutVersion
+        case .operatorTrade: return OperatorTrade.layoutVersion
         }
     }
 
@@ -195,6 +199,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted(let p): p.encode(to: &w)
         case .runEnded(let p): p.encode(to: &w)
         case .sessionStats(let p): p.encode(to: &w)
+        case .operatorTrade(let p): p.encode(to: &w)
         }
     }
 
@@ -237,6 +242,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted: return .runStarted(try RunStarted(from: &r, version: version))
         case .runEnded: return .runEnded(try RunEnded(from: &r, version: version))
         case .sessionStats: return .sessionStats(try SessionStats(from: &r, version: version))
+        case .operatorTrade: return .operatorTrade(try OperatorTrade(from: &r, version: version))
         }
     }
 }

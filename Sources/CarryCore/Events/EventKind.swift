@@ -41,6 +41,7 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case runStarted = 98
     case runEnded = 99
     case sessionStats = 100
+    case operatorTrade = 101
 
     /// The stable name tools print and filter by (`carry-journal ls --kind funding.settled`).
     public var name: String {
@@ -75,6 +76,7 @@ public enum EventKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .runStarted: return "run.started"
         case .runEnded: return "run.ended"
         case .sessionStats: return "session.stats"
+        case .operatorTrade: return "operator.trade"
         }
     }
 

@@ -173,3 +173,61 @@ public struct RunEnded: EventPayload {
         [EventField("outcome", .name(outcome.description)), EventField("inputEvents", .uint(inputEvents)), EventField("message", .text(message))]
     }
 }
+
+/// What an operator asked of a pair.
+public enum OperatorTradeAction: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Open the pair at a notional (long spot, short perp), through the same sizing, risk
+    /// checks and paired execution as an automatic entry.
+    case open = 1
+    /// Close both legs, as a strategy exit does.
+    case close = 2
+    public var description: String { self == .open ? "open" : "close" }
+}
+
+/// An operator's paired trade (`carry trade open|close`), journaled before the engine acts on
+/// it: an engine input like the operator's kill switch, so a fold or a replay decides again
+/// exactly what the running engine decided.
+public struct OperatorTrade: EventPayload {
+    public static let kind = EventKind.operatorTrade
+    public var action: OperatorTradeAction
+    public var spot: InstrumentId
+    public var perp: InstrumentId
+    /// The notional asked for (quote asset, per leg); zero for a close.
+    public var notionalUsdt: Fixed
+    /// Who asked and why (printable ASCII, journaled as given).
+    public var reason: String
+
+    /// Builds an operator trade.
+    public init(action: OperatorTradeAction, spot: InstrumentId, perp: InstrumentId, notionalUsdt: Fixed, reason: String) {
+        self.action = action
+        self.spot = spot
+        self.perp = perp
+        self.notionalUsdt = notionalUsdt
+        self.reason = reason
+    }
+
+    public var instrument: InstrumentId? { perp }
+
+    public func encode(to w: inout ByteWriter) {
+        w.write(action.rawValue)
+        w.write(spot)
+        w.write(perp)
+        w.write(notionalUsdt)
+        w.write(reason)
+    }
+
+    public init(from r: inout ByteReader, version: UInt8) throws(CodecError) {
+        try Self.requireVersion(version)
+        action = try r.readEnum(OperatorTradeAction.self, "operatorTrade.action")
+        spot = try r.readInstrument("operatorTrade.spot")
+        perp = try r.readInstrument("operatorTrade.perp")
+        notionalUsdt = try r.readFixed("operatorTrade.notionalUsdt")
+        reason = try r.readString("operatorTrade.reason")
+        try r.finish("operator.trade")
+    }
+
+    public var fields: [EventField] {
+        [EventField("action", .name(action.description)), EventField("spot", .instrument(spot)), EventField("perp", .instrument(perp)),
+         EventField("notionalUsdt", .fixed(notionalUsdt)), EventField("reason", .text(reason))]
+    }
+}

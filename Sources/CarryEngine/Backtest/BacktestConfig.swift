@@ -40,6 +40,10 @@ public struct BacktestConfig: Sendable, Equatable {
     public var canonicalText: String
     /// Where it came from.
     public var source: String
+    /// `zeroBasis: true`: price every perp from its spot bar (zero basis) and read no perp
+    /// bars — for spans that have funding and spot bars but no perp bars (the bundled
+    /// 2022–23). Off by default; a run made so says so on the first line of its reports.
+    public var zeroBasis = false
 
 }
 
@@ -52,7 +56,7 @@ extension BacktestConfig {
     /// Parses and validates a config document already read into a `ConfigReader` (a sweep
     /// applies its overrides to the document first).
     static func parse(root: ConfigReader, source: String) throws(ConfigError) -> BacktestConfig {
-        root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr",
+        root.expect(["venue", "symbols", "from", "to", "barInterval", "scanInterval", "warmup", "initialCapitalUsdt", "collateralCostApr", "zeroBasis",
                      "strategy_mode", "strategy", "composite", "execution", "fees", "slippage", "margin", "risk", "session"])
         let mode = try root.string("strategy_mode", default: "simple", allowed: ["simple", "composite"])
         let venueName = try root.string("venue", default: "binance", allowed: Venue.allCases.map(\.description))
@@ -197,6 +201,7 @@ extension BacktestConfig {
                 controlPort: try ss.int("controlPort", default: 0, range: 0...65535),
                 staleAfterMs: try ss.durationMs("staleAfter", default: SessionSettings.standard.staleAfterMs, min: 100, max: Millis.day))
         }
+        config.zeroBasis = try root.bool("zeroBasis", default: false)
         try root.finish()
         config.canonicalText = config.canonical()
         return config
@@ -277,6 +282,8 @@ extension BacktestConfig {
         add("warmup", ConfigReader.formatDuration(warmupMs))
         add("initialCapitalUsdt", initialCapitalUsdt.description)
         add("collateralCostApr", collateralCostApr.description)
+        // Listed only when on, so every other run records the config it always did.
+        if zeroBasis { add("zeroBasis", "true") }
         if let c = composite {
             // Composite runs record their mode and settings; simple runs keep v1.0's lines.
             add("strategy_mode", "composite")

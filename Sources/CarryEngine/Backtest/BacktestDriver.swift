@@ -76,15 +76,17 @@ public enum BacktestDriver {
     }
 
     /// The span every pair has bars (both legs) and funding for.
-    static func commonSpan(_ pairs: [ResolvedPair], interval: UInt32, market: MarketJournal) throws(BacktestError) -> (Timestamp, Timestamp) {
+    /// (Zero-basis mode reads no perp bars, so needs none.)
+    static func commonSpan(_ pairs: [ResolvedPair], interval: UInt32, market: MarketJournal, zeroBasis: Bool = false) throws(BacktestError) -> (Timestamp, Timestamp) {
         var lo = Timestamp.distantPast
         var hi = Timestamp.distantFuture
         for p in pairs {
             for (stream, what) in [(MarketStream.bars(p.spot.id, intervalSeconds: interval), "spot \(MarketStream.intervalName(interval)) bars"),
                                    (.bars(p.perp.id, intervalSeconds: interval), "perp \(MarketStream.intervalName(interval)) bars"),
-                                   (.funding(p.perp.id), "funding")] {
+                                   (.funding(p.perp.id), "funding")] where !(zeroBasis && stream == .bars(p.perp.id, intervalSeconds: interval)) {
                 guard let e = market.extents[stream] else {
-                    throw BacktestError("\(p.perp.venue) \(p.symbol) has no \(what) in \(market.journal.path). Import or fetch them, or choose another barInterval.")
+                    let zero = what.hasPrefix("perp") ? " (or study the span with zeroBasis: true / --zero-basis, which prices the perp from the spot bar)" : ""
+                    throw BacktestError("\(p.perp.venue) \(p.symbol) has no \(what) in \(market.journal.path). Import or fetch them, or choose another barInterval\(zero).")
                 }
                 lo = max(lo, e.first)
                 hi = min(hi, e.last)
@@ -120,13 +122,17 @@ public enum BacktestDriver {
     /// without data.
     public static func plan(config: BacktestConfig, market: MarketJournal) throws(BacktestError) -> BacktestPlan {
         let pairs = try resolvePairs(config, market: market)
-        let (dataFrom, dataTo) = try commonSpan(pairs, interval: config.barIntervalSeconds, market: market)
+        let (dataFrom, dataTo) = try commonSpan(pairs, interval: config.barIntervalSeconds, market: market, zeroBasis: config.zeroBasis)
         var warnings: [String] = []
         var from = config.from ?? dataFrom
         var to = config.to ?? dataTo
         let spanText = "\(dataFrom.iso8601) → \(dataTo.iso8601)"
         if to <= dataFrom || from >= dataTo {
-            throw BacktestError("no data for \(pairs.map(\.symbol).joined(separator: ", ")) between \(from.iso8601) and \(to.iso8601): the journal has all legs and funding for \(spanText). Choose --from/--to inside that range.")
+            var hint = ""
+            if !config.zeroBasis, let (f, t) = try? commonSpan(pairs, interval: config.barIntervalSeconds, market: market, zeroBasis: true), to > f && from < t {
+                hint = " Spot bars and funding cover \(f.iso8601) → \(t.iso8601): --zero-basis (zeroBasis: true) studies it with the perp priced from the spot bar."
+            }
+            throw BacktestError("no data for \(pairs.map(\.symbol).joined(separator: ", ")) between \(from.iso8601) and \(to.iso8601): the journal has all legs and funding for \(spanText). Choose --from/--to inside that range.\(hint)")
         }
         if from < dataFrom {
             warnings.append("the data starts at \(dataFrom.iso8601); the backtest starts there instead of \(from.iso8601)")

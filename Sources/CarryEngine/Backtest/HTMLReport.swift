@@ -8,9 +8,11 @@ import Foundation
 /// Renders a backtest's HTML report.
 public enum HTMLReport {
     /// The whole page.
-    public static func render(title: String, result: BacktestResult, configText: String) -> String {
+    /// `series` (read back from the run's equity.csv and journal) adds the P&L split over time,
+    /// monthly returns, funding per settlement and open pairs.
+    public static func render(title: String, result: BacktestResult, configText: String, series: ReportSeries? = nil, maxOpenPairs: Int? = nil) -> String {
         let s = result.summary
-        var html = head(title: title) + """
+        var html = head(title: s.zeroBasis ? "\(ZeroBasis.banner) — \(title)" : title) + """
         <p class="muted">\(s.from.iso8601) → \(s.to.iso8601) · \(String(format: "%.1f", s.days)) days · run journal hash <code>\(result.contentHash.short)</code> · state hash <code>\(result.stateHash.short)</code></p>
         <h2>Summary</h2>
         <table>
@@ -41,6 +43,7 @@ public enum HTMLReport {
         html += lineChart(s.curve.map { ($0.0, $0.1) }, height: 240, color: "#0969da", fill: false)
         html += "<h2>Drawdown</h2>\n"
         html += lineChart(s.curve.map { ($0.0, -$0.2 * 100) }, height: 140, color: "#cf222e", fill: true, unit: " %")
+        if let series { html += seriesSections(series, maxOpenPairs: maxOpenPairs) }
         html += "<h2>Per symbol (USDT)</h2>\n<table><tr><th>symbol</th><th>pairs</th><th>fills</th><th>funding</th><th>price P&amp;L</th><th>fees</th><th>slippage</th><th>net</th></tr>\n"
         for r in s.perSymbol {
             html += "<tr><td>\(escape(r.symbol))</td><td>\(r.pairsOpened)</td><td>\(r.fills)</td>"
@@ -67,7 +70,7 @@ public enum HTMLReport {
         body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;color:#1b1f24;padding:0 1em}
         h1{font-size:1.4em;margin-bottom:.2em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
         table{border-collapse:collapse;margin:.5em 0} td,th{padding:.25em .8em;text-align:right;border-bottom:1px solid #eee}
-        td:first-child,th:first-child{text-align:left} .pos{color:#116329} .neg{color:#a40e26} .muted{color:#666}
+        td:first-child,th:first-child{text-align:left} table.stats td,table.ranking td,table.monthly td{white-space:nowrap} .pos{color:#116329} .neg{color:#a40e26} .muted{color:#666}
         pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:12px} svg{background:#fafbfc;border:1px solid #e3e6ea}
         .warn{color:#8a5a00}
         </style></head><body>
@@ -128,7 +131,8 @@ public enum HTMLReport {
         }
         svg += "</svg>\n"
         // A legend for named lines, under the plot (never over a line).
-        let named = series.filter { !$0.name.isEmpty }
+        var seen = Set<String>()
+        let named = series.filter { !$0.name.isEmpty && seen.insert($0.name).inserted }
         if !named.isEmpty {
             svg += "<p class=\"legend\">" + named.map {
                 "<span style=\"color:\($0.color)\">&#9632;</span> \(escape($0.name))"
@@ -144,5 +148,42 @@ public enum HTMLReport {
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+extension HTMLReport {
+    /// An SVG bar chart: one bar per label, positive bars green and negative red (or all in
+    /// `color`), a zero line, every `labelEvery`-th label under the axis. Each bar is a
+    /// `<rect class="bar">` carrying its label and value, so a reader (or a test) finds them.
+    static func barChart(_ labels: [String], _ values: [Double], height: Int, color: String? = nil, unit: String = "", labelEvery: Int = 1,
+                         tickLabel: (String) -> String = { $0 }) -> String {
+        guard !values.isEmpty, labels.count == values.count else { return "<p class=\"muted\">Nothing to chart.</p>\n" }
+        let width = 960, left = 70, right = 10, top = 10, bottom = 24
+        var lo = min(0, values.min()!), hi = max(0, values.max()!)
+        if hi - lo < 1e-12 { hi += 1 }
+        let pad = (hi - lo) * 0.05
+        lo -= lo < 0 ? pad : 0
+        hi += pad
+        func y(_ v: Double) -> Double { Double(top) + (hi - v) / (hi - lo) * Double(height - top - bottom) }
+        let slot = Double(width - left - right) / Double(values.count)
+        var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+        for k in 0...4 {
+            let v = lo + (hi - lo) * Double(k) / 4
+            svg += String(format: "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e6ea\"/>", left, width - right, y(v), y(v))
+            svg += String(format: "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#666\">%@</text>\n", left - 4, y(v) + 3, label(v) + unit)
+        }
+        let zero = y(0)
+        for (i, v) in values.enumerated() {
+            let x = Double(left) + Double(i) * slot + slot * 0.1
+            let top = min(zero, y(v)), h = max(0.5, abs(y(v) - zero))
+            let fill = color ?? (v < 0 ? "#cf222e" : "#1a7f37")
+            svg += String(format: "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\" data-label=\"%@\" data-value=\"%.10g\"><title>%@: %@</title></rect>\n",
+                          x, top, max(0.5, slot * 0.8), h, fill, escape(labels[i]), v, escape(labels[i]), label(v) + unit)
+            if i % max(1, labelEvery) == 0 {
+                svg += String(format: "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\" fill=\"#666\">%@</text>\n", x + slot * 0.4, height - 6, escape(tickLabel(labels[i])))
+            }
+        }
+        svg += String(format: "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n</svg>\n", left, width - right, zero, zero)
+        return svg
     }
 }

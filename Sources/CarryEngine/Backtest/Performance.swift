@@ -65,6 +65,14 @@ public struct BacktestSummary: Sendable {
     public var killSwitchEngaged: Bool
     /// Decimated equity curve (time, equity, drawdown fraction) for charts.
     public var curve: [(Timestamp, Double, Double)]
+    /// Every full day's return in excess of the collateral cost, in order — the series the
+    /// Sharpe is computed from, and a column of a sweep's return matrix (deflated Sharpe,
+    /// PBO) — and the UTC day number (days since 1970-01-01) of the first.
+    public var dailyReturns: [Double] = []
+    public var dailyReturnsFirstDay: Int64 = 0
+    /// True when the run priced its perps from the spot bars (`zeroBasis: true`): every
+    /// report of it says so on its first line.
+    public var zeroBasis = false
 }
 
 /// Accumulates equity samples.
@@ -91,6 +99,9 @@ final class PerformanceTracker {
     private var dailyM2 = 0.0
     /// Σ min(r, 0)² of the daily excess returns (the Sortino's downside).
     private var dailyDownsideSquares = 0.0
+    /// The daily excess returns themselves (one Double a day) and the day of the first.
+    private var dailyReturns: [Double] = []
+    private var firstReturnDay: Int64?
     // Decimated curve: keep every `stride`-th sample; halve when full.
     private var curve: [(Timestamp, Double, Double)] = []
     private var stride = 1
@@ -124,7 +135,7 @@ final class PerformanceTracker {
         }
         let day = time.ms / Millis.day
         if let d = currentDay, day != d {
-            closeDay()
+            closeDay(d)
             dayOpenEquity = lastEquity
         }
         currentDay = day
@@ -139,9 +150,11 @@ final class PerformanceTracker {
         seen += 1
     }
 
-    private func closeDay() {
+    private func closeDay(_ day: Int64) {
         guard dayOpenEquity.isPositive else { return }
         let r = lastEquity.doubleValue / dayOpenEquity.doubleValue - 1 - collateralCostApr.doubleValue / 365
+        if firstReturnDay == nil { firstReturnDay = day }
+        dailyReturns.append(r)
         dailyCount += 1
         let delta = r - dailyMean
         dailyMean += delta / Double(dailyCount)
@@ -188,7 +201,7 @@ final class PerformanceTracker {
             timeInMarket: samples > 0 ? Double(samplesInMarket) / Double(samples) : 0,
             tradedNotional: events.tradedNotional, exposureMean: samples > 0 ? exposureSum / Double(samples) : 0, exposureMax: exposureMax,
             exitReasons: events.exitReasonCounts, perSymbol: rows,
-            killSwitchEngaged: killSwitch, curve: curve)
+            killSwitchEngaged: killSwitch, curve: curve, dailyReturns: dailyReturns, dailyReturnsFirstDay: firstReturnDay ?? 0)
     }
 }
 
@@ -235,7 +248,8 @@ public func percent(_ v: Double, digits: Int = 2) -> String {
 extension BacktestSummary {
     /// The summary as text for a terminal.
     public func text(title: String) -> String {
-        var s = "\(title)\n"
+        var s = zeroBasis ? ZeroBasis.banner + "\n" : ""
+        s += "\(title)\n"
         s += "\(from.iso8601) → \(to.iso8601) (\(String(format: "%.1f", days)) days)\n\n"
         s += "Capital \(money(initialCapital)) USDT → final equity \(money(finalEquity)) USDT\n"
         func line(_ label: String, _ value: String, _ extra: String = "") -> String {

@@ -11,6 +11,11 @@
 // changes, typed, when a record of a later time arrives, with the gap alerts its records
 // revealed; a hole inside the simulated span becomes a warning and an alert, never an
 // interpolated price.
+//
+// Zero-basis mode (`zeroBasis: true`): perp bars are never read; each spot bar is followed, in
+// its instant, by a copy under the pair's perp id (same prices and volumes, not counted as an
+// input event), so the perp is priced exactly at spot. Both the backtest's read-ahead and a
+// sweep's tape go through `add`, so either way a run sees the same bars.
 
 import CarryCore
 
@@ -47,6 +52,9 @@ struct ReplayFeed {
     private var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
     private var alerts: [GapAlert] = []
     private let describe: (MarketStream) -> String
+    /// Zero-basis mode: the perp id of each spot instrument (by index), and which are perps.
+    private var perpOfSpot: [InstrumentId?] = []
+    private var isPerp: [Bool] = []
     /// Gap warnings found so far, in the order found.
     private(set) var warnings: [String] = []
     /// Records taken so far (the run's input events).
@@ -68,6 +76,14 @@ struct ReplayFeed {
                 traded[d.id.index] = true
             }
         }
+        if plan.config.zeroBasis {
+            perpOfSpot = Array(repeating: nil, count: traded.count)
+            isPerp = Array(repeating: false, count: traded.count)
+            for p in plan.pairs {
+                perpOfSpot[p.spot.id.index] = p.perp.id
+                isPerp[p.perp.id.index] = true
+            }
+        }
     }
 
     /// True for the spot and perp instruments of the plan's pairs.
@@ -76,14 +92,25 @@ struct ReplayFeed {
     /// True when the plan reads this record: a traded instrument, at the plan's bar interval
     /// (`nil` for records that are not bars), inside [warm-up start, to].
     func reads(_ id: InstrumentId, barInterval: UInt32?, at time: Timestamp) -> Bool {
-        isTraded(id) && (barInterval == nil || barInterval == interval) && time >= plan.warmupFrom && time <= plan.to
+        isTraded(id) && (barInterval == nil || barInterval == interval && !readsNoBars(of: id)) && time >= plan.warmupFrom && time <= plan.to
     }
 
-    /// Takes a bar: hands it over at once (after closing an earlier instant, if any).
+    /// True for a perp in zero-basis mode (its bars come from the spot's).
+    private func readsNoBars(of id: InstrumentId) -> Bool { id.index < isPerp.count && isPerp[id.index] }
+
+    /// Takes a bar: hands it over at once (after closing an earlier instant, if any); in
+    /// zero-basis mode a spot bar's copy under the perp's id follows it, and a perp's own bar
+    /// is dropped (the read-ahead selects it; it is not an input event).
     mutating func add<S: InstantSink>(seq: UInt64, time: Timestamp, bar: BarClosed, to sink: inout S) throws {
+        let i = bar.instrumentId.index
+        if readsNoBars(of: bar.instrumentId) { return }
         try advance(to: time, sink: &sink)
         try sink.bar(bar, seq: seq, at: time)
-        let i = bar.instrumentId.index
+        if i < perpOfSpot.count, let perp = perpOfSpot[i] {
+            var copy = bar
+            copy.instrumentId = perp
+            try sink.bar(copy, seq: seq, at: time)
+        }
         let last = lastBarMs[i]
         lastBarMs[i] = time.ms
         // The next bar exactly one interval on (nearly always) is never a gap.

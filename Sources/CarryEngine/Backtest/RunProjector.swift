@@ -63,6 +63,7 @@ public enum RunProjector {
         }
         var traded = Set<InstrumentId>()
         for p in pairs { traded.insert(p.spot.id); traded.insert(p.perp.id) }
+        let perpOfSpot = Dictionary(uniqueKeysWithValues: pairs.map { ($0.spot.id, $0.perp.id) })
 
         var book = BookProjection(initialCash: config.initialCapitalUsdt, barIntervalSeconds: config.barIntervalSeconds, margin: config.margin)
         let sampler = try EquitySampler(config: config, pairs: pairs, csvPath: equityCSVPath)
@@ -113,6 +114,15 @@ public enum RunProjector {
                     let t = view.header.eventTime
                     try drainRun(while: { $0 < t })
                     if let s = pendingSample, t > s { takeSample() }
+                    if config.zeroBasis {
+                        // As the run saw them: no perp bars, each spot bar again as its perp's.
+                        guard let perp = perpOfSpot[bar.instrumentId] else { return true }
+                        book.apply(.barClosed(bar), time: t, seq: 0)
+                        var copy = bar
+                        copy.instrumentId = perp
+                        book.apply(.barClosed(copy), time: t, seq: 0)
+                        return true
+                    }
                     book.apply(.barClosed(bar), time: t, seq: 0)
                     return true
                 }
@@ -123,8 +133,9 @@ public enum RunProjector {
         try sampler.close()
         var marks: [InstrumentId: Fixed] = [:]
         for id in traded { if let m = book.mark(id) { marks[id] = m } }
-        let summary = sampler.tracker.summary(portfolio: book.portfolio, marks: marks, pairs: pairs, from: started.from, to: started.to,
+        var summary = sampler.tracker.summary(portfolio: book.portfolio, marks: marks, pairs: pairs, from: started.from, to: started.to,
                                               events: statistics, killSwitch: killSwitch)
+        summary.zeroBasis = config.zeroBasis
         return RebuiltRun(config: config, projection: book, stateHash: StateDigest.of(book.portfolio, marks: marks), summary: summary,
                           runEvents: runEvents)
     }

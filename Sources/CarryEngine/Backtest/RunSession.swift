@@ -192,8 +192,9 @@ struct RunSession: InstantSink {
         for p in plan.pairs {
             for d in [p.spot, p.perp] { if let m = reducer.mark(d.id) { marks[d.id] = m } }
         }
-        let summary = sampler.tracker.summary(portfolio: reducer.portfolio, marks: marks, pairs: plan.pairs, from: plan.from, to: plan.to,
+        var summary = sampler.tracker.summary(portfolio: reducer.portfolio, marks: marks, pairs: plan.pairs, from: plan.from, to: plan.to,
                                               events: statistics, killSwitch: reducer.killSwitchEngaged)
+        summary.zeroBasis = plan.config.zeroBasis
         return RunSessionResult(contentHash: contentHash, stateHash: StateDigest.of(reducer.portfolio, marks: marks), summary: summary,
                           portfolio: reducer.portfolio, marks: marks, runEvents: runEvents)
     }

@@ -6,12 +6,14 @@
 //   GET  /metrics           Prometheus text (`SessionMetrics`)
 //   POST /kill              engage the kill switch    → `SessionControl.request`, 202 once queued
 //   POST /kill?release=1    release it                   (the session journals and acts at once)
+//   GET  /preflight, POST /trade/open, POST /trade/close, GET /pairs, POST /reconcile
+//                           the operator's paired trades (`carry trade`): see TradeEndpoints
 //
 // It only talks to the session through `SessionControl` (commands in, status out), so a paper
 // and a live session serve the same endpoints. Started before the session's first step and
 // stopped after its last, by `carry run` when `session.controlPort` (or `--control-port`) is set.
 
-import CarryCore
+public import CarryCore
 import CarryVenues
 import Foundation
 import Hummingbird
@@ -35,7 +37,10 @@ public final class ControlServer: Sendable {
 
     /// Binds 127.0.0.1:`port` (0: any free port) and serves until `stop()`. Returns once bound;
     /// throws (nothing left running) when the port cannot be bound within `timeoutSeconds`.
+    /// `predictedFunding` reads the venue's predicted rate of a perpetual for the pre-flight
+    /// (nil: the engine's own `funding.predicted` inputs only).
     public static func start(port: Int, control: SessionControl, metrics: SessionMetrics, staleAfterMs: Int64, logger: Logger,
+                             predictedFunding: (@Sendable (String) -> Fixed?)? = nil,
                              timeoutSeconds: Double = 10) throws -> ControlServer {
         let bound = BindResult()
         var quiet = logger
@@ -47,7 +52,7 @@ public final class ControlServer: Sendable {
         let groupBox = GroupBox()
         let task = Task(executorPreference: executor) { [quiet] in
             let app = Application(
-                router: Self.router(control: control, metrics: metrics, staleAfterMs: staleAfterMs, logger: logger),
+                router: Self.router(control: control, metrics: metrics, staleAfterMs: staleAfterMs, logger: logger, predictedFunding: predictedFunding),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port), serverName: nil),
                 onServerRunning: { channel in bound.set(.success(channel.localAddress?.port ?? port)) },
                 logger: quiet)
@@ -78,7 +83,8 @@ public final class ControlServer: Sendable {
     }
 
     /// The endpoints.
-    static func router(control: SessionControl, metrics: SessionMetrics, staleAfterMs: Int64, logger: Logger) -> Router<BasicRequestContext> {
+    static func router(control: SessionControl, metrics: SessionMetrics, staleAfterMs: Int64, logger: Logger,
+                       predictedFunding: TradeEndpoints.PredictedFunding? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health") { _, _ -> Response in
             let health = SessionHealth(status: control.status, now: Self.wallNow(), staleAfterMs: staleAfterMs)
@@ -97,7 +103,34 @@ public final class ControlServer: Sendable {
             return Self.response(202, "{\"queued\":\(jsonString(release ? "release" : "engage")),\"reason\":\(jsonString(reason))}\n",
                                  type: "application/json")
         }
+        router.get("/preflight") { request, _ -> Response in
+            let a = TradeEndpoints.preflight(Self.params(request), status: control.status, predicted: predictedFunding)
+            return Self.response(a.status, a.body, type: "application/json")
+        }
+        let trade: @Sendable (OperatorTradeAction, Request) -> Response = { action, request in
+            let a = TradeEndpoints.trade(action, Self.params(request), status: control.status, control: control)
+            if a.status == 202 { logger.notice("control port: trade \(action) queued", metadata: ["answer": "\(a.body.trimmingCharacters(in: .whitespacesAndNewlines))"]) }
+            return Self.response(a.status, a.body, type: "application/json")
+        }
+        router.post("/trade/open") { request, _ -> Response in trade(.open, request) }
+        router.post("/trade/close") { request, _ -> Response in trade(.close, request) }
+        router.get("/pairs") { _, _ -> Response in
+            let a = TradeEndpoints.pairs(status: control.status)
+            return Self.response(a.status, a.body, type: "application/json")
+        }
+        router.post("/reconcile") { _, _ -> Response in
+            control.requestReconciliation()
+            let s = control.status
+            return Self.response(202, "{\"queued\":\"reconcile\",\"reconciliations\":\(s.reconciliations),\"steps\":\(s.steps)}\n", type: "application/json")
+        }
         return router
+    }
+
+    /// A request's query parameters (the last of a repeated name).
+    static func params(_ request: Request) -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters { out[String(k)] = String(v) }
+        return out
     }
 
     private init(port: Int, task: Task<Void, Never>, finished: DispatchSemaphore, group: GroupBox, executor: DedicatedThreadExecutor) {
@@ -121,10 +154,10 @@ public final class ControlServer: Sendable {
 
     /// A journaled reason: what the caller said (printable ASCII, at most 80 characters) or
     /// where the command came from.
-    static func reason(_ given: String?, release: Bool) -> String {
+    static func reason(_ given: String?, release: Bool, fallback: String? = nil) -> String {
         let cleaned = String((given ?? "").unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init).prefix(80))
         if !cleaned.isEmpty { return cleaned }
-        return release ? "control port: release" : "control port: kill"
+        return fallback ?? (release ? "control port: release" : "control port: kill")
     }
 
     static func wallNow() -> Timestamp { Timestamp(ms: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) }

@@ -56,6 +56,10 @@ public struct GatewayStats: Sendable, Equatable {
     public var unknown = 0
     public var cancelsSent = 0
     public var fills = 0
+    /// Of `fills`, those the private stream delivered first (the rest were read over REST).
+    public var streamFills = 0
+    /// Executions the stream delivered that REST (or the stream) had delivered already.
+    public var streamDuplicates = 0
     public var payments = 0
     public var statusReports = 0
     public var snapshots = 0
@@ -226,7 +230,8 @@ public final class LiveGateway {
             positions = try client.positions(category: .linear)
             wallet = try client.walletBalance()
         }
-        var facts = try executions(working: working, now: startedAt) + settlements(now: startedAt)
+        let (fills, newestExecution) = try executions(working: working, now: startedAt)
+        var facts = fills + (try settlements(now: startedAt))
         var statuses: [Event] = []
         // Only an order's end is news: a status that says "still working" is stale the moment
         // it is read (a fill may follow before the engine sees it), and an unknown order that
@@ -255,7 +260,9 @@ public final class LiveGateway {
         // the last list was read, so what was read is the venue as of `startedAt` — stamped
         // there, it follows every fact of its time and precedes every later one. Otherwise the
         // statuses wait until after what was read (`endedAt`) and the book is read again next step.
-        let still = !facts.contains { ($0.event.kind == .orderFilled || $0.event.kind == .fundingPaid) && $0.time > startedAt }
+        // Every execution listed counts, also one the stream delivered first (a stream fill is
+        // read before `startedAt`, so one after it can only have come while the book was read).
+        let still = !facts.contains { $0.event.kind == .fundingPaid && $0.time > startedAt } && newestExecution.map { $0 <= startedAt } ?? true
         let asOf = still ? startedAt : endedAt
         stats.statusReports += statuses.count
         facts += statuses.map { e in VenueFact(event: e, time: asOf, causation: .local(e.intentSeqOfOrderFact ?? 0)) }
@@ -316,9 +323,32 @@ public final class LiveGateway {
         return out
     }
 
-    /// New fills of both categories since the last read, oldest first.
-    private func executions(working: [OrderTrack], now: Timestamp) throws -> [VenueFact] {
+    /// Fills the private stream delivered, as facts (stamped with their execution time, like
+    /// those read over REST); an execution already delivered by either is dropped, so a fill
+    /// reaches the engine once whichever way it came first.
+    public func streamed(_ executions: [BybitExecution], working: [OrderTrack]) -> [VenueFact] {
         var out: [VenueFact] = []
+        for e in executions.sorted(by: { ($0.execTime, $0.execId) < ($1.execTime, $1.execId) }) {
+            guard let category = Bybit.Category(rawValue: e.category), category == .linear || category == .spot,
+                  let d = instrument(category, e.symbol) else { continue }
+            guard seenExecutions[e.execId] == nil else {
+                stats.streamDuplicates += 1
+                continue
+            }
+            seenExecutions[e.execId] = e.execTime
+            guard let fill = fill(e, d, working: working) else { continue }
+            stats.fills += 1
+            stats.streamFills += 1
+            out.append(VenueFact(event: .orderFilled(fill), time: e.execTime, causation: fill.isLiquidation ? .none : .local(fill.intentSeq)))
+        }
+        return out
+    }
+
+    /// New fills of both categories since the last read, oldest first, and the newest
+    /// execution listed (new or not).
+    private func executions(working: [OrderTrack], now: Timestamp) throws -> ([VenueFact], Timestamp?) {
+        var out: [VenueFact] = []
+        var newest: Timestamp?
         for category in [Bybit.Category.linear, .spot] {
             let from = (executionCursor[category] ?? now).adding(ms: -Self.overlapMs)
             var found: [BybitExecution] = []
@@ -330,10 +360,13 @@ public final class LiveGateway {
                     cursor = page.nextPageCursor
                 } while !cursor.isEmpty
             }
-            for e in found.sorted(by: { ($0.execTime, $0.execId) < ($1.execTime, $1.execId) }) where seenExecutions[e.execId] == nil {
+            for e in found.sorted(by: { ($0.execTime, $0.execId) < ($1.execTime, $1.execId) }) {
                 guard let d = instrument(category, e.symbol) else { continue }
-                seenExecutions[e.execId] = e.execTime
+                // Read through here, whoever delivered it (the stream may have been first).
                 executionCursor[category] = max(executionCursor[category] ?? .distantPast, e.execTime)
+                newest = max(newest ?? e.execTime, e.execTime)
+                guard seenExecutions[e.execId] == nil else { continue }
+                seenExecutions[e.execId] = e.execTime
                 guard let fill = fill(e, d, working: working) else { continue }
                 stats.fills += 1
                 out.append(VenueFact(event: .orderFilled(fill), time: e.execTime, causation: fill.isLiquidation ? .none : .local(fill.intentSeq)))
@@ -342,7 +375,7 @@ public final class LiveGateway {
         // Forget ids too old to be read again.
         let horizon = executionCursor.values.min().map { $0.adding(ms: -2 * Self.overlapMs) } ?? .distantPast
         seenExecutions = seenExecutions.filter { $0.value >= horizon }
-        return out
+        return (out, newest)
     }
 
     /// An execution as the engine's fill; nil for one of an order this journal did not send.
@@ -385,6 +418,40 @@ public final class LiveGateway {
     }
 
     // MARK: Start-up
+
+    /// What about the account's settings the engine cannot trade with, one line each (empty:
+    /// fine). The engine keeps one net position per perpetual and models one cross margin
+    /// over the unified wallet (the spot leg backs the short perpetual): a classic account,
+    /// isolated margin, or a perpetual in hedge mode (Bybit lists its sides as positionIdx 1
+    /// and 2, and refuses positionIdx 0 orders) would make its orders fail or its risk wrong.
+    public func accountProblems() throws -> [String] {
+        var out: [String] = []
+        let info = try client.accountInfo()
+        if info.unifiedMarginStatus == 1 {
+            out.append("the account is a classic account (unifiedMarginStatus 1): Carry trades a unified trading account "
+                       + "(spot and perpetuals on one wallet). Upgrade it to a unified trading account on Bybit, or use another (sub)account")
+        }
+        switch info.marginMode {
+        case "REGULAR_MARGIN", "PORTFOLIO_MARGIN": break
+        case "ISOLATED_MARGIN":
+            out.append("the account is in isolated margin (marginMode ISOLATED_MARGIN): Carry's risk model is one cross margin over "
+                       + "the wallet. Switch it to cross margin (Bybit: POST /v5/account/set-margin-mode setMarginMode=REGULAR_MARGIN, "
+                       + "or the margin mode setting)")
+        default:
+            out.append("the account reports margin mode '\(info.marginMode)', which Carry does not know: it trades REGULAR_MARGIN (cross) or PORTFOLIO_MARGIN")
+        }
+        var hedged: [String] = []
+        for p in pairs {
+            let sides = try client.positions(category: .linear, symbol: p.perp.symbol).filter { $0.symbol == p.perp.symbol }
+            if sides.contains(where: { $0.positionIdx != 0 }) { hedged.append(p.perp.symbol) }
+        }
+        if !hedged.isEmpty {
+            out.append("\(hedged.joined(separator: ", ")) \(hedged.count == 1 ? "is" : "are") in hedge mode (positions listed as positionIdx 1 and 2): "
+                       + "Carry keeps one net position per perpetual. Switch USDT perpetuals to one-way mode (Bybit: POST /v5/position/switch-mode "
+                       + "category=linear coin=USDT mode=0, with no position or order open, or the position mode setting)")
+        }
+        return out
+    }
 
     /// Sets each perpetual's leverage (one-way mode: buy and sell alike).
     public func setLeverage(_ leverage: Fixed) throws {

@@ -22,7 +22,12 @@
 // (or an open order it did not send) refuses the session, unless `adopt`; only then is a new
 // journal created; leverage set per perpetual; fee rates checked against the config (a
 // difference is a warning); and no order leaves before the engine has been handed that
-// first reconciliation. Then a reconciliation every `session.reconcileInterval` of venue time.
+// first reconciliation. Before all that the account's settings are checked (a unified account,
+// cross or portfolio margin, one-way position mode on every traded perpetual): otherwise the
+// session refuses to start (exit 2, nothing sent). Then a reconciliation every
+// `session.reconcileInterval` of venue time, and one after every reconnect of the private
+// stream (`LiveStream`: fills as they happen, REST polling underneath). A stop makes no new
+// decisions and waits (bounded) for the orders in flight before `run.ended`.
 //
 // One journal per session, continued across restarts, as in paper.
 
@@ -47,6 +52,8 @@ public struct LiveSummary: Sendable {
     public var feeDifferences: [String]
     /// What start-up found unexplained and took over (`adopt`).
     public var adopted: [String]
+    /// The private stream this run (nil: REST only): time connected and not, reconnections.
+    public var stream: LiveStream.Uptime?
 }
 
 /// A live trading session.
@@ -55,11 +62,16 @@ public final class LiveSession {
     public let settings: SessionSettings
     public let journalPath: String
     public let adopt: Bool
+    /// How long a graceful stop waits for the orders in flight, wall ms (0: not at all).
+    public var stopWaitMs: Int64 = 10_000
     let feed: VenueMarketFeed
     let trading: BybitTradingClient
     let logger: Logger
     /// Operator commands in, status out (the control port, `carry kill`, signals).
     public let control: SessionControl
+    /// The private WebSocket streams (nil: fills, statuses and the book over REST only). Set
+    /// before `run`; started once the start-up checks passed, stopped when it returns.
+    public var stream: LiveStream?
 
     /// A session trading the config's pairs (resolved by `feed`) through `trading`.
     public init(config: BacktestConfig, feed: VenueMarketFeed, trading: BybitTradingClient, journalPath: String, adopt: Bool, logger: Logger) {
@@ -138,6 +150,11 @@ public final class LiveSession {
                                   venueTime: { [feed] in try feed.venueTime() })
         gateway.seed(from: records)
         records = []
+        // The account's settings, before anything is sent or a journal created.
+        let problems = try gateway.accountProblems()
+        guard problems.isEmpty else {
+            throw SessionError("the account cannot be traded as it is set: " + problems.joined(separator: "; ") + ". Nothing was sent; run again once it is.")
+        }
         if continued { pipeline.resolveInFlight(at: pipeline.reducer.now) }
 
         // The venue's book, read consistently, before anything is sent or a journal created.
@@ -167,6 +184,8 @@ public final class LiveSession {
         try gateway.setLeverage(config.margin.perpLeverage)
         let feeDifferences = try gateway.feeDifferences(config.fees)
         for d in feeDifferences { logger.warning("the venue's fee rates differ from the config", metadata: ["difference": "\(d)"]) }
+        stream?.start()
+        defer { stream?.stop() }
 
         var lastBookAt = book.time
         var firstCutoff: Timestamp?
@@ -175,33 +194,106 @@ public final class LiveSession {
         var steps = 0
         var stopReason = "stopped"
         let snapshotsBefore = pipeline.venue.snapshotsReleased
-        while true {
+        // A reconciliation is owed after every reconnect of the stream, until a book is read.
+        var reconcileOwed = false
+        // The venue's health, journaled every `statsIntervalMs` of wall time and at the end
+        // (`session.stats`: deltas since the previous record), for the session report.
+        var statsFrom = Date()
+        var statsSteps = 0
+        var statsBase = (requests: 0, failed: 0, up: UInt64(0), down: UInt64(0), reconnects: UInt64(0))
+        func recordStats() {
+            let requests = feed.requests + trading.stats.requests, failed = feed.client.stats.retries + trading.stats.retries
+            let up = stream?.uptime ?? LiveStream.Uptime(upMs: 0, downMs: 0, reconnects: 0)
+            let now = Date()
+            pipeline.record(.sessionStats(SessionStats(intervalMs: UInt64(max(0, now.timeIntervalSince(statsFrom) * 1000)), steps: UInt64(statsSteps),
+                                                       requests: UInt64(max(0, requests - statsBase.requests)),
+                                                       failedRequests: UInt64(max(0, failed - statsBase.failed)),
+                                                       streamUpMs: up.upMs - min(up.upMs, statsBase.up), streamDownMs: up.downMs - min(up.downMs, statsBase.down),
+                                                       reconnects: up.reconnects - min(up.reconnects, statsBase.reconnects))),
+                            time: max(cutoff, pipeline.reducer.now), causation: .none)
+            statsFrom = now
+            statsSteps = 0
+            statsBase = (requests, failed, up.upMs, up.downMs, up.reconnects)
+        }
+        // The first book read each UTC day (venue time) is the day's balance reconciliation.
+        var lastBalanceDay = book.time.ms / Millis.day
+        var dailyBook: VenueBook?
+        /// One step; `scanning` false: no scan (no new decisions), only what is in flight.
+        func step(scanning: Bool) throws {
+            // The stream's news first, before the venue's clock is read: every fill drained
+            // here happened before `now`, so a book read at `now` already holds it.
+            if let stream {
+                let news = stream.drain()
+                if news.reconnects > 0 {
+                    reconcileOwed = true
+                    pipeline.record(.alertRaised(AlertRaised(severity: .info, code: "stream.reconnected",
+                                                             message: "the private stream reconnected (\(news.reconnects)); reconciling with the venue")),
+                                    time: max(cutoff, pipeline.reducer.now), causation: .none)
+                }
+                let facts = gateway.streamed(news.executions, working: Self.working(pipeline))
+                pipeline.withVenue { $0.receive(facts) }
+            }
             let now = try feed.venueTime()
             cutoff = now.adding(ms: -settings.marketLagMs)
             if firstCutoff == nil { firstCutoff = cutoff }
             injectCommands(control, into: &pipeline, at: cutoff, logger: logger)
-            let reconcile = now.msSince(lastBookAt) >= settings.reconcileMs
+            // Due by the interval, owed after a stream reconnect, or asked for by an operator
+            // (`carry trade` checking the venue after a trade).
+            let asked = control.takeReconciliationRequest()
+            let reconcile = asked || reconcileOwed || now.msSince(lastBookAt) >= settings.reconcileMs
             let read = try gateway.read(at: now, working: Self.working(pipeline), skip: pipeline.venue.intentsEnding, book: reconcile)
             pipeline.withVenue { $0.receive(read.facts) }
             if let b = read.book {
+                reconcileOwed = false
+                if b.time.ms / Millis.day != lastBalanceDay {
+                    lastBalanceDay = b.time.ms / Millis.day
+                    dailyBook = b
+                }
                 lastBookAt = b.time
                 if !b.foreignOrders.isEmpty { logger.warning("open orders this journal did not send", metadata: ["orders": "\(b.foreignOrders)"]) }
             }
-            inputs += SessionSteps.process(try feed.poll(through: cutoff), through: cutoff, tradingFrom: tradingFrom, pipeline: &pipeline)
+            inputs += SessionSteps.process(try feed.poll(through: cutoff), through: cutoff, tradingFrom: scanning ? tradingFrom : .distantFuture,
+                                           pipeline: &pipeline)
             pipeline.settleVenue(through: cutoff)
             steps += 1
+            statsSteps += 1
+            if Date().timeIntervalSince(statsFrom) * 1000 >= Double(PaperSession.statsIntervalMs) { recordStats() }
             try writer.commit(&pipeline)
+            // The day's balance, once the engine has reconciled the day's first book.
+            if let book = dailyBook, let verdicts = writer.reconciledSince(book.time) {
+                dailyBook = nil
+                let names = Dictionary(feed.pairs.flatMap { [($0.spot.id, $0.spot.symbol + " spot"), ($0.perp.id, $0.perp.symbol + " perp")] },
+                                       uniquingKeysWith: { a, _ in a })
+                let alert = Self.dailyBalance(venueCash: book.snapshot.cash, at: book.time, verdicts: verdicts,
+                                              name: { names[$0] ?? "instrument \($0.rawValue)" })
+                if alert.severity != .info { logger.warning("daily balance differs from the venue's", metadata: ["balance": "\(alert.message)"]) }
+                pipeline.record(.alertRaised(alert), time: max(cutoff, pipeline.reducer.now), causation: .none)
+                try writer.commit(&pipeline)
+            }
             // Nothing leaves before the engine has been handed the start-up reconciliation.
             if pipeline.venue.snapshotsReleased > 0 { Self.send(&pipeline, gateway) }
-            control.publish(SessionSteps.status(.live, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: cutoff, steps: steps,
-                                                commitMs: writer.commitMs, requests: feed.requests + trading.stats.requests,
-                                                venueErrors: feed.client.stats.retries + trading.stats.retries, records: writer.written))
+            var status = SessionSteps.status(.live, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: cutoff, steps: steps,
+                                             commitMs: writer.commitMs, requests: feed.requests + trading.stats.requests,
+                                             venueErrors: feed.client.stats.retries + trading.stats.retries, records: writer.written)
+            status.reconciliations = pipeline.venue.snapshotsReleased - snapshotsBefore
+            control.publish(status)
             progress?(cutoff, pipeline)
+        }
+        while true {
+            try step(scanning: true)
             if let reason = SessionSteps.stopReason(stop, wallStart: wallStart, durationMs: durationMs, cutoff: cutoff, stopAt: stopAt) { stopReason = reason; break }
             control.wait(ms: settings.pollMs)
         }
+        // A graceful stop: no new decisions, and a bounded wait for the orders in flight (sent
+        // and not ended, or still to be sent) to end, so the journal is sealed with none open.
+        let waitStart = Date()
+        while Self.inFlight(pipeline) > 0 && Date().timeIntervalSince(waitStart) * 1000 < Double(stopWaitMs) {
+            control.wait(ms: settings.pollMs)
+            try step(scanning: false)
+        }
+        recordStats()
         let r = pipeline.reducer
-        let working = r.workingOrders.count + pipeline.venue.queuedIntents.count
+        let working = Self.inFlight(pipeline)
         pipeline.record(.runEnded(RunEnded(outcome: r.killSwitchEngaged ? .killSwitch : .completed, inputEvents: UInt64(inputs),
                                            message: "live session stopped: \(stopReason)"
                                                + (working > 0 ? " (\(working) orders in flight: resolved by orderLinkId at the next start)" : ""))),
@@ -215,7 +307,32 @@ public final class LiveSession {
                                     equity: r.equity, funding: r.portfolio.totalFunding, fees: r.portfolio.totalFees, stopReason: stopReason),
             gateway: gateway.stats, fundingMatched: ledger.matched, fundingDiffered: ledger.differed, fundingUnmatched: ledger.unmatched,
             reconciliations: pipeline.venue.snapshotsReleased - snapshotsBefore, reconcileMismatches: writer.mismatches,
-            feeDifferences: feeDifferences, adopted: adopt ? unexplained : [])
+            feeDifferences: feeDifferences, adopted: adopt ? unexplained : [], stream: stream?.uptime)
+    }
+
+    /// Orders sent and not seen end, plus those still to be sent.
+    static func inFlight(_ pipeline: ReplayPipeline<LiveOutbox>) -> Int {
+        pipeline.reducer.workingOrders.count + pipeline.venue.queuedIntents.count
+    }
+
+    /// The day's balance record: the venue's USDT (in the engine's convention) and each
+    /// position as read with the day's first book, against the engine's — its verdicts on that
+    /// book (`reconciled`). Info (`balance.daily`) when every verdict matched; otherwise a
+    /// warning (`balance.mismatch`), which the alert rules raise like a reconciliation mismatch.
+    public static func dailyBalance(venueCash: Fixed?, at time: Timestamp, verdicts: [Reconciled], name: (InstrumentId) -> String) -> AlertRaised {
+        var parts: [String] = []
+        var ok = true
+        if let cash = venueCash {
+            let local = verdicts.lazy.compactMap(\.localCash).first
+            parts.append("USDT venue \(cash) engine \(local.map { "\($0)" } ?? "?")")
+            if let local, local != cash { ok = false }
+        }
+        for v in verdicts {
+            parts.append("\(name(v.instrumentId)) venue \(v.venueQty) engine \(v.localQty) \(v.status)")
+            if v.status != .matched { ok = false }
+        }
+        let message = "daily balance \(Timestamp(ms: time.ms / Millis.day * Millis.day).iso8601.prefix(10)): " + parts.joined(separator: "; ")
+        return AlertRaised(severity: ok ? .info : .warning, code: ok ? "balance.daily" : "balance.mismatch", message: message)
     }
 
     /// Orders the engine has at the venue and has not seen end (not those still to be sent).

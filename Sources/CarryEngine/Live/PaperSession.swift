@@ -151,9 +151,12 @@ public final class PaperSession {
             statsBase = (s.requests, s.retries)
         }
         func publish(at time: Timestamp) {
-            control.publish(SessionSteps.status(.paper, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: time, steps: polls,
-                                                commitMs: writer.commitMs, requests: feed.requests, venueErrors: feed.client.stats.retries,
-                                                records: writer.written))
+            var status = SessionSteps.status(.paper, journalPath: journalPath, reducer: pipeline.reducer, feed: feed, cutoff: time, steps: polls,
+                                             commitMs: writer.commitMs, requests: feed.requests, venueErrors: feed.client.stats.retries,
+                                             records: writer.written)
+            status.venuePositions = pipeline.venue.snapshot().positions
+            _ = control.takeReconciliationRequest()   // the simulated exchange's book is published with every step
+            control.publish(status)
         }
         // Operator commands, taken before anything that waits on the venue (at the top of a
         // step and before each of its requests, when the engine has processed everything up to

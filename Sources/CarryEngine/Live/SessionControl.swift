@@ -36,6 +36,16 @@ public struct SessionStatus: Sendable, Equatable {
     public var fundingRates: [String: Fixed]
     /// Records journaled by this run of the session.
     public var recordsWritten: Int
+    /// The engine after the step: the pre-flight of an operator's trade and the pairs table
+    /// (`carry trade`) are computed from it, off the session's thread (a copy: the session
+    /// goes on with its own).
+    public var engine: CarryReducer?
+    /// A paper session's venue book (the simulated exchange's positions), for the operator's
+    /// check that the venue holds what the engine does; nil for a live session (its venue is
+    /// compared by reconciliation, journaled).
+    public var venuePositions: [VenuePosition]?
+    /// Reconciliations the engine was handed this run (live).
+    public var reconciliations: Int
 
     public init(mode: RunMode, journalPath: String) {
         self.mode = mode
@@ -57,6 +67,9 @@ public struct SessionStatus: Sendable, Equatable {
         pricePnL = .zero
         fundingRates = [:]
         recordsWritten = 0
+        engine = nil
+        venuePositions = nil
+        reconciliations = 0
     }
 }
 
@@ -64,6 +77,8 @@ public struct SessionStatus: Sendable, Equatable {
 public final class SessionControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [OperatorCommand] = []
+    private var reconcileWanted = false
+    private var woken = false
     private var current: SessionStatus
     private var observers: [@Sendable (SessionStatus) -> Void] = []
 
@@ -85,6 +100,24 @@ public final class SessionControl: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Asks a live session to read the venue's book at its next step (positions, wallet, open
+    /// orders: a `venue.snapshot` the engine reconciles), and wakes it.
+    public func requestReconciliation() {
+        condition.lock()
+        reconcileWanted = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Whether a reconciliation was asked for since the last call.
+    public func takeReconciliationRequest() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        let wanted = reconcileWanted
+        reconcileWanted = false
+        return wanted
+    }
+
     /// The commands queued since the last call, in order.
     public func takeCommands() -> [OperatorCommand] {
         condition.lock()
@@ -94,14 +127,26 @@ public final class SessionControl: @unchecked Sendable {
         return taken
     }
 
-    /// Waits up to `ms`, or until a command arrives.
+    /// Waits up to `ms`, or until a command arrives or `wake()` is called (a wake-up that
+    /// came since the last wait ends this one at once).
     public func wait(ms: Int64) {
         condition.lock()
-        defer { condition.unlock() }
+        defer {
+            woken = false
+            condition.unlock()
+        }
         let deadline = Date().addingTimeInterval(Double(ms) / 1000)
-        while pending.isEmpty {
+        while pending.isEmpty && !reconcileWanted && !woken {
             if !condition.wait(until: deadline) { return }
         }
+    }
+
+    /// Ends the session's wait early: news arrived (a stream's fill) that the next step reads.
+    public func wake() {
+        condition.lock()
+        woken = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Replaces the published status.

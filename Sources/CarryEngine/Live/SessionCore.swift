@@ -17,6 +17,8 @@ final class SessionJournalWriter {
     private(set) var commitMs = 0.0
     /// `reconciled` records that were not `matched`.
     private(set) var mismatches = 0
+    /// The verdicts of the last reconciliation written, and its time.
+    private var lastVerdicts: (time: Timestamp, verdicts: [Reconciled])?
 
     init(_ journal: Journal) throws { writer = try journal.makeWriter() }
 
@@ -36,8 +38,18 @@ final class SessionJournalWriter {
         written += out.count
         for o in out {
             if case .pairTransition(let tr) = o.event, tr.to == .opening { entered += 1 }
-            if case .reconciled(let r) = o.event, r.status != .matched { mismatches += 1 }
+            if case .reconciled(let r) = o.event {
+                if r.status != .matched { mismatches += 1 }
+                if lastVerdicts?.time == o.time { lastVerdicts!.verdicts.append(r) } else { lastVerdicts = (o.time, [r]) }
+            }
         }
+    }
+
+    /// The verdicts of the last reconciliation written, when it was of a book read at or
+    /// after `time` (nil: not written yet).
+    func reconciledSince(_ time: Timestamp) -> [Reconciled]? {
+        guard let last = lastVerdicts, last.time >= time else { return nil }
+        return last.verdicts
     }
 
     func close() { try? writer.close() }
@@ -146,6 +158,8 @@ enum SessionSteps {
     static func describe(_ command: OperatorCommand) -> Logger.Metadata {
         switch command {
         case .killSwitch(let engaged, let reason): return ["command": "killSwitch", "engaged": "\(engaged)", "reason": "\(reason)"]
+        case .trade(let t):
+            return ["command": "trade", "action": "\(t.action)", "perp": "\(t.perp.rawValue)", "notional": "\(t.notionalUsdt)", "reason": "\(t.reason)"]
         }
     }
 
@@ -173,6 +187,7 @@ enum SessionSteps {
         s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
         s.fundingRates = feed.lastRates
         s.recordsWritten = records
+        s.engine = r
         return s
     }
 }

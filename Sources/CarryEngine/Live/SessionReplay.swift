@@ -87,6 +87,31 @@ public enum SessionReplay {
 
     /// Replays `records` (a whole session journal) under `config`.
     public static func replay(_ records: [RecordedEvent], config: BacktestConfig) throws -> ReplayOutcome {
+        let (pipeline, written, late, at) = try regenerate(records, config: config)
+        var divergence: ReplayDivergence?
+        var decisions = 0
+        let n = max(records.count, written.count)
+        for i in 0..<n {
+            let j = i < records.count ? records[i] : nil
+            let w = i < written.count ? written[i] : nil
+            if let j, let w, j.event == w.event, j.eventTime == w.time, j.causation == w.causation {
+                if (32..<64).contains(j.event.kind.rawValue) { decisions += 1 }   // the decision family (codes 32–63)
+                continue
+            }
+            let seq = j?.seq ?? (records.last.map { $0.seq + 1 + UInt64(i - records.count) } ?? UInt64(i + 1))
+            divergence = ReplayDivergence(seq: seq, journaled: j.map { describe($0.event, $0.eventTime, $0.causation) } ?? "(nothing)",
+                                          replayed: w.map { describe($0.event, $0.time, $0.causation) } ?? "(nothing)")
+            break
+        }
+        return ReplayOutcome(pipeline: pipeline, compared: min(records.count, written.count), divergence: divergence, lateInputs: late,
+                             decisions: decisions, tradingStart: at.tradingStart, lastBar: at.lastBar, lastFunding: at.lastFunding)
+    }
+
+    /// The session's market inputs, scan ticks and operator commands through a fresh backtest
+    /// pipeline: the pipeline after them, every record it wrote (seq = the journal's first
+    /// seq + index), the late inputs, and where the journal left its streams.
+    static func regenerate(_ records: [RecordedEvent], config: BacktestConfig) throws
+        -> (ReplayPipeline<SimulatedExchange>, [PipelineOutput], Int, (tradingStart: Timestamp, lastBar: [Int: Timestamp], lastFunding: [Int: Timestamp])) {
         let at = try SessionSteps.position(of: records)
         let pairs = try pairs(in: records, symbols: config.symbols)
         var pipeline = pipeline(config, pairs: pairs, tradingStart: at.tradingStart, firstSeq: records.first?.seq ?? 1)
@@ -133,24 +158,7 @@ public enum SessionReplay {
             }
         }
         flush()
-
-        var divergence: ReplayDivergence?
-        var decisions = 0
-        let n = max(records.count, written.count)
-        for i in 0..<n {
-            let j = i < records.count ? records[i] : nil
-            let w = i < written.count ? written[i] : nil
-            if let j, let w, j.event == w.event, j.eventTime == w.time, j.causation == w.causation {
-                if (32..<64).contains(j.event.kind.rawValue) { decisions += 1 }   // the decision family (codes 32–63)
-                continue
-            }
-            let seq = j?.seq ?? (records.last.map { $0.seq + 1 + UInt64(i - records.count) } ?? UInt64(i + 1))
-            divergence = ReplayDivergence(seq: seq, journaled: j.map { describe($0.event, $0.eventTime, $0.causation) } ?? "(nothing)",
-                                          replayed: w.map { describe($0.event, $0.time, $0.causation) } ?? "(nothing)")
-            break
-        }
-        return ReplayOutcome(pipeline: pipeline, compared: min(records.count, written.count), divergence: divergence, lateInputs: late,
-                             decisions: decisions, tradingStart: at.tradingStart, lastBar: at.lastBar, lastFunding: at.lastFunding)
+        return (pipeline, written, late, at)
     }
 
     static func describe(_ e: Event, _ t: Timestamp, _ c: CausationRef) -> String {

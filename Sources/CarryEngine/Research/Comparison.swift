@@ -122,7 +122,8 @@ public enum Comparison {
         let labelWidth = max(24, rows.map(\.label.count).max() ?? 0)
         var widths = runs.map { $0.label.count }
         for r in rows { for (k, c) in r.cells.enumerated() { widths[k] = max(widths[k], c.count) } }
-        var out = "Carry compare — \(subtitle(runs))\n\n"
+        var out = runs.contains { $0.result.summary.zeroBasis } ? ZeroBasis.banner + "\n" : ""
+        out += "Carry compare — \(subtitle(runs))\n\n"
         out += "".padding(toLength: labelWidth, withPad: " ", startingAt: 0) + runs.indices.map { "  " + runs[$0].label.leftPadded(widths[$0]) }.joined() + "\n"
         for r in rows {
             if r.label.isEmpty && r.cells.isEmpty {
@@ -136,7 +137,9 @@ public enum Comparison {
 
     /// The self-contained page: the table, every equity curve on one chart, every drawdown on
     /// another, and each config's canonical text.
-    public static func html(_ runs: [ComparedRun]) -> String {
+    /// `equityPaths[k]`, when given, is run k's equity CSV: the page adds the P&L split and
+    /// the monthly returns of every run.
+    public static func html(_ runs: [ComparedRun], equityPaths: [String] = []) -> String {
         let title = "Carry compare — " + runs.map(\.label).joined(separator: " vs ")
         var html = HTMLReport.head(title: title)
         html += "<p class=\"muted\">\(HTMLReport.escape(subtitle(runs)))</p>\n<h2>Summary</h2>\n<table>\n<tr><th></th>"
@@ -162,6 +165,29 @@ public enum Comparison {
         html += HTMLReport.chart(runs.enumerated().map { k, r in
             HTMLReport.Series(name: r.label, color: palette[k % palette.count], points: r.result.summary.curve.map { ($0.0, -$0.2 * 100) })
         }, height: 160, fill: false, unit: " %")
+        if equityPaths.count == runs.count {
+            let series = runs.indices.map { k in
+                ReportSeries.load(initialCapital: runs[k].result.summary.initialCapital, equityCSV: equityPaths[k], runJournal: nil)
+            }
+            html += "<h2>Funding received, cumulative (USDT)</h2>\n"
+            html += HTMLReport.chart(runs.indices.map { k in
+                HTMLReport.Series(name: runs[k].label, color: palette[k % palette.count], points: series[k].decimated().map { ($0.time, $0.funding) })
+            }, height: 200, fill: false)
+            html += "<h2>Fees and slippage paid, cumulative (USDT)</h2>\n"
+            html += HTMLReport.chart(runs.indices.map { k in
+                HTMLReport.Series(name: runs[k].label, color: palette[k % palette.count], points: series[k].decimated().map { ($0.time, -$0.fees - $0.slippage) })
+            }, height: 200, fill: false)
+            let monthly = series.map { Dictionary($0.monthlyReturns().map { ($0.month, $0.ret) }, uniquingKeysWith: { a, _ in a }) }
+            let months = Set(monthly.flatMap(\.keys)).sorted()
+            html += "<h2>Monthly returns</h2>\n<table class=\"monthly\"><tr><th>month</th>" + runs.map { "<th>\(HTMLReport.escape($0.label))</th>" }.joined() + "</tr>\n"
+            for m in months {
+                html += "<tr><td>\(m)</td>" + monthly.map { d in
+                    guard let r = d[m] else { return "<td>-</td>" }
+                    return "<td class=\"\(r < 0 ? "neg" : (r > 0 ? "pos" : ""))\">\(String(format: "%+.2f %%", r * 100))</td>"
+                }.joined() + "</tr>\n"
+            }
+            html += "</table>\n"
+        }
         html += "<h2>Configurations</h2>\n"
         for r in runs {
             html += "<details><summary>\(HTMLReport.escape(r.label)) — \(strategyName(r.config)), content hash <code>\(r.result.contentHash.short)</code></summary>\n"

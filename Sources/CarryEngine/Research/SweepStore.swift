@@ -167,10 +167,11 @@ public final class SweepStore: Sendable {
         try Self.rows(in: directory)
     }
 
-    /// Writes `results.csv` and `results.json`.
+    /// Writes `results.csv`, `results.json` and `sweep.html`.
     public static func writeResults(_ results: SweepResults, to directory: String) throws {
         try writeAtomically(try results.json(), to: directory + "/results.json")
         try writeAtomically(Data(results.csv().utf8), to: directory + "/results.csv")
+        try writeAtomically(Data(SweepReport.html(results, directory: directory).utf8), to: directory + "/sweep.html")
     }
 
     // MARK: Merge

@@ -114,6 +114,9 @@ public struct EventGenerator {
         case .sessionStats:
             return .sessionStats(SessionStats(intervalMs: seq(), steps: seq(), requests: seq(), failedRequests: seq(), streamUpMs: seq(),
                                               streamDownMs: seq(), reconnects: seq()))
+        case .operatorTrade:
+            return .operatorTrade(OperatorTrade(action: pick(OperatorTradeAction.self), spot: instrument(), perp: instrument(), notionalUsdt: fixed(),
+                                                reason: text()))
         }
     }
 

@@ -3,9 +3,11 @@
 
 import CMallocCounter
 import CarryCore
+import CarryEngine
 import CarryJournal
 import CarryTesting
 import Foundation
+import Logging
 
 /// Monotonic seconds.
 func now() -> Double {
@@ -146,4 +148,15 @@ func scanAndDecode(_ journal: Journal) throws -> ScanPass {
     pass.seconds = now() - start
     pass.allocations = allocations() - a0
     return pass
+}
+
+/// The bundled history (data/) imported into a scratch market journal; returns its path.
+func importBundledMarket(_ scratch: ScratchDirectory) throws -> String {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let importer = MarketImporter(logger: logger)
+    let market = try MarketJournal(path: scratch.sub("bundled"), purpose: .importer, recordClock: { Timestamp(ms: 0) })
+    _ = try importer.write(try importer.read(try BundledDataSet.discover(Fixtures.bundledData)), into: market)
+    try market.close()
+    return scratch.sub("bundled")
 }

@@ -36,6 +36,9 @@ struct BacktestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated symbols to trade; overrides the config.", valueName: "LIST"))
     var symbols: String?
 
+    @Flag(name: .customLong("zero-basis"), help: "Price every perp from its spot bar (zero basis; reads no perp bars): for spans with funding and spot bars but no perp bars. Sets zeroBasis: true in the journaled config; every report says so on its first line.")
+    var zeroBasis = false
+
     @Flag(help: "Print only the summary (no progress, no notices).")
     var quiet = false
 
@@ -56,6 +59,7 @@ struct BacktestCommand: ParsableCommand {
                 config.symbols = symbols.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
                 if config.symbols.isEmpty { throw CLIError.badInput("--symbols: list at least one symbol") }
             }
+            if zeroBasis { config.zeroBasis = true }
             config.canonicalText = config.canonical()
             // The run journal records the config file by name, not by where it lies, so the
             // same file run from anywhere (a sweep's configs/007.yaml) writes the same bytes.
@@ -107,7 +111,9 @@ struct BacktestCommand: ParsableCommand {
 
             """
             try (text + footer).write(toFile: outDirectory + "/summary.txt", atomically: true, encoding: .utf8)
-            try HTMLReport.render(title: title, result: result, configText: config.canonicalText)
+            let series = ReportSeries.load(initialCapital: result.summary.initialCapital, equityCSV: outDirectory + "/equity.csv", runJournal: result.runJournalPath)
+            try HTMLReport.render(title: title, result: result, configText: config.canonicalText, series: series,
+                                  maxOpenPairs: config.composite == nil ? config.strategy.maxOpenPairs : nil)
                 .write(toFile: outDirectory + "/report.html", atomically: true, encoding: .utf8)
             print(text + footer, terminator: "")
         }

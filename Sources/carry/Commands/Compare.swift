@@ -38,11 +38,14 @@ struct CompareCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Configs run at once (default: the number of cores).", valueName: "N"))
     var jobs: Int?
 
+    @Flag(name: .customLong("zero-basis"), help: ArgumentHelp(zeroBasisHelp))
+    var zeroBasis = false
+
     func run() throws {
         try reportingErrors {
             guard configs.count >= 2 else { throw CLIError.badInput("give two or more config files to compare (got \(configs.count))") }
             if let jobs, jobs < 1 { throw CLIError.badInput("--jobs \(jobs): run at least one config at a time") }
-            let span = try SpanOverride(from: from, to: to)
+            let span = try SpanOverride(from: from, to: to, zeroBasis: zeroBasis)
             var loaded: [BacktestConfig] = []
             var labels: [String] = []
             for path in configs {
@@ -76,7 +79,8 @@ struct CompareCommand: ParsableCommand {
             }
             let table = Comparison.table(runs)
             try table.write(toFile: directory + "/compare.txt", atomically: true, encoding: .utf8)
-            try Comparison.html(runs).write(toFile: directory + "/compare.html", atomically: true, encoding: .utf8)
+            try Comparison.html(runs, equityPaths: loaded.indices.map { "\(directory)/equity-\($0 + 1).csv" })
+                .write(toFile: directory + "/compare.html", atomically: true, encoding: .utf8)
             try Comparison.writeJSON(runs, to: directory + "/compare.json")
             print(table, terminator: "")
             print("""

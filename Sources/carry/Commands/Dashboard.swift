@@ -33,7 +33,17 @@ struct DashboardCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (127.0.0.1 by default; any other needs CARRY_DASHBOARD_TOKEN).")
     var host = "127.0.0.1"
 
+    @Option(name: .customLong("exit-with-parent"), help: .hidden)
+    var parentPid: Int32?
+
     func run() async throws {
+        if let parentPid {
+            // Served for a `carry run` session: stop when that process is gone.
+            Thread.detachNewThread {
+                while getppid() == parentPid { Thread.sleep(forTimeInterval: 0.5) }
+                Foundation.exit(0)
+            }
+        }
         try await reportingErrors {
             var options = DashboardOptions(journalPath: journal)
             options.port = port

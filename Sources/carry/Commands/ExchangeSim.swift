@@ -40,6 +40,12 @@ struct ExchangeSimCommand: AsyncParsableCommand {
         <config-dir>/backtest.yaml), exactly as `carry backtest` trades; the account opens with
         its initialCapitalUsdt in USDT.
 
+        Account settings (to test a client's start-up checks): --position-mode one-way|hedge
+        (default one-way; a hedge-mode account lists each perpetual as two sides, positionIdx 1
+        and 2, and refuses linear orders without one), --margin-mode REGULAR_MARGIN|
+        ISOLATED_MARGIN|PORTFOLIO_MARGIN and --unified-status N (1 classic, 3–6 unified), as
+        GET /v5/account/info and /v5/position/list report them.
+
         Replay: --replay-speed X runs the venue's clock through the data at X× from
         --replay-start (default --now, else the first bar): bars fill orders, settlements pay
         funding into the transaction log, and the public endpoints answer at the replayed time.
@@ -130,6 +136,15 @@ struct ExchangeSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("ws-dup-exec"), help: ArgumentHelp("Send every N-th execution message twice (0: never).", valueName: "N"))
     var wsDupExec = 0
 
+    @Option(name: .customLong("position-mode"), help: ArgumentHelp("The account's USDT perpetual position mode: one-way or hedge.", valueName: "MODE"))
+    var positionMode = "one-way"
+
+    @Option(name: .customLong("margin-mode"), help: ArgumentHelp("The account's margin mode: REGULAR_MARGIN, ISOLATED_MARGIN or PORTFOLIO_MARGIN.", valueName: "MODE"))
+    var marginMode = "REGULAR_MARGIN"
+
+    @Option(name: .customLong("unified-status"), help: ArgumentHelp("The account's unifiedMarginStatus: 1 classic, 3/4 unified 1.0, 5/6 unified 2.0.", valueName: "N"))
+    var unifiedStatus = 5
+
     func run() async throws {
         try await reportingErrors {
             var options = ExchangeSimOptions(journalPath: journal, host: host, port: port)
@@ -156,6 +171,12 @@ struct ExchangeSimCommand: AsyncParsableCommand {
             options.stream = try streamOptions()
             guard !apiKey.isEmpty, !apiSecret.isEmpty else { throw CLIError.badInput("--api-key and --api-secret must not be empty") }
             options.credentials = SimCredentials(apiKey: apiKey, secret: apiSecret)
+            guard positionMode == "one-way" || positionMode == "hedge" else { throw CLIError.badInput("--position-mode must be one-way or hedge (got \(positionMode))") }
+            guard SimAccountMode.marginModes.contains(marginMode) else {
+                throw CLIError.badInput("--margin-mode must be one of \(SimAccountMode.marginModes.joined(separator: ", ")) (got \(marginMode))")
+            }
+            guard [1, 3, 4, 5, 6].contains(unifiedStatus) else { throw CLIError.badInput("--unified-status must be 1, 3, 4, 5 or 6 (got \(unifiedStatus))") }
+            options.accountMode = SimAccountMode(hedge: positionMode == "hedge", marginMode: marginMode, unifiedMarginStatus: unifiedStatus)
             if let replaySpeed {
                 guard let x = Fixed(replaySpeed), x.isPositive, x <= Fixed(1_000_000_000) else {
                     throw CLIError.badInput("--replay-speed expects a positive number like 3600 (got \(replaySpeed))")

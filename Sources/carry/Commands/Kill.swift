@@ -45,7 +45,7 @@ struct KillCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard let timeoutMs = ConfigReader.parseDuration(timeout), timeoutMs > 0 else { throw CLIError.badInput("--timeout expects a duration like 15s (got \(timeout))") }
-            let port = try resolvePort()
+            let port = try sessionControlPort(port: self.port, configFile: configFile, configDirectory: configOptions.directory)
             let base = "http://127.0.0.1:\(port)"
             let transport = try CurlHTTPTransport()
             let verb = release ? "release" : "engage"
@@ -82,16 +82,19 @@ struct KillCommand: ParsableCommand {
         }
     }
 
-    func resolvePort() throws -> Int {
-        if let port {
-            guard (1...65535).contains(port) else { throw CLIError.badInput("--port must be 1–65535 (got \(port))") }
-            return port
-        }
-        let path = configFile ?? configOptions.directory + "/paper.yaml"
-        let config = try BacktestConfig.load(path: path)
-        guard let p = config.session?.controlPort, p > 0 else {
-            throw CLIError.badInput("\(path) sets no session.controlPort: pass --port (the session's --control-port), or send SIGUSR1 to the session")
-        }
-        return p
+}
+
+/// A session's control port: `port`, else session.controlPort of `configFile` (default
+/// <config-dir>/paper.yaml). Shared by `carry kill` and `carry trade`.
+func sessionControlPort(port: Int?, configFile: String?, configDirectory: String) throws -> Int {
+    if let port {
+        guard (1...65535).contains(port) else { throw CLIError.badInput("--port must be 1–65535 (got \(port))") }
+        return port
     }
+    let path = configFile ?? configDirectory + "/paper.yaml"
+    let config = try BacktestConfig.load(path: path)
+    guard let p = config.session?.controlPort, p > 0 else {
+        throw CLIError.badInput("\(path) sets no session.controlPort: pass --port (the session's --control-port)")
+    }
+    return p
 }

@@ -66,6 +66,9 @@ struct SweepRunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Rows of the ranking to print.", valueName: "N"))
     var top = 10
 
+    @Flag(name: .customLong("zero-basis"), help: ArgumentHelp(zeroBasisHelp))
+    var zeroBasis = false
+
     @Flag(help: "Print only the ranking (no progress, no notices).")
     var quiet = false
 
@@ -77,7 +80,7 @@ struct SweepRunCommand: ParsableCommand {
             guard spec.count <= maxConfigs || yes else {
                 throw CLIError.badInput("\(sweepFile) describes \(spec.count) configs, more than --max-configs \(maxConfigs): pass --yes to run them all, or narrow the grid")
             }
-            let span = try SpanOverride(from: from, to: to)
+            let span = try SpanOverride(from: from, to: to, zeroBasis: zeroBasis)
             let points = try spec.points(adjust: span.apply)
             let source = try journalOptions.resolve(configOptions)
             guard Journal.exists(at: source) else {
@@ -136,8 +139,10 @@ struct SweepRunCommand: ParsableCommand {
             rows += newRows.withLock { $0 }
             let results = SweepResults(sweepHash: hash.description, objective: objective, configs: points.count, sweptKeys: spec.sweptKeys, rows: rows)
             try SweepStore.writeResults(results, to: directory)
+            if results.zeroBasis { print(ZeroBasis.banner) }
             print("Sweep \(sweepFile) — \(points.count) configs\(slice == .whole ? "" : ", slice \(slice)"), ranked by \(objective.rawValue)\n")
             print(results.table(limit: top), terminator: "")
+            print("\n" + results.validationText(), terminator: "")
             print("""
 
             Results  \(directory)/results.csv, results.json  (\(results.finished) configs)
@@ -179,8 +184,10 @@ struct SweepMergeCommand: ParsableCommand {
             let objective = try parseObjective(objective) ?? first.map { try manifestObjective($0) } ?? .net
             let outcome = try SweepStore.merge(directories, into: out, objective: objective)
             let r = outcome.results
+            if r.zeroBasis { print(ZeroBasis.banner) }
             print("Merged \(directories.count) slices: \(r.finished) of \(r.configs) configs, ranked by \(r.objective.rawValue)\n")
             print(r.table(limit: top), terminator: "")
+            print("\n" + r.validationText(), terminator: "")
             print("\nResults  \(out)/results.csv, results.json")
             if !outcome.missing.isEmpty {
                 let list = outcome.missing.prefix(20).map(String.init).joined(separator: ", ") + (outcome.missing.count > 20 ? ", …" : "")
@@ -196,6 +203,9 @@ struct SweepMergeCommand: ParsableCommand {
     }
 }
 
+/// `--zero-basis`'s help.
+let zeroBasisHelp = "Price every perp from its spot bar (zero basis; no perp bars read) in every config — for spans with funding and spot bars but no perp bars (the bundled 2022–23). Sets zeroBasis: true in each config (so a re-run reproduces it); every report says so on its first line."
+
 /// `--objective NAME`, refused unless it names an objective.
 func parseObjective(_ text: String?) throws -> SweepObjective? {
     guard let text else { return nil }
@@ -209,8 +219,11 @@ func parseObjective(_ text: String?) throws -> SweepObjective? {
 struct SpanOverride {
     var from: Timestamp?
     var to: Timestamp?
+    /// `--zero-basis`: every config prices its perps from the spot bars.
+    var zeroBasis = false
 
-    init(from: String?, to: String?) throws {
+    init(from: String?, to: String?, zeroBasis: Bool = false) throws {
+        self.zeroBasis = zeroBasis
         if let from {
             guard let t = Timestamp(iso8601: from) else { throw CLIError.badInput("--from \(from): expected a UTC date like 2025-09-13 or 2025-09-13T08:00:00Z") }
             self.from = t
@@ -225,5 +238,6 @@ struct SpanOverride {
     func apply(_ config: inout BacktestConfig) {
         if let from { config.from = from }
         if let to { config.to = to }
+        if zeroBasis { config.zeroBasis = true }
     }
 }

@@ -175,6 +175,7 @@ extension BybitParser {
             let liqPrice: String?
             let unrealisedPnl: String?
             let cumRealisedPnl: String?
+            let positionIdx: FlexibleInt?
         }
         let list: [Item]
     }
@@ -192,7 +193,7 @@ extension BybitParser {
                                      avgPrice: try optFixed(x.avgPrice, p + ".avgPrice") ?? .zero, markPrice: try optFixed(x.markPrice, p + ".markPrice"),
                                      leverage: try optFixed(x.leverage, p + ".leverage"), liqPrice: try optFixed(x.liqPrice, p + ".liqPrice"),
                                      unrealisedPnl: try optFixed(x.unrealisedPnl, p + ".unrealisedPnl"),
-                                     cumRealisedPnl: try optFixed(x.cumRealisedPnl, p + ".cumRealisedPnl"))
+                                     cumRealisedPnl: try optFixed(x.cumRealisedPnl, p + ".cumRealisedPnl"), positionIdx: x.positionIdx?.value ?? 0)
             }
         }
     }

@@ -128,7 +128,8 @@ public enum BybitStreamParser {
                        execQty: try d.fixed("execQty"), execFee: try d.fixed("execFee"), feeRate: try d.optionalFixed("feeRate"),
                        isMaker: try d.optionalBool("isMaker") ?? false, execTime: try d.millisString("execTime"),
                        category: try d.optionalString("category") ?? "", execValue: try d.optionalFixed("execValue"),
-                       markPrice: try d.optionalFixed("markPrice"), leavesQty: try d.optionalFixed("leavesQty"))
+                       markPrice: try d.optionalFixed("markPrice"), leavesQty: try d.optionalFixed("leavesQty"),
+                       feeCurrency: try d.optionalString("feeCurrency") ?? "")
     }
 
     /// `avgPrice` is `entryPrice` in older messages.
