@@ -89,8 +89,8 @@ struct RSSBench: ParsableCommand {
                             "--base-url", "http://127.0.0.1:\(port)", "--stop-at", to, "--env-file", scratch.sub("none.env"), "--log-format", "json"]
         engine.environment = ProcessInfo.processInfo.environment.merging(["BYBIT_API_KEY": SimCredentials.defaultAPIKey,
                                                                           "BYBIT_API_SECRET": SimCredentials.defaultSecret]) { _, new in new }
-        FileManager.default.createFile(atPath: scratch.sub("engine.out"), contents: nil)
-        FileManager.default.createFile(atPath: scratch.sub("engine.err"), contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.sub("engine.out"), contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.sub("engine.err"), contents: nil)
         engine.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.sub("engine.out")))
         engine.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.sub("engine.err")))
         engine.standardInput = FileHandle.nullDevice

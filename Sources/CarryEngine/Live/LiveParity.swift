@@ -16,7 +16,7 @@
 // Pure over the records: no venue, no clock.
 
 public import CarryCore
-public import CarryJournal
+import CarryJournal
 
 /// One order's real fills against the simulated ones.
 public struct FillGap: Sendable, Equatable {
