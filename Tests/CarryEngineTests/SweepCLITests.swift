@@ -66,6 +66,21 @@ struct SweepCLITests {
         #expect(csv.split(separator: "\n").count == 5)
     }
 
+    @Test("a sweep over zeroBasis on and off (same instruments and span): each row re-run alone has the row's content hash — the two never share a tape")
+    func zeroBasisRowsKeepTheirOwnTape() throws {
+        let dir = ScratchDirectory("sweep-cli-zero-basis")
+        let spec = try sweepFiles(dir, grid: "grid:\n  zeroBasis: [false, true]\n")
+        let r = try sweep([spec, "--out", dir.sub("out"), "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let res = try results(dir.sub("out"))
+        #expect(res.rows.count == 2 && Set(res.rows.map(\.contentHash)).count == 2, "zero basis changes the run")
+        for row in res.rows {
+            let b = try runProcess(carry, ["backtest", "--config", dir.sub("out/" + row.config), "--journal", BundledMarket.path, "--out", dir.sub("bt-\(row.number)"), "--quiet"])
+            #expect(b.status == 0, "\(b.stderr)")
+            #expect(b.stdout.contains("content hash \(row.contentHash)"), "config \(row.number): \(b.stdout)")
+        }
+    }
+
     @Test("--jobs 1 and --jobs 2 write identical results, rows and equity curves")
     func jobsDeterminism() throws {
         let dir = ScratchDirectory("sweep-cli")

@@ -81,6 +81,9 @@ public struct MarketTape: Sendable {
         var warmupFrom: Int64
         var from: Int64
         var to: Int64
+        /// Zero-basis plans read other records (spot bars copied as the perp's), so they never
+        /// share a tape with plans that price the perp from its own bars.
+        var zeroBasis: Bool
 
         init(_ plan: BacktestPlan) {
             instruments = plan.pairs.flatMap { [$0.spot.id.rawValue, $0.perp.id.rawValue] }.sorted()
@@ -88,6 +91,7 @@ public struct MarketTape: Sendable {
             warmupFrom = plan.warmupFrom.ms
             from = plan.from.ms
             to = plan.to.ms
+            zeroBasis = plan.config.zeroBasis
         }
     }
 
