@@ -44,7 +44,7 @@ struct KillSwitchBench: ParsableCommand {
     func run() throws {
         print("carry-bench killswitch — \(ProcessInfo.processInfo.processorCount) cores, \(runs) kill-switch runs")
         let scratch = ScratchDirectory("bench-killswitch")
-        let source = try market ?? importBundledHistory(scratch)
+        let source = market ?? BundledMarket.path
         try killSwitch(source: source, scratch: scratch)
         print("")
         try tickToIntent(source: source, scratch: scratch)
@@ -290,7 +290,6 @@ struct KillSwitchBench: ParsableCommand {
         return v < 1 ? String(format: "%.3f ms", v) : String(format: "%.1f ms", v)
     }
 
-    func importBundledHistory(_ scratch: ScratchDirectory) throws -> String { try importBundledMarket(scratch) }
 }
 
 /// Hands a non-Sendable value to the one thread that uses it from then on.

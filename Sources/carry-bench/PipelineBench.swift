@@ -35,7 +35,7 @@ struct PipelineBench: ParsableCommand {
     func run() throws {
         print("carry-bench pipeline — \(ProcessInfo.processInfo.processorCount) cores, best of \(repeats)")
         let scratch = ScratchDirectory("bench-pipeline")
-        let source = try market ?? Self.importBundled(scratch)
+        let source = market ?? BundledMarket.path
         let built = try Self.buildLargeJournal(symbols: symbols, from: source, into: scratch.sub("large"))
         print("large journal: \(built.events) events (\(symbols) symbols × \(built.span)), \(String(format: "%.0f", built.seconds)) s to build")
         print("")
@@ -88,15 +88,6 @@ struct PipelineBench: ParsableCommand {
         print("target: ≥ 3M events/s through the pipeline; anonymous memory flat over the run")
     }
 
-    static func importBundled(_ scratch: ScratchDirectory) throws -> String {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let importer = MarketImporter(logger: logger)
-        let market = try MarketJournal(path: scratch.sub("bundled"), purpose: .importer, recordClock: { Timestamp(ms: 0) })
-        _ = try importer.write(try importer.read(try BundledDataSet.discover(Fixtures.bundledData)), into: market)
-        try market.close()
-        return scratch.sub("bundled")
-    }
 
     /// Builds the large journal of `symbols` pairs; returns its size and the symbols it defines.
     static func buildLargeJournal(symbols: Int, from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {

@@ -42,7 +42,7 @@ struct RSSBench: ParsableCommand {
         print("carry-bench rss — live session \(from) → \(to) (\(Int(days)) days) at \(speed)× (≈ \(Int(days * 86_400 / Double(speed))) s), "
               + "\(ProcessInfo.processInfo.processorCount) cores")
         let scratch = ScratchDirectory("bench-rss")
-        let source = try market ?? importBundledMarket(scratch)
+        let source = market ?? BundledMarket.path
         let carry = Fixtures.executable("carry")
 
         let sim = try ChildProcess(carry, ["exchange-sim", "--journal", source, "--port", "0", "--source-venue", "binance", "--replay-start", from,
@@ -100,10 +100,10 @@ struct RSSBench: ParsableCommand {
         var anon: [Double] = []
         while engine.isRunning {
             let t = now() - t0
-            let mib = Self.statusMiB(pid: engine.processIdentifier, "VmRSS")
+            let mib = procStatusMiB("VmRSS", pid: "\(engine.processIdentifier)")
             if mib > 0 && t >= 1 {   // the first second is the process loading
                 samples.append((t, mib))
-                anon.append(Self.statusMiB(pid: engine.processIdentifier, "RssAnon"))
+                anon.append(procStatusMiB("RssAnon", pid: "\(engine.processIdentifier)"))
             }
             usleep(UInt32(sampleMs * 1000))
         }
@@ -148,12 +148,4 @@ struct RSSBench: ParsableCommand {
               + "flat (\(flat ? "met" : "MISSED"))")
     }
 
-    /// A memory figure of a process from /proc/PID/status (`VmRSS`, `RssAnon`), MiB (0 when it is gone).
-    static func statusMiB(pid: Int32, _ field: String) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
-        }
-        return 0
-    }
 }

@@ -46,7 +46,7 @@ struct SweepBench: ParsableCommand {
         let threads = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         print("carry-bench sweep — \(ProcessInfo.processInfo.processorCount) cores, \(threads) sweep threads")
         let scratch = ScratchDirectory("bench-sweep")
-        let source = try market ?? PipelineBench.importBundled(scratch)
+        let source = market ?? BundledMarket.path
         let built = try PipelineBench.buildLargeJournal(symbols: symbols, from: source, into: scratch.sub("large"))
         print("large journal: \(built.events) events (\(symbols) symbols × \(built.span)), \(String(format: "%.0f", built.seconds)) s to build")
         let symbolList = built.symbols.joined(separator: ", ")

@@ -51,17 +51,25 @@ struct LiveOutboxTests {
         #expect(!o.holdsFacts)
     }
 
-    @Test("a settlement's payment waits for the settlement itself (or the next instant); a snapshot comes after every other fact of its instant")
+    @Test("a settlement's payment waits for the settlement itself (or the next instant); a book read at the payment's time waits for the payment; a snapshot comes after every other fact of its instant")
     func fundingAndSnapshot() {
         var o = LiveOutbox()
         let snapshot = VenueFact(event: .venueSnapshot(VenueSnapshot(positions: [], cash: nil, openOrders: [])), time: at(100), causation: .none)
         o.receive([snapshot, paid(at: 100), fill(5, at: 100, id: "e1")])
-        #expect(o.due(through: at(100)).map(\.event.kind) == [.orderFilled, .venueSnapshot])
-        #expect(o.snapshotsReleased == 1)
+        // The book read at 100 holds the payment at 100 in its wallet: it is not handed over before it.
+        #expect(o.due(through: at(100)).map(\.event.kind) == [.orderFilled])
+        #expect(o.snapshotsReleased == 0)
         #expect(o.onFundingSettled(FundingSettled(instrumentId: InstrumentId(3), ratePerInterval: .zero, intervalMinutes: 480, markPrice: nil),
                                    at: at(100), cause: .none).isEmpty)
         #expect(o.onFundingSettled(FundingSettled(instrumentId: InstrumentId(1), ratePerInterval: .zero, intervalMinutes: 480, markPrice: nil),
                                    at: at(100), cause: .none).map(\.event.kind) == [.fundingPaid])
+        // The payment handed over, the book follows at the next release.
+        #expect(o.due(through: at(100)).map(\.event.kind) == [.venueSnapshot])
+        #expect(o.snapshotsReleased == 1)
+        // A book and a payment at 150 whose settlement never comes: both at the next instant, payment first.
+        o.receive([VenueFact(event: .venueSnapshot(VenueSnapshot(positions: [], cash: nil, openOrders: [])), time: at(150), causation: .none), paid(at: 150)])
+        #expect(o.due(through: at(150)).isEmpty)
+        #expect(o.due(through: at(151)).map(\.event.kind) == [.fundingPaid, .venueSnapshot])
         // Without its settlement, the next instant releases it.
         o.receive([paid(at: 200)])
         #expect(o.due(through: at(200)).isEmpty)

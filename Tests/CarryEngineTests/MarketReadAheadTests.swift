@@ -50,7 +50,7 @@ struct MarketReadAheadTests {
 
     /// Instruments 1 and 3 traded, 1 h bars, hours 10 through `hours − 10`.
     static func selection(hours: Int) -> MarketReadAhead.Selection {
-        MarketReadAhead.Selection(traded: [false, true, false, true], barIntervalSeconds: 3600,
+        MarketReadAhead.Selection(traded: [false, true, false, true], readsBars: [false, true, false, true], barIntervalSeconds: 3600,
                                   from: Timestamp(ms: 10 * hour), through: Timestamp(ms: Int64(hours - 10) * hour))
     }
 
@@ -63,7 +63,7 @@ struct MarketReadAheadTests {
                 guard kind == EventKind.barClosed.rawValue || kind == EventKind.fundingSettled.rawValue
                         || kind == EventKind.fundingIntervalChanged.rawValue else { return true }
                 guard let id = try view.instrument(), id.index < s.traded.count, s.traded[id.index] else { return true }
-                if let seconds = try view.barIntervalSeconds(), seconds != s.barIntervalSeconds { return true }
+                if let seconds = try view.barIntervalSeconds(), seconds != s.barIntervalSeconds || !s.readsBars[id.index] { return true }
                 out.append((view.header.seq, view.header.eventTime, try view.decode()))
                 return true
             }

@@ -73,6 +73,7 @@ struct WalkForwardTests {
         let points = try points()
         let report = try validate(points, source, WalkForwardSpec(trainMs: 20 * Millis.day, testMs: 10 * Millis.day, stepMs: 15 * Millis.day))
         #expect(report.folds.count == 5)
+        var foldsWithDSR = 0
         for f in report.folds {
             // The train ranking is by net P&L of each config run over the train window alone.
             let nets = f.train.rows.map { Fixed($0.netPnlUsdt)! }
@@ -90,10 +91,12 @@ struct WalkForwardTests {
             // The in-sample DSR shown is the DSR of the chosen row with N = every config.
             let rows = f.train.rows
             if let d = f.train.validation?.deflatedSharpe {
+                foldsWithDSR += 1
                 let again = DeflatedSharpe.compute(returns: rows[0].dailyReturns!, trialSharpes: rows.map { ReturnMoments($0.dailyReturns!).sharpe })
                 #expect(d == again && rows[0].deflatedSharpe == d.probability && d.trials == 4)
             }
         }
+        #expect(foldsWithDSR >= 1, "the DSR wiring is checked on at least one fold")
         // Stitched: the test windows' sums, returns concatenated.
         let st = try #require(report.stitched)
         #expect(st.netPnL == report.folds.reduce(Fixed.zero) { $0 + $1.test.summary.netPnL })

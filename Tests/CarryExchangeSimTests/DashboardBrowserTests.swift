@@ -93,12 +93,7 @@ struct DashboardBrowserTests {
         let kill = try await browser.waitFor("(() => { const t = document.getElementById('kill').innerText; return t.includes('ENGAGED') ? t : ''; })()")
         #expect(kill.contains("KILL SWITCH ENGAGED (dashboard test)"), "\(kill)")
 
-        let shot = try await browser.command("Page.captureScreenshot", ["format": "png"])
-        let png = Data(base64Encoded: shot["data"] as? String ?? "") ?? Data()
-        #expect(png.count > 10_000)
-        let artefacts = Fixtures.repoRoot + "/out/test-artifacts"
-        try FileManager.default.createDirectory(atPath: artefacts, withIntermediateDirectories: true)
-        try png.write(to: URL(fileURLWithPath: artefacts + "/dashboard.png"))
+        #expect(try await browser.keepScreenshot("dashboard.png") > 10_000)
     }
 
     @Test("bound beyond loopback: refused without a token; with one, every route answers 401 without it and reveals nothing")

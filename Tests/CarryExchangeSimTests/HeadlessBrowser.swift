@@ -84,6 +84,18 @@ final class HeadlessBrowser: @unchecked Sendable {
         }
     }
 
+    /// Captures the page as PNG into out/test-artifacts/`name` (kept for a person to look at);
+    /// returns its size in bytes.
+    @discardableResult
+    func keepScreenshot(_ name: String) async throws -> Int {
+        let shot = try await command("Page.captureScreenshot", ["format": "png"])
+        let png = Data(base64Encoded: shot["data"] as? String ?? "") ?? Data()
+        let artefacts = Fixtures.repoRoot + "/out/test-artifacts"
+        try FileManager.default.createDirectory(atPath: artefacts, withIntermediateDirectories: true)
+        try png.write(to: URL(fileURLWithPath: artefacts + "/" + name))
+        return png.count
+    }
+
     /// Waits (bounded) until `expression` evaluates to a non-empty value other than "false".
     func waitFor(_ expression: String, seconds: Double = 20) async throws -> String {
         let deadline = Date().addingTimeInterval(seconds)

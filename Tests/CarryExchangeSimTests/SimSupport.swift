@@ -178,9 +178,12 @@ final class InProcessTransport: HTTPTransport {
 
 /// A `carry run` config for tests: v1.0's threshold strategy on BTC and ETH, fast polling, no
 /// market lag (the loopback venue publishes an instant whole the moment its clock passes it).
-/// `session` adds keys to the session section; `extra` appends top-level lines.
-func testSessionConfig(_ scratch: ScratchDirectory, session: String = "", extra: String = "") throws -> String {
-    let path = scratch.sub("paper.yaml")
+/// `session` adds keys to the session section; `strategy` replaces the strategy section's
+/// body; `poll` is the poll interval; `extra` appends top-level lines.
+func testSessionConfig(_ scratch: ScratchDirectory, session: String = "", poll: String = "20ms",
+                       strategy: String = "entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2",
+                       extra: String = "") throws -> String {
+    let path = scratch.sub("session.yaml")
     try """
     strategy_mode: simple
     venue: bybit
@@ -189,8 +192,8 @@ func testSessionConfig(_ scratch: ScratchDirectory, session: String = "", extra:
     scanInterval: 1h
     warmup: 1d
     initialCapitalUsdt: 100000
-    session: {pollInterval: 20ms, marketLag: 0s\(session.isEmpty ? "" : ", " + session)}
-    strategy: {entryThreshold: 0.0001, exitThreshold: 0, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
+    session: {pollInterval: \(poll), marketLag: 0s\(session.isEmpty ? "" : ", " + session)}
+    strategy: {\(strategy)}
     \(extra)
     """.write(toFile: path, atomically: true, encoding: .utf8)
     return path

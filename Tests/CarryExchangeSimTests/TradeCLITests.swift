@@ -20,20 +20,8 @@ private let replayStart = "2025-12-10T00:00:00Z"
 /// A session config whose strategy never enters on its own (entry at 1 % per 8 h, the most the
 /// reader allows; the data never pays that), so every pair is the operator's.
 private func quietConfig(_ scratch: ScratchDirectory, port: Int, extra: String = "") throws -> String {
-    let path = scratch.sub("session.yaml")
-    try """
-    strategy_mode: simple
-    venue: bybit
-    symbols: [BTCUSDT, ETHUSDT]
-    barInterval: 1h
-    scanInterval: 1h
-    warmup: 1d
-    initialCapitalUsdt: 100000
-    session: {pollInterval: 20ms, marketLag: 0s, controlPort: \(port)}
-    strategy: {entryThreshold: 0.01, exitThreshold: -0.01, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2}
-    \(extra)
-    """.write(toFile: path, atomically: true, encoding: .utf8)
-    return path
+    try testSessionConfig(scratch, session: "controlPort: \(port)",
+                          strategy: "entryThreshold: 0.01, exitThreshold: -0.01, maxHolding: 30d, pairNotionalUsdt: 20000, maxOpenPairs: 2", extra: extra)
 }
 
 /// Runs `command` on a pseudo-terminal (Python's pty module), answers `answer` once the

@@ -154,7 +154,7 @@ extension CarryReducer {
             f.perpNotionalUsdt = qty.multiplied(by: perpPrice, scale: quoteScale, .up)
             f.perpMarginUsdt = f.perpNotionalUsdt.divided(by: config.margin.perpLeverage, scale: quoteScale, .up)
             let proposal = entryProposal(qty: qty, spot: spotDef, perp: perpDef, spotPrice: spotPrice, perpPrice: perpPrice)
-            f.freeAfterUsdt = proposal.equityUsdt - proposal.committedUsdt - f.spotNotionalUsdt - f.perpMarginUsdt - proposal.estimatedFeesUsdt
+            f.freeAfterUsdt = RiskChecks.freeAfter(proposal, margin: config.margin)
             f.openFeesUsdt = f.spotNotionalUsdt.multiplied(by: config.fees.rates(for: spotDef).taker, scale: quoteScale, .up)
                 + f.perpNotionalUsdt.multiplied(by: config.fees.rates(for: perpDef).taker, scale: quoteScale, .up)
             f.openSlippageUsdt = (f.spotNotionalUsdt + f.perpNotionalUsdt).multiplied(by: config.slippage.halfSpread, scale: quoteScale, .up)

@@ -347,11 +347,10 @@ public struct CarryReducer: Sendable, Equatable {
     }
 
     private mutating func scan(ref: CausationRef, into out: inout DecisionBuffer) {
-        if var ledger = fundingLedger, !ledger.open.isEmpty {
-            let names = instruments
-            let alerts = ledger.expire(now: now) { id in Self.symbol(id, names) }
-            fundingLedger = ledger
-            for alert in alerts { out.add(.alert(alert), causation: ref) }
+        if fundingLedger?.open.isEmpty == false {
+            // Expired in place (a copy taken out and written back would copy its table).
+            let names = instruments, t = now
+            for alert in fundingLedger?.expire(now: t, symbol: { id in Self.symbol(id, names) }) ?? [] { out.add(.alert(alert), causation: ref) }
         }
         if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.

@@ -201,15 +201,9 @@ public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
         applyBar(bar, seq: seq, at: time)
     }
 
-    /// Closes instant `time` (steps 3 and 4): its non-bar events other than definitions (in
-    /// seq order), then the scan tick at `time` if one is due.
-    public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
-                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
-        closeInstant(time, others: others, trading: trading, afterTick: afterTick)
-    }
-
-    /// `end(instant:others:…)` for an instant whose other events are interval changes and
-    /// settlements only, handed over typed (the backtest's case).
+    /// Closes instant `time` (steps 3 and 4) for an instant whose other events are interval
+    /// changes and settlements only, handed over typed (the backtest's case), then the scan
+    /// tick at `time` if one is due.
     public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
                              settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,
                              afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
@@ -375,12 +369,6 @@ extension ReplayPipeline where Venue == SimulatedExchange {
     /// `bar(_:seq:at:)`, specialized.
     public mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
         applyBar(bar, seq: seq, at: time)
-    }
-
-    /// `end(instant:others:trading:afterTick:)`, specialized.
-    public mutating func end(instant time: Timestamp, others: [(seq: UInt64, event: Event)], trading: Bool,
-                             afterTick: (Timestamp, borrowing CarryReducer) -> Void) {
-        closeInstant(time, others: others, trading: trading, afterTick: afterTick)
     }
 
     /// `end(instant:intervalChanges:settlements:trading:afterTick:)`, specialized.

@@ -64,13 +64,19 @@ public enum RiskChecks {
         if buffer < limits.minMarginBuffer {
             return (.marginBuffer, limits.minMarginBuffer, buffer)
         }
-        let spotCost = p.qty.multiplied(by: p.spotPrice, scale: quoteScale, .up)
-        let perpMargin = p.notionalUsdt.divided(by: margin.perpLeverage, scale: quoteScale, .up)
-        let free = p.equityUsdt - p.committedUsdt - spotCost - perpMargin - p.estimatedFeesUsdt
+        let free = freeAfter(p, margin: margin)
         if free < limits.minFreeCashUsdt {
             return (.balance, limits.minFreeCashUsdt, free)
         }
         return nil
+    }
+
+    /// What stays free after the entry: equity less what is tied up already, the spot leg's
+    /// cost, the perp leg's margin and the estimated fees (the balance rule's figure).
+    public static func freeAfter(_ p: EntryProposal, margin: MarginModel) -> Fixed {
+        let spotCost = p.qty.multiplied(by: p.spotPrice, scale: quoteScale, .up)
+        let perpMargin = p.notionalUsdt.divided(by: margin.perpLeverage, scale: quoteScale, .up)
+        return p.equityUsdt - p.committedUsdt - spotCost - perpMargin - p.estimatedFeesUsdt
     }
 
     /// Peak-to-trough drawdown as a fraction of the peak (0 when equity is at its peak).

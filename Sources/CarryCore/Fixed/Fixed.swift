@@ -163,28 +163,10 @@ extension Fixed {
         let q = numerator / denominator          // truncates toward zero
         let r = numerator % denominator
         if r == 0 { return q }
-        let negative = (numerator < 0) != (denominator < 0)
-        let awayStep: Int64 = negative ? -1 : 1
         let twiceRem = UInt128(r.magnitude) * 2
         let den = UInt128(denominator.magnitude)
-        switch rule {
-        case .towardZero:
-            return q
-        case .awayFromZero:
-            return q + awayStep
-        case .down:
-            return negative ? q - 1 : q
-        case .up:
-            return negative ? q : q + 1
-        case .toNearestOrAwayFromZero:
-            return twiceRem >= den ? q + awayStep : q
-        case .toNearestOrEven:
-            if twiceRem > den { return q + awayStep }
-            if twiceRem < den { return q }
-            return q % 2 == 0 ? q : q + awayStep
-        @unknown default:
-            preconditionFailure("unknown rounding rule")
-        }
+        let half = twiceRem < den ? -1 : (twiceRem == den ? 0 : 1)
+        return q + Int64(roundingStep(negative: (numerator < 0) != (denominator < 0), half: half, evenQuotient: q % 2 == 0, rule))
     }
 
     /// `divide` in 128 bits.
@@ -193,27 +175,26 @@ extension Fixed {
         let q = numerator / denominator          // truncates toward zero
         let r = numerator % denominator
         if r == 0 { return q }
-        let negative = (numerator < 0) != (denominator < 0)
-        let awayStep: Int128 = negative ? -1 : 1
         let twiceRem = r.magnitude * 2
         let den = denominator.magnitude
+        let half = twiceRem < den ? -1 : (twiceRem == den ? 0 : 1)
+        return q + Int128(roundingStep(negative: (numerator < 0) != (denominator < 0), half: half, evenQuotient: q % 2 == 0, rule))
+    }
+
+    /// How far (−1, 0 or +1) a truncated quotient moves under `rule` when the remainder is not
+    /// zero: `negative` is the exact quotient's sign, `half` how twice the remainder compares
+    /// with the divisor (−1 below, 0 equal, 1 above). One rule table for every width.
+    @inlinable
+    static func roundingStep(negative: Bool, half: Int, evenQuotient: Bool, _ rule: FloatingPointRoundingRule) -> Int {
+        let away = negative ? -1 : 1
         switch rule {
-        case .towardZero:
-            return q
-        case .awayFromZero:
-            return q + awayStep
-        case .down:
-            return negative ? q - 1 : q
-        case .up:
-            return negative ? q : q + 1
-        case .toNearestOrAwayFromZero:
-            return twiceRem >= den ? q + awayStep : q
-        case .toNearestOrEven:
-            if twiceRem > den { return q + awayStep }
-            if twiceRem < den { return q }
-            return q % 2 == 0 ? q : q + awayStep
-        @unknown default:
-            preconditionFailure("unknown rounding rule")
+        case .towardZero: return 0
+        case .awayFromZero: return away
+        case .down: return negative ? -1 : 0
+        case .up: return negative ? 0 : 1
+        case .toNearestOrAwayFromZero: return half >= 0 ? away : 0
+        case .toNearestOrEven: return half > 0 || (half == 0 && !evenQuotient) ? away : 0
+        @unknown default: preconditionFailure("unknown rounding rule")
         }
     }
 

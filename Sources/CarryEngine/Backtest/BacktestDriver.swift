@@ -220,8 +220,7 @@ struct Runner {
         // Only bars, settlements and interval changes of the traded instruments at the bar
         // interval inside [warm-up start, to] (what `ReplayFeed.reads` accepts), read and
         // decoded on the reader's thread, taken here in scan order.
-        let reader = MarketReadAhead(journal: market.journal, selection: MarketReadAhead.Selection(
-            traded: feed.traded, barIntervalSeconds: plan.config.barIntervalSeconds, from: warmupFrom, through: plan.to))
+        let reader = MarketReadAhead(journal: market.journal, selection: feed.selection)
         defer { reader.stop() }
         while let batch = try reader.next() {
             var nextBar = 0

@@ -42,8 +42,12 @@ struct MarketBatch: Sendable {
 final class MarketReadAhead: @unchecked Sendable {
     /// Which records the run reads (the filter the scan applies before decoding).
     struct Selection: Sendable {
-        /// By instrument index: the spot and perp legs of the configured pairs.
+        /// By instrument index: the spot and perp legs of the configured pairs (their
+        /// settlements and interval changes are read).
         var traded: [Bool]
+        /// By instrument index: the instruments whose bars are read (every traded one, but a
+        /// perp in zero-basis mode, whose bars are the spot's). `ReplayFeed.selection` makes both.
+        var readsBars: [Bool]
         /// The bar interval the engine trades on.
         var barIntervalSeconds: UInt32
         var from: Timestamp
@@ -120,7 +124,7 @@ final class MarketReadAhead: @unchecked Sendable {
                     guard kind == barKind || kind == fundingKind || kind == intervalKind else { return true }
                     // Other instruments' records and other bar intervals are skipped undecoded.
                     guard let id = try view.instrument(), id.index < selection.traded.count, selection.traded[id.index] else { return true }
-                    if let seconds = try view.barIntervalSeconds(), seconds != selection.barIntervalSeconds { return true }
+                    if let seconds = try view.barIntervalSeconds(), seconds != selection.barIntervalSeconds || !selection.readsBars[id.index] { return true }
                     if kind == barKind {
                         batch.bars.append((view.header.seq, view.header.eventTime, try view.decodeBar()))
                         batch.isBar.append(true)

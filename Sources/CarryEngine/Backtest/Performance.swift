@@ -70,6 +70,8 @@ public struct BacktestSummary: Sendable {
     /// PBO) — and the UTC day number (days since 1970-01-01) of the first.
     public var dailyReturns: [Double] = []
     public var dailyReturnsFirstDay: Int64 = 0
+    /// Funding received per settlement, all pairs (`RunEventStatistics`).
+    public var fundingPerSettlement: [(time: Timestamp, amount: Fixed)] = []
     /// True when the run priced its perps from the spot bars (`zeroBasis: true`): every
     /// report of it says so on its first line.
     public var zeroBasis = false
@@ -201,7 +203,8 @@ final class PerformanceTracker {
             timeInMarket: samples > 0 ? Double(samplesInMarket) / Double(samples) : 0,
             tradedNotional: events.tradedNotional, exposureMean: samples > 0 ? exposureSum / Double(samples) : 0, exposureMax: exposureMax,
             exitReasons: events.exitReasonCounts, perSymbol: rows,
-            killSwitchEngaged: killSwitch, curve: curve, dailyReturns: dailyReturns, dailyReturnsFirstDay: firstReturnDay ?? 0)
+            killSwitchEngaged: killSwitch, curve: curve, dailyReturns: dailyReturns, dailyReturnsFirstDay: firstReturnDay ?? 0,
+            fundingPerSettlement: events.fundingPerSettlement)
     }
 }
 

@@ -95,12 +95,18 @@ struct ReplayFeed {
         isTraded(id) && (barInterval == nil || barInterval == interval && !readsNoBars(of: id)) && time >= plan.warmupFrom && time <= plan.to
     }
 
+    /// What the backtest's read-ahead reads for this feed: exactly the records `reads` accepts.
+    var selection: MarketReadAhead.Selection {
+        MarketReadAhead.Selection(traded: traded, readsBars: traded.indices.map { traded[$0] && !($0 < isPerp.count && isPerp[$0]) },
+                                  barIntervalSeconds: interval, from: plan.warmupFrom, through: plan.to)
+    }
+
     /// True for a perp in zero-basis mode (its bars come from the spot's).
     private func readsNoBars(of id: InstrumentId) -> Bool { id.index < isPerp.count && isPerp[id.index] }
 
     /// Takes a bar: hands it over at once (after closing an earlier instant, if any); in
     /// zero-basis mode a spot bar's copy under the perp's id follows it, and a perp's own bar
-    /// is dropped (the read-ahead selects it; it is not an input event).
+    /// is dropped (the read-ahead does not select it; a tape of an older plan might).
     mutating func add<S: InstantSink>(seq: UInt64, time: Timestamp, bar: BarClosed, to sink: inout S) throws {
         let i = bar.instrumentId.index
         if readsNoBars(of: bar.instrumentId) { return }

@@ -15,7 +15,6 @@ public struct EquityRow: Sendable, Equatable {
     public var fees: Double
     public var slippage: Double
     public var pricePnL: Double
-    public var drawdown: Double
     public var openPairs: Int
 }
 
@@ -32,24 +31,12 @@ public struct ReportSeries: Sendable {
         self.fundingPerSettlement = fundingPerSettlement
     }
 
-    /// Reads `equityCSV` and, when given, the run journal's funding payments. A file that
-    /// cannot be read gives empty series (the report says so), never a failed run.
-    public static func load(initialCapital: Fixed, equityCSV: String, runJournal: String?) -> ReportSeries {
+    /// Reads `equityCSV` (a file that cannot be read gives empty series: the report says so,
+    /// never a failed run) beside the run's funding per settlement, from its summary.
+    public static func load(summary: BacktestSummary, equityCSV: String) -> ReportSeries {
         let rows = (try? String(contentsOfFile: equityCSV, encoding: .utf8)).map(parseEquity) ?? []
-        var funding: [(Timestamp, Double)] = []
-        if let runJournal, let journal = try? Journal.open(runJournal, readOnly: true) {
-            var sums: [Timestamp: Fixed] = [:]
-            try? journal.withSnapshot { snap in
-                _ = try snap.scan { view in
-                    if view.header.kindCode == EventKind.fundingPaid.rawValue, case .fundingPaid(let p) = try view.decode() {
-                        sums[p.settlementTime, default: .zero] += p.amount
-                    }
-                    return true
-                }
-            }
-            funding = sums.sorted { $0.key < $1.key }.map { ($0.key, $0.value.doubleValue) }
-        }
-        return ReportSeries(initialCapital: initialCapital.doubleValue, rows: rows, fundingPerSettlement: funding)
+        return ReportSeries(initialCapital: summary.initialCapital.doubleValue, rows: rows,
+                            fundingPerSettlement: summary.fundingPerSettlement.map { ($0.time, $0.amount.doubleValue) })
     }
 
     /// Parses an equity CSV by its header's column names (rows that do not parse are skipped).
@@ -59,12 +46,12 @@ public struct ReportSeries: Sendable {
         let header = lines.removeFirst().split(separator: ",").map(String.init)
         func index(_ name: String) -> Int? { header.firstIndex(of: name) }
         guard let t = index("time"), let e = index("equity_usdt"), let f = index("funding_usdt"), let fe = index("fees_usdt"),
-              let s = index("slippage_usdt"), let p = index("price_pnl_usdt"), let d = index("drawdown"), let o = index("open_pairs") else { return [] }
+              let s = index("slippage_usdt"), let p = index("price_pnl_usdt"), let o = index("open_pairs") else { return [] }
         return lines.compactMap { line in
             let c = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard c.count == header.count, let time = Timestamp(iso8601: c[t]), let equity = Double(c[e]), let funding = Double(c[f]),
-                  let fees = Double(c[fe]), let slip = Double(c[s]), let price = Double(c[p]), let dd = Double(c[d]), let open = Int(c[o]) else { return nil }
-            return EquityRow(time: time, equity: equity, funding: funding, fees: fees, slippage: slip, pricePnL: price, drawdown: dd, openPairs: open)
+                  let fees = Double(c[fe]), let slip = Double(c[s]), let price = Double(c[p]), let open = Int(c[o]) else { return nil }
+            return EquityRow(time: time, equity: equity, funding: funding, fees: fees, slippage: slip, pricePnL: price, openPairs: open)
         }
     }
 
@@ -88,7 +75,10 @@ public struct ReportSeries: Sendable {
     }
 
     /// At most `limit` rows, evenly strided (the last always kept), for a chart.
-    public func decimated(_ limit: Int = 2_000) -> [EquityRow] {
+    public func decimated(_ limit: Int = 2_000) -> [EquityRow] { Self.decimate(rows, limit) }
+
+    /// `rows`, at most `limit` of them, evenly strided (the last always kept).
+    public static func decimate(_ rows: [EquityRow], _ limit: Int = 2_000) -> [EquityRow] {
         guard rows.count > limit else { return rows }
         let stride = (rows.count + limit - 1) / limit
         var out = Swift.stride(from: 0, to: rows.count, by: stride).map { rows[$0] }

@@ -50,6 +50,9 @@ public struct RunEventStatistics: Sendable {
     private var exits = Array(repeating: 0, count: ExitReason.allCases.count)
     /// The reason of the newest exit signal: a strategy exit's transition follows its signal.
     private var lastExitSignal = ExitReason.signal
+    /// Funding received per settlement (every pair's payments at that settlement time added),
+    /// in settlement order: the report's bar chart, folded here with everything else.
+    public private(set) var fundingPerSettlement: [(time: Timestamp, amount: Fixed)] = []
 
     /// Statistics for a run over `pairs`, whose strategy holds pairs at most `maxHoldingMs`.
     init(pairs: [ResolvedPair], maxHoldingMs: Int64) {
@@ -70,6 +73,12 @@ public struct RunEventStatistics: Sendable {
             if let k = perps.firstIndex(of: i.instrumentId) { opened[k] += 1 }
         case .orderFilled(let f):
             tradedNotional += f.qty.multiplied(by: f.price, scale: 8, .toNearestOrEven).magnitude
+        case .fundingPaid(let p):
+            if let last = fundingPerSettlement.last, last.time == p.settlementTime {
+                fundingPerSettlement[fundingPerSettlement.count - 1].amount += p.amount
+            } else {
+                fundingPerSettlement.append((p.settlementTime, p.amount))
+            }
         case .signalComputed(let s) where s.action == .exit:
             lastExitSignal = classify(s)
         case .pairTransition(let t) where (t.to == .closing || t.to == .unwinding) && t.from != .closing && t.from != .unwinding:

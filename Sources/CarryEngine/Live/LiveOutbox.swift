@@ -53,10 +53,14 @@ public struct LiveOutbox: ExecutionVenue, Sendable {
     }
 
     /// Every fact with time ≤ `time`, except payments of a settlement at exactly `time` (those
-    /// wait for the settlement, or for a later instant).
+    /// wait for the settlement, or for a later instant) and a book read at exactly `time` while
+    /// such a payment waits: the venue's wallet already holds it, so the engine is handed the
+    /// book only after the payment — never a book with a payment it has not been given (that
+    /// was a cash drift of one payment, adopted, then reversed when the payment came).
     public mutating func due(through time: Timestamp) -> [VenueFact] {
-        var out = Self.take(from: &inbox) { $0.time <= time }
-        out += Self.take(from: &funding) { $0.time < time }
+        var out = Self.take(from: &funding) { $0.time < time }
+        let paymentWaits = funding.contains { $0.fact.time == time }
+        out += Self.take(from: &inbox) { $0.time < time || ($0.time == time && !(paymentWaits && $0.event.kind == .venueSnapshot)) }
         guard !out.isEmpty else { return out }
         out = Self.ordered(out)
         pullAnswersForward(&out)
@@ -94,12 +98,6 @@ public struct LiveOutbox: ExecutionVenue, Sendable {
             arrivals += 1
             if fact.event.kind == .fundingPaid { funding.append((fact, arrivals)) } else { inbox.append((fact, arrivals)) }
         }
-    }
-
-    /// Payments of settlements at or before `time` the engine has not been handed (the feed
-    /// had no settlement for them by then).
-    public mutating func takeFunding(through time: Timestamp) -> [VenueFact] {
-        Self.ordered(Self.take(from: &funding) { $0.time <= time })
     }
 
     /// Facts waiting, and the intents with a terminal fact (a refusal, a final status) waiting.

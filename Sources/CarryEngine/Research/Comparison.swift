@@ -167,7 +167,7 @@ public enum Comparison {
         }, height: 160, fill: false, unit: " %")
         if equityPaths.count == runs.count {
             let series = runs.indices.map { k in
-                ReportSeries.load(initialCapital: runs[k].result.summary.initialCapital, equityCSV: equityPaths[k], runJournal: nil)
+                ReportSeries.load(summary: runs[k].result.summary, equityCSV: equityPaths[k])
             }
             html += "<h2>Funding received, cumulative (USDT)</h2>\n"
             html += HTMLReport.chart(runs.indices.map { k in

@@ -60,47 +60,19 @@ public struct FundingHistory: Sendable {
     }
 
     /// The samples settled in [from, to).
-    public func slice(_ regime: FundingRegime) -> [FundingSample] {
+    public func slice(_ regime: RegimeSpan) -> [FundingSample] {
         samples.filter { $0.time >= regime.from && $0.time < regime.to }
     }
 }
 
-/// A named span, [from, to): a calendar year, or a regime the user names (e.g. 2025-26).
-public struct FundingRegime: Sendable, Equatable {
-    public var name: String
-    public var from: Timestamp
-    public var to: Timestamp
-
-    public init(name: String, from: Timestamp, to: Timestamp) {
-        self.name = name
-        self.from = from
-        self.to = to
-    }
-
+extension RegimeSpan {
     /// The whole history.
-    public static let all = FundingRegime(name: "all", from: .distantPast, to: .distantFuture)
+    public static let all = RegimeSpan(name: "all", from: .distantPast, to: .distantFuture)
 
-    /// One regime per calendar year (UTC) that has samples in any of `histories`.
-    public static func years(of histories: [FundingHistory]) -> [FundingRegime] {
-        let years = Set(histories.flatMap { $0.samples.map { year(of: $0.time) } }).sorted()
-        return years.map { y in FundingRegime(name: String(y), from: yearStart(y), to: yearStart(y + 1)) }
-    }
-
-    /// Parses `NAME=FROM..TO` (dates UTC; TO exclusive), e.g. `2025-26=2025-01-01..2027-01-01`.
-    public static func parse(_ text: String) -> FundingRegime? {
-        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[0].isEmpty else { return nil }
-        let span = parts[1].components(separatedBy: "..")
-        guard span.count == 2, let from = Timestamp(iso8601: span[0]), let to = Timestamp(iso8601: span[1]), from < to else { return nil }
-        return FundingRegime(name: parts[0], from: from, to: to)
-    }
-
-    static func year(of t: Timestamp) -> Int {
-        Int(t.isoDate.prefix(4)) ?? 1970
-    }
-
-    static func yearStart(_ y: Int) -> Timestamp {
-        Timestamp(iso8601: String(format: "%04d-01-01", y))!
+    /// One span per calendar year (UTC) that has samples in any of `histories`.
+    public static func years(of histories: [FundingHistory]) -> [RegimeSpan] {
+        let years = Set(histories.flatMap { $0.samples.map(\.time.civil.year) }).sorted()
+        return years.map { RegimeSpan(name: String($0), from: Timestamp(year: $0, month: 1, day: 1)!, to: Timestamp(year: $0 + 1, month: 1, day: 1)!) }
     }
 }
 
@@ -175,13 +147,12 @@ public enum FundingAnalysis {
     public static let baseline = Fixed("0.0001")!
 
     /// Statistics of `samples` (time order); nil when there are none.
-    public static func stats(venue: Venue, symbol: String, regime: FundingRegime, samples: [FundingSample],
+    public static func stats(venue: Venue, symbol: String, regime: RegimeSpan, samples: [FundingSample],
                              elevated8h: Double, exit8h: Double, roundTripCost: Double, grid: [Double] = defaultGrid) -> FundingStats? {
         guard let first = samples.first, let last = samples.last else { return nil }
         let x = samples.map { $0.rate8h.doubleValue }
         let n = Double(x.count)
-        let mean = x.reduce(0, +) / n
-        let variance = x.count > 1 ? x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1) : 0
+        let moments = ReturnMoments(x)
         let sorted = x.sorted()
         let minSample = samples.min { ($0.rate8h, $1.time) < ($1.rate8h, $0.time) }!
         let maxSample = samples.max { ($0.rate8h, $1.time) < ($1.rate8h, $0.time) }!
@@ -194,7 +165,7 @@ public enum FundingAnalysis {
         let outcomes = grid.map { threshold(samples, entry8h: $0, exit8h: min(exit8h, $0), roundTripCost: roundTripCost) }
         return FundingStats(
             venue: venue.description, symbol: symbol, regime: regime.name, from: first.time.iso8601, to: last.time.iso8601, settlements: x.count,
-            mean8h: mean, median8h: quantile(sorted, 0.5), stdev8h: variance.squareRoot(),
+            mean8h: moments.mean, median8h: quantile(sorted, 0.5), stdev8h: moments.deviation,
             p05: quantile(sorted, 0.05), p25: quantile(sorted, 0.25), p75: quantile(sorted, 0.75), p95: quantile(sorted, 0.95),
             min8h: minSample.rate8h.normalized.description, minAt: minSample.time.iso8601,
             max8h: maxSample.rate8h.normalized.description, maxAt: maxSample.time.iso8601,
@@ -279,7 +250,7 @@ public enum FundingAnalysis {
     }
 
     /// Every history's statistics for `regimes` (regimes with no samples are left out).
-    public static func analyze(_ histories: [FundingHistory], regimes: [FundingRegime], elevated8h: Double, exit8h: Double,
+    public static func analyze(_ histories: [FundingHistory], regimes: [RegimeSpan], elevated8h: Double, exit8h: Double,
                                roundTripCost: (Venue) -> Double, grid: [Double] = defaultGrid) -> [FundingStats] {
         histories.flatMap { h in
             regimes.compactMap { regime in
@@ -322,7 +293,7 @@ public enum FundingAnalysis {
                                    d(s.shareBaseline), d(s.carryApr), d(s.autocorrelation), d(s.halfLifeHours), d(s.elevated.level8h),
                                    String(s.elevated.episodes), d(s.elevated.meanHours), d(s.elevated.medianHours), d(s.elevated.longestHours),
                                    s.profitableEntries.map { d($0) }.joined(separator: " ")]
-            out += cells.map(csvCell).joined(separator: ",") + "\n"
+            out += cells.map(csvField).joined(separator: ",") + "\n"
         }
         return out
     }
@@ -332,7 +303,7 @@ public enum FundingAnalysis {
         var out = "venue,symbol,regime,entry_8h,exit_8h,episodes,settlements_held,hours_held,gross,costs,net,net_apr_while_held\n"
         for s in stats {
             for t in s.thresholds {
-                out += [s.venue, s.symbol, s.regime].map(csvCell).joined(separator: ",")
+                out += [s.venue, s.symbol, s.regime].map(csvField).joined(separator: ",")
                 out += String(format: ",%.10g,%.10g,%d,%d,%.10g,%.10g,%.10g,%.10g,", t.entry8h, t.exit8h, t.episodes, t.settlementsHeld, t.hoursHeld,
                               t.gross, t.costs, t.net)
                 out += t.netAprWhileHeld.map { String(format: "%.10g", $0) } ?? ""
@@ -342,9 +313,6 @@ public enum FundingAnalysis {
         return out
     }
 
-    static func csvCell(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
 
     /// The table printed on a terminal.
     public static func table(_ stats: [FundingStats]) -> String {
@@ -397,7 +365,7 @@ extension FundingAnalysis {
             let (labels, counts) = histogram(h.samples.map { $0.rate8h.doubleValue * 100 }, bins: 30)
             page += "<h3>Distribution (settlements per bin of the 8 h rate, %)</h3>\n"
             page += HTMLReport.barChart(labels, counts.map(Double.init), height: 160, color: "#8250df", labelEvery: 5)
-            if let all = stats.first(where: { $0.venue == h.venue.description && $0.symbol == h.symbol && $0.regime == FundingRegime.all.name }) {
+            if let all = stats.first(where: { $0.venue == h.venue.description && $0.symbol == h.symbol && $0.regime == RegimeSpan.all.name }) {
                 page += "<h3>Net after round trips by entry threshold (% of a leg's notional, whole history)</h3>\n"
                 page += HTMLReport.barChart(all.thresholds.map { String(format: "%.4f", $0.entry8h * 100) }, all.thresholds.map { $0.net * 100 }, height: 160, unit: " %")
             }
@@ -412,9 +380,9 @@ extension FundingAnalysis {
         var out: [(Timestamp, Double)] = []
         var day = Int64.min, sum = 0.0, n = 0.0
         for s in samples {
-            let d = s.time.ms / 86_400_000
+            let d = s.time.ms / Millis.day
             if d != day, n > 0 {
-                out.append((Timestamp(ms: day * 86_400_000), sum / n))
+                out.append((Timestamp(ms: day * Millis.day), sum / n))
                 sum = 0
                 n = 0
             }
@@ -422,7 +390,7 @@ extension FundingAnalysis {
             sum += s.rate8h.doubleValue * 100
             n += 1
         }
-        if n > 0 { out.append((Timestamp(ms: day * 86_400_000), sum / n)) }
+        if n > 0 { out.append((Timestamp(ms: day * Millis.day), sum / n)) }
         return out
     }
 

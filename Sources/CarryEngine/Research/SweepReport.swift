@@ -135,8 +135,7 @@ public enum SweepReport {
                                     labelEvery: max(1, byNumber.count / 20))
         var lines: [HTMLReport.Series] = []
         for (k, r) in results.rows.prefix(curves).enumerated() {
-            let rows = ReportSeries(initialCapital: 0, rows: ReportSeries.parseEquity((try? String(contentsOfFile: directory + "/equity/" + equityName(r), encoding: .utf8)) ?? ""),
-                                    fundingPerSettlement: []).decimated()
+            let rows = ReportSeries.decimate(ReportSeries.parseEquity((try? String(contentsOfFile: directory + "/equity/" + equityName(r), encoding: .utf8)) ?? ""))
             lines.append(HTMLReport.Series(name: "#\(r.rank ?? 0) \(r.config)", color: HTMLReport.palette[k % HTMLReport.palette.count], points: rows.map { ($0.time, $0.equity) }))
         }
         page += "<h2>Equity of the best \(lines.count) (USDT)</h2>\n" + HTMLReport.chart(lines, height: 260, fill: false)

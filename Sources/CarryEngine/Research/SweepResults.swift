@@ -164,7 +164,7 @@ public struct SweepResults: Codable, Sendable, Equatable {
             fields += [r.netPnlUsdt, r.fundingUsdt, r.pricePnlUsdt, r.feesUsdt, r.slippageUsdt, ratio(r.apr), ratio(r.sharpe), ratio(r.sortino),
                        ratio(r.calmar), ratio(r.maxDrawdown), r.maxDrawdownUsdt, String(r.pairsOpened), String(r.fills), ratio(r.timeInMarket),
                        ratio(r.turnover), ratio(r.exposureMean), ratio(r.deflatedSharpe), r.zeroBasis == true ? "true" : "false", r.contentHash]
-            out += fields.map(Self.quoted).joined(separator: ",") + "\n"
+            out += fields.map(csvField).joined(separator: ",") + "\n"
         }
         return out
     }
@@ -209,9 +209,7 @@ public struct SweepResults: Codable, Sendable, Equatable {
         return s
     }
 
-    static func quoted(_ field: String) -> String {
-        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
-    }
+
 }
 
 /// The overfitting statistics of a set of swept configs.
@@ -253,4 +251,10 @@ public struct SweepValidation: Codable, Sendable, Equatable {
         guard let r = row.dailyReturns, trials == 1 || sharpeVariance != nil else { return nil }
         return DeflatedSharpe.compute(returns: r, trials: trials, sharpeVariance: sharpeVariance ?? 0, trialsWithSharpe: 0)?.probability
     }
+}
+
+/// A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
+/// line break; as it is otherwise. Every CSV the research commands write goes through it.
+func csvField(_ field: String) -> String {
+    field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
 }

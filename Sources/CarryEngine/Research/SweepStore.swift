@@ -134,15 +134,21 @@ public final class SweepStore: Sendable {
     /// Writes a config's file (the canonical config as YAML) unless it is already there.
     public func writeConfig(_ point: SweepPoint) throws {
         let path = directory + "/configs/" + point.config.source
-        let text = try BacktestConfig.yaml(canonical: point.config.canonicalText, source: path)
-        // What the file says must be what runs: read it back as `carry backtest` will.
-        let back = try BacktestConfig.parse(yaml: text, source: path)
-        precondition(back.canonicalText == point.config.canonicalText, "config \(point.number) does not read back to its own canonical text")
-        let header = "# \(manifest.sweepFile), config \(point.number) of \(manifest.configs)"
-            + (point.overrides.isEmpty ? "" : ": " + point.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) + "\n"
-        let data = Data((header + text).utf8)
+        let data = Data(try Self.configFile(point, sweepFile: manifest.sweepFile, of: manifest.configs, path: path).utf8)
         if FileManager.default.contents(atPath: path) == data { return }
         try Self.writeAtomically(data, to: path)
+    }
+
+    /// A swept config's file (`configs/NNN.yaml`, for `carry sweep` and `carry validate`): a
+    /// comment naming the sweep and the overrides, then the canonical config as YAML — checked
+    /// to read back, as `carry backtest` will read it, to the same canonical text.
+    public static func configFile(_ point: SweepPoint, sweepFile: String, of count: Int, path: String) throws -> String {
+        let text = try BacktestConfig.yaml(canonical: point.config.canonicalText, source: path)
+        let back = try BacktestConfig.parse(yaml: text, source: path)
+        precondition(back.canonicalText == point.config.canonicalText, "config \(point.number) does not read back to its own canonical text")
+        let header = "# \(sweepFile), config \(point.number) of \(count)"
+            + (point.overrides.isEmpty ? "" : ": " + point.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) + "\n"
+        return header + text
     }
 
     /// Where a running config writes its equity curve (renamed into place when it finishes).

@@ -95,7 +95,8 @@ public struct RegimeSpan: Sendable, Equatable {
 
     /// `2022` (the calendar year), `2025-26` (2025-01-01 → 2027-01-01), `FROM..TO` or
     /// `NAME=FROM..TO` with UTC dates.
-    public init(parsing text: String) throws(BacktestError) {
+    /// `option` names the flag in a refusal (`--regimes`, `--regime`).
+    public init(parsing text: String, option: String = "--regimes") throws(BacktestError) {
         let usage = "expected a year (2022), a run of years (2025-26 or 2025-2026), FROM..TO or NAME=FROM..TO with UTC dates"
         var name = text
         var body = text
@@ -104,12 +105,12 @@ public struct RegimeSpan: Sendable, Equatable {
             body = String(text[text.index(after: eq)...])
         }
         func year(_ s: Substring) -> Int? { s.count == 4 ? Int(s).flatMap { (1970...2100).contains($0) ? $0 : nil } : nil }
-        func start(of y: Int) -> Timestamp { Timestamp(iso8601: String(format: "%04d-01-01", y))! }
+        func start(of y: Int) -> Timestamp { Timestamp(year: y, month: 1, day: 1)! }
         if let r = body.range(of: "..") {
             guard let f = Timestamp(iso8601: String(body[..<r.lowerBound])), let t = Timestamp(iso8601: String(body[r.upperBound...])) else {
-                throw BacktestError("--regimes \(text): \(usage)")
+                throw BacktestError("\(option) \(text): \(usage)")
             }
-            guard f < t else { throw BacktestError("--regimes \(text): the end must be after the start") }
+            guard f < t else { throw BacktestError("\(option) \(text): the end must be after the start") }
             self.init(name: name, from: f, to: t)
             return
         }
@@ -118,10 +119,10 @@ public struct RegimeSpan: Sendable, Equatable {
             self.init(name: name, from: start(of: y), to: start(of: y + 1))
         } else if parts.count == 2, let y = year(parts[0]) {
             let last: Int? = parts[1].count == 2 ? Int(parts[1]).map { y / 100 * 100 + $0 } : year(parts[1])
-            guard let last, last > y else { throw BacktestError("--regimes \(text): \(usage); the last year must come after the first") }
+            guard let last, last > y else { throw BacktestError("\(option) \(text): \(usage); the last year must come after the first") }
             self.init(name: name, from: start(of: y), to: start(of: last + 1))
         } else {
-            throw BacktestError("--regimes \(text): \(usage)")
+            throw BacktestError("\(option) \(text): \(usage)")
         }
     }
 }

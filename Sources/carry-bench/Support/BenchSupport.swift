@@ -19,10 +19,11 @@ func now() -> Double {
 /// Allocations counted by CMallocCounter so far.
 func allocations() -> UInt64 { carry_malloc_count() }
 
-/// A memory figure of this process from /proc/self/status, in MiB: `VmHWM` (peak resident
-/// set), `VmRSS` (resident now), `RssAnon` (resident heap, without mapped files).
-func procStatusMiB(_ field: String) -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+/// A memory figure of a process (this one by default) from /proc/PID/status, in MiB: `VmHWM`
+/// (peak resident set), `VmRSS` (resident now), `RssAnon` (resident heap, without mapped
+/// files); 0 when the process is gone.
+func procStatusMiB(_ field: String, pid: String = "self") -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
         return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
     }
@@ -150,13 +151,3 @@ func scanAndDecode(_ journal: Journal) throws -> ScanPass {
     return pass
 }
 
-/// The bundled history (data/) imported into a scratch market journal; returns its path.
-func importBundledMarket(_ scratch: ScratchDirectory) throws -> String {
-    var logger = Logger(label: "bench")
-    logger.logLevel = .error
-    let importer = MarketImporter(logger: logger)
-    let market = try MarketJournal(path: scratch.sub("bundled"), purpose: .importer, recordClock: { Timestamp(ms: 0) })
-    _ = try importer.write(try importer.read(try BundledDataSet.discover(Fixtures.bundledData)), into: market)
-    try market.close()
-    return scratch.sub("bundled")
-}

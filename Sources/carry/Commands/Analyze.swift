@@ -52,7 +52,7 @@ struct AnalyzeFundingCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this perpetual, e.g. BTCUSDT; repeatable. Default: every perpetual with funding.", valueName: "SYMBOL"))
     var symbol: [String] = []
 
-    @Option(help: ArgumentHelp("A named span NAME=FROM..TO (UTC dates, TO exclusive), e.g. 2025-26=2025-01-01..2027-01-01; repeatable. Added to the calendar years.", valueName: "REGIME"))
+    @Option(help: ArgumentHelp("A span studied on its own: a year (2022), years (2025-26), FROM..TO or NAME=FROM..TO (UTC dates, TO exclusive); repeatable. Added to the calendar years.", valueName: "REGIME"))
     var regime: [String] = []
 
     @Flag(help: "Leave out the per-calendar-year rows (only the named regimes and the whole history).")
@@ -78,11 +78,11 @@ struct AnalyzeFundingCommand: ParsableCommand {
                     return v
                 })
             }
-            let regimes = try regime.map { text in
-                guard let r = FundingRegime.parse(text) else {
-                    throw CLIError.badInput("--regime \(text): expected NAME=FROM..TO with UTC dates, FROM before TO, e.g. 2025-26=2025-01-01..2027-01-01")
-                }
-                return r
+            let regimes: [RegimeSpan]
+            do {
+                regimes = try regime.map { try RegimeSpan(parsing: $0, option: "--regime") }
+            } catch let e as BacktestError {
+                throw CLIError.badInput(e.message)
             }
             if let roundTripCost, !(0..<0.1).contains(roundTripCost) {
                 throw CLIError.badInput("--round-trip-cost \(roundTripCost): expected a fraction of notional from 0 to 0.1 (0.0034 is 0.34 %)")
@@ -111,7 +111,7 @@ struct AnalyzeFundingCommand: ParsableCommand {
                 return FundingAnalysis.roundTripCost(spotTaker: spot.taker, perpTaker: perp.taker, halfSpread: config.slippage.halfSpread)
             }
             let exit8h = config.strategy.exitThresholdPerInterval8h.doubleValue
-            let spans = (noYears ? [] : FundingRegime.years(of: histories)) + regimes + [.all]
+            let spans = (noYears ? [] : RegimeSpan.years(of: histories)) + regimes + [.all]
             let stats = FundingAnalysis.analyze(histories, regimes: spans, elevated8h: elevated, exit8h: exit8h, roundTripCost: cost)
             let directory = try out ?? configOptions.paths().runsDirectory + "/analyze-funding"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -99,15 +99,9 @@ struct TradeOpenCommand: ParsableCommand {
                 print("Not placed: nothing was sent.")
                 throw ExitCode(1)
             }
-            let before = try link.lastSeq()
-            let why = reason ?? "carry trade open"
-            let queued = try link.post("/trade/open?symbol=\(TradeLink.escape(symbol))&notional=\(amount)&reason=\(TradeLink.escape(why))")
-            guard queued.status == 202 else { throw CLIError.failed("the session did not queue the trade: \(queued.json["error"] as? String ?? "HTTP \(queued.status)")") }
-            printNotice("queued on the session; waiting for the engine (up to \(session.timeout))")
-            let outcome = try link.follow(action: .open, symbol: symbol, after: before, timeoutMs: link.timeoutMs)
             let marks = (spot: (f["spotPrice"] as? String).flatMap { Fixed($0) }, perp: (f["perpPrice"] as? String).flatMap { Fixed($0) })
-            print(TradePrint.outcome(outcome, marks: marks))
-            try link.finish(outcome)
+            try link.place(.open, symbol: symbol, query: "notional=\(amount)&reason=\(TradeLink.escape(reason ?? "carry trade open"))", marks: marks,
+                           timeout: session.timeout)
         }
     }
 }
@@ -146,14 +140,8 @@ struct TradeCloseCommand: ParsableCommand {
                 print("Not closed: nothing was sent.")
                 throw ExitCode(1)
             }
-            let before = try link.lastSeq()
-            let queued = try link.post("/trade/close?symbol=\(TradeLink.escape(symbol))&reason=\(TradeLink.escape(reason ?? "carry trade close"))")
-            guard queued.status == 202 else { throw CLIError.failed("the session did not queue the close: \(queued.json["error"] as? String ?? "HTTP \(queued.status)")") }
-            printNotice("queued on the session; waiting for the engine (up to \(session.timeout))")
-            let outcome = try link.follow(action: .close, symbol: symbol, after: before, timeoutMs: link.timeoutMs)
             let marks = (spot: (row["spotMark"] as? String).flatMap { Fixed($0) }, perp: (row["perpMark"] as? String).flatMap { Fixed($0) })
-            print(TradePrint.outcome(outcome, marks: marks))
-            try link.finish(outcome)
+            try link.place(.close, symbol: symbol, query: "reason=\(TradeLink.escape(reason ?? "carry trade close"))", marks: marks, timeout: session.timeout)
         }
     }
 }
@@ -376,6 +364,18 @@ struct TradeLink {
             usleep(100_000)
         }
         return (false, ["  no reconciliation of both legs reached the journal within --timeout"])
+    }
+
+    /// Queues the trade on the session (`POST /trade/open|close`), follows the journal until
+    /// the engine's outcome, prints it against `marks` and exits by it (`finish`).
+    func place(_ action: OperatorTradeAction, symbol: String, query: String, marks: (spot: Fixed?, perp: Fixed?), timeout: String) throws {
+        let before = try lastSeq()
+        let queued = try post("/trade/\(action)?symbol=\(Self.escape(symbol))&\(query)")
+        guard queued.status == 202 else { throw CLIError.failed("the session did not queue the \(action): \(queued.json["error"] as? String ?? "HTTP \(queued.status)")") }
+        printNotice("queued on the session; waiting for the engine (up to \(timeout))")
+        let outcome = try follow(action: action, symbol: symbol, after: before, timeoutMs: timeoutMs)
+        print(TradePrint.outcome(outcome, marks: marks))
+        try finish(outcome)
     }
 
     /// The exit: 0 done and matched; 1 otherwise (after the outcome is printed).

@@ -96,15 +96,16 @@ struct ValidateCommand: ParsableCommand {
                 throw CLIError.badInput("no market journal at \(source). Run `carry import` (the bundled history) or `carry fetch` first, or pass --journal DIR.")
             }
             let market = try MarketJournal(readOnlyPath: source)
+            // The sweep's own hash (configs and the market journal's identity and extent) and the
+            // validation's settings: another journal or other settings, another directory.
             var h = SHA256Hasher()
-            for p in points { h.update(Array((p.config.canonicalText + "\u{0}").utf8)) }
+            h.update(Array(SweepManifest.hash(points: points, source: try SourceRange(market.journal)).description.utf8))
             h.update(Array("\(walkForward ?? "")|\(regimes ?? "")|\(objective.rawValue)|\(blocks)".utf8))
             let directory = try out ?? "\(configOptions.paths().runsDirectory)/validate-\(h.finish().short.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory + "/configs", withIntermediateDirectories: true)
             for p in points {
-                let text = try BacktestConfig.yaml(canonical: p.config.canonicalText, source: p.config.source)
-                let header = "# \(sweepFile), config \(p.number) of \(points.count)" + (p.overrides.isEmpty ? "" : ": " + p.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) + "\n"
-                try (header + text).write(toFile: "\(directory)/configs/\(p.config.source)", atomically: true, encoding: .utf8)
+                let path = "\(directory)/configs/\(p.config.source)"
+                try SweepStore.configFile(p, sweepFile: sweepFile, of: points.count, path: path).write(toFile: path, atomically: true, encoding: .utf8)
             }
             let notice: (String) -> Void = { if !quiet { printNotice($0) } }
             if zeroBasis { notice("warning: \(ZeroBasis.banner)") }
