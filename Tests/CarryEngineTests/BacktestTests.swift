@@ -168,6 +168,56 @@ struct BacktestTests {
         print("hedged BTC: size \(size), \(settlements) settlements, funding \(expected), fees \(r.summary.fees), slippage \(r.summary.slippage), net \(r.summary.netPnL)")
     }
 
+    @Test("equity.csv's last column, exposure_usdt, is |perp position| × the perp's last close at every sample, exact; 0 when flat; its maximum over the cap is the summary's")
+    func exposureColumn() throws {
+        let dir = ScratchDirectory("exposure")
+        // One BTC pair opened at the first scan and closed after 49 h: samples before, during and after.
+        let config = try backtestConfig("""
+        symbols: [BTCUSDT]
+        from: 2025-10-01
+        to: 2025-10-05
+        strategy: {entryThreshold: -0.01, exitThreshold: -0.01, maxHolding: 49h, reentryCooldown: 30d, maxRateAge: 2d}
+        """)
+        let r = try runBacktest(config, dir, "run")
+        let perp = r.pairs[0].perp.id
+        // The perp's fills (signed), from the run journal; its closes, from the source CSV.
+        var fills: [(time: Timestamp, qty: Fixed)] = []
+        let run = try Journal.open(r.runJournalPath, readOnly: true)
+        try run.withSnapshot { snap in
+            _ = try snap.scan { v in
+                if case .orderFilled(let x) = try v.decode(), x.instrumentId == perp { fills.append((v.header.eventTime, x.side == .buy ? x.qty : -x.qty)) }
+                return true
+            }
+        }
+        #expect(fills.count == 2)
+        var closes: [Int64: Fixed] = [:]
+        for row in try csvRows(Fixtures.bundledData + "/klines/binance-usdm-perp/BTCUSDT_1h.csv") {
+            closes[Int64(row[0])! + 3_600_000] = Fixed(row[4])!
+        }
+        let csv = try String(contentsOfFile: dir.sub("run/equity.csv"), encoding: .utf8)
+        #expect(csv.prefix { $0 != "\n" } == "time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs,exposure_usdt")
+        var open = 0, flat = 0, max = Fixed.zero
+        for row in try csvRows(dir.sub("run/equity.csv")) {
+            let t = try #require(Timestamp(iso8601: String(row[0])))
+            let q = fills.filter { $0.time <= t }.reduce(Fixed.zero) { $0 + $1.qty }
+            var expected = Fixed.zero
+            if q.isZero {
+                flat += 1
+            } else {
+                let mark = try #require(closes.filter { $0.key <= t.ms }.max { $0.key < $1.key }?.value)
+                expected = q.magnitude.multiplied(by: mark, scale: 8, .toNearestOrEven)
+                open += 1
+            }
+            #expect(row.count == 10 && row[9] == expected.description, "\(row[0]): \(row[9]) vs \(expected)")
+            if expected > max { max = expected }
+        }
+        #expect(open >= 48 && flat >= 40, "open \(open), flat \(flat)")
+        #expect(abs(r.summary.exposureMax - max.doubleValue / config.risk.maxTotalNotionalUsdt.doubleValue) < 1e-12)
+        // The report's reader takes the column by its name.
+        let parsed = ReportSeries.parseEquity(csv)
+        #expect(parsed.count == open + flat && parsed.map { $0.exposure ?? -1 }.max() == max.doubleValue)
+    }
+
     @Test("no look-ahead on real data: a market journal perturbed after T gives the same run journal before T, record for record")
     func noLookAheadRealData() throws {
         let dir = ScratchDirectory("lookahead")

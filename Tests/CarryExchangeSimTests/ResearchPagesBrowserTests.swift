@@ -45,7 +45,43 @@ struct ResearchPagesBrowserTests {
         return browser
     }
 
-    @Test("a backtest's report: monthly bars one per month, funding bars adding up to the summary's funding income, the P&L split drawn")
+    /// An equity CSV's `exposure_usdt` column, by its header.
+    func exposures(_ csv: String) throws -> [Double] {
+        var lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        let column = try #require(lines.removeFirst().split(separator: ",").firstIndex(of: "exposure_usdt"), "\(csv) has no exposure_usdt column")
+        return try lines.map { try #require(Double($0.split(separator: ",")[column])) }
+    }
+
+    /// A line or area of the exposure chart as drawn: its vertices, the value at its highest
+    /// vertex and the value at the cap's line — both read off the value axis (the grid lines'
+    /// `data-value` at their drawn heights), not from the data —, the cap's own value, and the
+    /// value of a pixel (the drawing rounds to a tenth of one).
+    struct DrawnExposure: Decodable {
+        var vertices: Int
+        var top: Double
+        var capAt: Double
+        var cap: Double
+        var perPixel: Double
+        var height: Double
+    }
+
+    /// `shape` (a selector inside `svg.exposure`) as drawn; `closing` vertices at the end (an
+    /// area's two on the baseline) are not data.
+    func drawnExposure(_ browser: HeadlessBrowser, _ shape: String, closing: Int = 0) async throws -> DrawnExposure {
+        let json = try await browser.evaluate("""
+            (() => {
+              const svg = document.querySelector('svg.exposure'), s = svg.querySelector('\(shape)'), cap = svg.querySelector('line.limit');
+              const grid = [...svg.querySelectorAll('line[data-value]:not(.limit)')].map(l => [Number(l.dataset.value), l.y1.baseVal.value]);
+              const [v0, y0] = grid[0], [v4, y4] = grid[grid.length - 1], value = y => v0 + (y - y0) * (v4 - v0) / (y4 - y0);
+              const ys = [...Array(s.points.numberOfItems - \(closing)).keys()].map(i => s.points.getItem(i).y);
+              return JSON.stringify({vertices: s.points.numberOfItems - \(closing), top: value(Math.min(...ys)), capAt: value(cap.y1.baseVal.value),
+                                     cap: Number(cap.dataset.value), perPixel: Math.abs((v4 - v0) / (y4 - y0)), height: s.getBBox().height});
+            })()
+            """)
+        return try JSONDecoder().decode(DrawnExposure.self, from: Data(json.utf8))
+    }
+
+    @Test("a backtest's report: monthly bars one per month, funding bars adding up to the summary's funding income, the P&L split drawn, exposure drawn against the cap")
     func backtestReport() async throws {
         let scratch = ScratchDirectory("report-page")
         let run = try runProcess(Fixtures.executable("carry"), ["backtest", "--journal", BundledMarket.path, "--from", "2025-10-01", "--to", "2025-12-01",
@@ -61,10 +97,20 @@ struct ResearchPagesBrowserTests {
         #expect(abs((Double(paid) ?? .nan) - funding) < 0.005, "funding bars \(paid) vs summary \(funding)")
         let split = try await browser.evaluate("String([...document.querySelectorAll('polyline[data-series]')].filter(p => p.points.numberOfItems > 100 && p.getTotalLength() > 100).length)")
         #expect(split == "4", "funding, basis / price, fees and slippage lines")
+        // Exposure against the cap (75,000 USDT by default): an area with a vertex per equity
+        // row (the span is short enough not to be thinned), its top at the CSV's maximum, the
+        // cap's line at 75,000 on the value axis.
+        let exposure = try exposures(scratch.sub("run/equity.csv"))
+        try #require(exposure.count > 1000 && exposure.count <= 2000)
+        let drawn = try await drawnExposure(browser, "polygon", closing: 2)
+        #expect(drawn.vertices == exposure.count)
+        #expect(drawn.cap == 75_000 && abs(drawn.capAt - 75_000) < 0.15 * drawn.perPixel, "\(drawn)")
+        #expect(abs(drawn.top - exposure.max()!) < 0.15 * drawn.perPixel && exposure.max()! > 20_000, "\(drawn) vs \(exposure.max()!)")
+        #expect(drawn.height > 50)
         #expect(try await browser.keepScreenshot("backtest-report.png") > 10_000)
     }
 
-    @Test("a sweep's page: the heatmap's cells are the results' figures (best over the other key), the ranking and the best curves drawn")
+    @Test("a sweep's page: the heatmap's cells are the results' figures (best over the other key), the ranking, the best curves and their exposure drawn")
     func sweepPage() async throws {
         let scratch = ScratchDirectory("sweep-page")
         try """
@@ -105,22 +151,43 @@ struct ResearchPagesBrowserTests {
             }
         }
         #expect(try await browser.evaluate("String(document.querySelectorAll('table.ranking tr').length - 1)") == "8")
-        let curves = try await browser.evaluate("String([...document.querySelectorAll('polyline[data-series]')].filter(p => p.points.numberOfItems > 100).length)")
+        let curves = try await browser.evaluate("String([...document.querySelectorAll('svg:not(.exposure) polyline[data-series]')].filter(p => p.points.numberOfItems > 100).length)")
         #expect(curves == "5", "the best five equity curves")
+        // And their exposure, each line a vertex per row of the config's CSV.
+        let drawn = try await browser.evaluate("JSON.stringify([...document.querySelectorAll('svg.exposure polyline[data-series]')].map(p => [p.dataset.series, p.points.numberOfItems]))")
+        let lines = try JSONSerialization.jsonObject(with: Data(drawn.utf8)) as? [[Any]] ?? []
+        #expect(lines.count == 5, "\(drawn)")
+        for line in lines {
+            let config = try #require((line.first as? String)?.split(separator: " ").last.map(String.init), "\(line)")
+            let csv = scratch.sub("out/equity/" + config.dropFirst("configs/".count).dropLast(".yaml".count) + ".csv")
+            #expect(line.last as? Int == (try exposures(csv)).count, "\(config)")
+        }
         #expect(try await browser.keepScreenshot("sweep.png") > 10_000)
     }
 
-    @Test("a comparison's page: both equity curves, cumulative funding and monthly returns of both configs")
+    @Test("a comparison's page: both equity curves, cumulative funding, exposure as a share of each config's own cap and monthly returns of both configs")
     func comparePage() async throws {
         let scratch = ScratchDirectory("compare-page")
         let configs = Fixtures.repoRoot + "/config"
-        let run = try runProcess(Fixtures.executable("carry"), ["compare", configs + "/backtest.yaml", configs + "/backtest-composite.yaml", "--journal", BundledMarket.path,
+        // The composite config with a lower cap: the exposure chart must scale each run by its own.
+        try (String(contentsOfFile: configs + "/backtest-composite.yaml", encoding: .utf8) + "\nrisk: {maxTotalNotionalUsdt: 50000}\n")
+            .write(toFile: scratch.sub("composite-cap50k.yaml"), atomically: true, encoding: .utf8)
+        let run = try runProcess(Fixtures.executable("carry"), ["compare", configs + "/backtest.yaml", scratch.sub("composite-cap50k.yaml"), "--journal", BundledMarket.path,
                                                                 "--from", "2025-10-01", "--to", "2025-12-01", "--out", scratch.path], timeoutSeconds: 600)
         #expect(run.status == 0, "\(run.stderr)")
         let browser = try await open(scratch.sub("compare.html"))
-        for label in ["backtest.yaml", "backtest-composite.yaml"] {
+        for (k, (label, cap)) in [("backtest.yaml", 75_000.0), ("composite-cap50k.yaml", 50_000.0)].enumerated() {
             let lines = try await browser.evaluate("String([...document.querySelectorAll('polyline[data-series=\"\(label)\"]')].filter(p => p.points.numberOfItems > 100 && p.getTotalLength() > 100).length)")
-            #expect(lines == "4", "\(label): equity, drawdown, funding, costs")
+            #expect(lines == "5", "\(label): equity, drawdown, funding, costs, exposure")
+            // Its exposure line: a vertex per row of its CSV, its top at the CSV's maximum over
+            // its own cap, the cap's line at 100 %.
+            let exposure = try exposures(scratch.sub("equity-\(k + 1).csv"))
+            try #require(exposure.count > 1000 && exposure.count <= 2000)
+            let drawn = try await drawnExposure(browser, "polyline[data-series=\"\(label)\"]")
+            let share = exposure.max()! / cap * 100
+            #expect(drawn.vertices == exposure.count)
+            #expect(drawn.cap == 100 && abs(drawn.capAt - 100) < 0.15 * drawn.perPixel, "\(drawn)")
+            #expect(abs(drawn.top - share) < 0.15 * drawn.perPixel && share > 20, "\(label): \(drawn) vs \(share) %")
         }
         let monthly = try await browser.evaluate("JSON.stringify([...document.querySelectorAll('table.monthly tr')].slice(1).map(r => r.cells[0].innerText))")
         #expect(monthly == #"["2025-10","2025-11","2025-12"]"#, "the span ends at 2025-12-01T00:00: \(monthly)")

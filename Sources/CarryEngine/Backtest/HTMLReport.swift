@@ -86,6 +86,13 @@ public enum HTMLReport {
         var points: [(Timestamp, Double)]
     }
 
+    /// A horizontal line across a chart at a limit (a cap): always inside the plotted range,
+    /// a `line.limit` carrying its value in `data-value`.
+    struct Limit {
+        var value: Double
+        var label: String
+    }
+
     /// Colours of a multi-line chart, in order.
     static let palette = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a3069", "#bc4c00", "#57606a"]
 
@@ -94,25 +101,35 @@ public enum HTMLReport {
         chart([Series(name: "", color: color, points: points)], height: height, fill: fill, unit: unit)
     }
 
-    /// An SVG chart of one or more lines on shared axes; named lines get a legend.
-    static func chart(_ series: [Series], height: Int, fill: Bool, unit: String = "") -> String {
+    /// An SVG chart of one or more lines on shared axes; named lines get a legend. `limit`
+    /// draws a dashed horizontal line; `tickLabel` replaces the value axis's labels (default:
+    /// the value and `unit`); `svgClass` names the chart for a reader. Each horizontal grid
+    /// line carries its value in `data-value`.
+    static func chart(_ series: [Series], height: Int, fill: Bool, unit: String = "", limit: Limit? = nil,
+                      tickLabel: ((Double) -> String)? = nil, svgClass: String? = nil) -> String {
         let width = 960, left = 70, right = 10, top = 10, bottom = 24
         let all = series.flatMap(\.points)
         guard series.contains(where: { $0.points.count >= 2 }) else { return "<p class=\"muted\">Not enough samples to chart.</p>\n" }
         let t0 = Double(all.map(\.0.ms).min()!), t1 = Double(all.map(\.0.ms).max()!)
         var lo = all.map(\.1).min()!, hi = all.map(\.1).max()!
+        if let limit {
+            lo = min(lo, limit.value)
+            hi = max(hi, limit.value)
+        }
         if hi - lo < 1e-9 { lo -= 1; hi += 1 }
         let pad = (hi - lo) * 0.05
         lo -= pad
         hi += pad
         func x(_ t: Timestamp) -> Double { Double(left) + (Double(t.ms) - t0) / max(1, t1 - t0) * Double(width - left - right) }
         func y(_ v: Double) -> Double { Double(top) + (hi - v) / (hi - lo) * Double(height - top - bottom) }
-        var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+        let cls = svgClass.map { " class=\"\(escape($0))\"" } ?? ""
+        var svg = "<svg\(cls) width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">\n"
         for k in 0...4 {
             let v = lo + (hi - lo) * Double(k) / 4
             let yy = y(v)
-            svg += String(format: "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e6ea\"/>", left, width - right, yy, yy)
-            svg += String(format: "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#666\">%@</text>\n", left - 4, yy + 3, label(v) + unit)
+            svg += String(format: "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e6ea\" data-value=\"%.10g\"/>", left, width - right, yy, yy, v)
+            svg += String(format: "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#666\">%@</text>\n", left - 4, yy + 3,
+                          escape(tickLabel?(v) ?? label(v) + unit))
         }
         for k in 0...4 {
             let t = Timestamp(ms: Int64(t0 + (t1 - t0) * Double(k) / 4))
@@ -128,6 +145,12 @@ public enum HTMLReport {
             } else {
                 svg += "<polyline\(name) points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.5\"/>\n"
             }
+        }
+        if let limit {
+            let yy = y(limit.value)
+            svg += String(format: "<line class=\"limit\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#cf222e\" stroke-dasharray=\"6 4\" data-value=\"%.10g\"/>",
+                          left, width - right, yy, yy, limit.value)
+            svg += String(format: "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#cf222e\">%@</text>\n", width - right - 4, yy - 4, escape(limit.label))
         }
         svg += "</svg>\n"
         // A legend for named lines, under the plot (never over a line).

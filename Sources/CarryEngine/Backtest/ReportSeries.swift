@@ -7,7 +7,7 @@ import CarryJournal
 import Foundation
 
 /// One row of an equity CSV (`time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,
-/// slippage_usdt,price_pnl_usdt,drawdown,open_pairs`), as Doubles for charts.
+/// slippage_usdt,price_pnl_usdt,drawdown,open_pairs,exposure_usdt`), as Doubles for charts.
 public struct EquityRow: Sendable, Equatable {
     public var time: Timestamp
     public var equity: Double
@@ -16,26 +16,33 @@ public struct EquityRow: Sendable, Equatable {
     public var slippage: Double
     public var pricePnL: Double
     public var openPairs: Int
+    /// The perp legs' gross notional (what `risk.maxTotalNotionalUsdt` caps); nil in a CSV
+    /// written before the column existed (a sweep directory merged from an older build).
+    public var exposure: Double?
 }
 
 /// A run's series for its report.
 public struct ReportSeries: Sendable {
     public var initialCapital: Double
+    /// The run's `risk.maxTotalNotionalUsdt`, what the rows' exposure is drawn against.
+    public var exposureCap: Double
     public var rows: [EquityRow]
     /// Funding received per settlement (all pairs), in time order.
     public var fundingPerSettlement: [(Timestamp, Double)]
 
-    public init(initialCapital: Double, rows: [EquityRow], fundingPerSettlement: [(Timestamp, Double)]) {
+    public init(initialCapital: Double, exposureCap: Double, rows: [EquityRow], fundingPerSettlement: [(Timestamp, Double)]) {
         self.initialCapital = initialCapital
+        self.exposureCap = exposureCap
         self.rows = rows
         self.fundingPerSettlement = fundingPerSettlement
     }
 
     /// Reads `equityCSV` (a file that cannot be read gives empty series: the report says so,
-    /// never a failed run) beside the run's funding per settlement, from its summary.
-    public static func load(summary: BacktestSummary, equityCSV: String) -> ReportSeries {
+    /// never a failed run) beside the run's funding per settlement, from its summary, and its
+    /// exposure cap (`risk.maxTotalNotionalUsdt`, from its config).
+    public static func load(summary: BacktestSummary, exposureCap: Fixed, equityCSV: String) -> ReportSeries {
         let rows = (try? String(contentsOfFile: equityCSV, encoding: .utf8)).map(parseEquity) ?? []
-        return ReportSeries(initialCapital: summary.initialCapital.doubleValue, rows: rows,
+        return ReportSeries(initialCapital: summary.initialCapital.doubleValue, exposureCap: exposureCap.doubleValue, rows: rows,
                             fundingPerSettlement: summary.fundingPerSettlement.map { ($0.time, $0.amount.doubleValue) })
     }
 
@@ -47,11 +54,17 @@ public struct ReportSeries: Sendable {
         func index(_ name: String) -> Int? { header.firstIndex(of: name) }
         guard let t = index("time"), let e = index("equity_usdt"), let f = index("funding_usdt"), let fe = index("fees_usdt"),
               let s = index("slippage_usdt"), let p = index("price_pnl_usdt"), let o = index("open_pairs") else { return [] }
+        let x = index("exposure_usdt")
         return lines.compactMap { line in
             let c = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard c.count == header.count, let time = Timestamp(iso8601: c[t]), let equity = Double(c[e]), let funding = Double(c[f]),
                   let fees = Double(c[fe]), let slip = Double(c[s]), let price = Double(c[p]), let open = Int(c[o]) else { return nil }
-            return EquityRow(time: time, equity: equity, funding: funding, fees: fees, slippage: slip, pricePnL: price, openPairs: open)
+            var exposure: Double?
+            if let x {
+                guard let v = Double(c[x]) else { return nil }
+                exposure = v
+            }
+            return EquityRow(time: time, equity: equity, funding: funding, fees: fees, slippage: slip, pricePnL: price, openPairs: open, exposure: exposure)
         }
     }
 
@@ -89,7 +102,7 @@ public struct ReportSeries: Sendable {
 
 extension HTMLReport {
     /// The report sections drawn from a run's series: P&L split over time, monthly returns,
-    /// funding per settlement, open pairs against the limit.
+    /// funding per settlement, open pairs against the limit, exposure against the cap.
     static func seriesSections(_ series: ReportSeries, maxOpenPairs: Int?) -> String {
         guard series.rows.count >= 2 else { return "<p class=\"muted\">No equity samples to chart (equity.csv missing or empty).</p>\n" }
         let rows = series.decimated()
@@ -114,6 +127,29 @@ extension HTMLReport {
         }
         html += "<h2>Open pairs\(maxOpenPairs.map { " (limit \($0))" } ?? "")</h2>\n"
         html += chart([Series(name: "", color: "#8250df", points: rows.map { ($0.time, Double($0.openPairs)) })], height: 140, fill: true)
+        let cap = series.exposureCap
+        html += "<h2>Exposure vs cap (the perp legs' gross notional, USDT · share of risk.maxTotalNotionalUsdt \(label(cap)))</h2>\n"
+        let exposure = rows.compactMap { r in r.exposure.map { (r.time, $0) } }
+        if exposure.count == rows.count {
+            html += chart([Series(name: "", color: "#bc4c00", points: exposure)], height: 180, fill: true, limit: Limit(value: cap, label: "cap \(label(cap)) USDT"),
+                          tickLabel: { label($0) + String(format: " · %.0f %%", $0 / cap * 100) }, svgClass: "exposure")
+        } else {
+            html += noExposureColumn
+        }
         return html
+    }
+
+    static let noExposureColumn = "<p class=\"muted\">This equity.csv has no exposure_usdt column (written before Carry recorded it).</p>\n"
+
+    /// Each run's exposure as a share of its own cap (caps may differ), one line per run, the
+    /// cap at 100 %. A run whose CSV has no exposure column is left out.
+    static func exposureShareChart(_ runs: [(name: String, rows: [EquityRow], cap: Double)]) -> String {
+        var lines: [Series] = []
+        for (k, run) in runs.enumerated() {
+            let points = run.rows.compactMap { r in r.exposure.map { (r.time, $0 / run.cap * 100) } }
+            if points.count == run.rows.count { lines.append(Series(name: run.name, color: palette[k % palette.count], points: points)) }
+        }
+        guard !lines.isEmpty else { return noExposureColumn }
+        return chart(lines, height: 200, fill: false, unit: " %", limit: Limit(value: 100, label: "cap"), svgClass: "exposure")
     }
 }

@@ -10,7 +10,8 @@ import Foundation
 private let comma = UInt8(ascii: ",")
 
 /// Samples equity and its parts at every scan tick into the performance statistics and the
-/// equity-curve CSV.
+/// equity-curve CSV. `exposure_usdt` comes last so readers that index the older columns keep
+/// working.
 final class EquitySampler {
     let tracker: PerformanceTracker
     private let csv: BufferedFile?
@@ -27,7 +28,7 @@ final class EquitySampler {
         perps = pairs.map(\.perp.id)
         exposureCap = config.risk.maxTotalNotionalUsdt.doubleValue
         csv = try csvPath.map { try BufferedFile(path: $0) }
-        csv?.write(Array("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs\n".utf8))
+        csv?.write(Array("time,equity_usdt,cash_usdt,funding_usdt,fees_usdt,slippage_usdt,price_pnl_usdt,drawdown,open_pairs,exposure_usdt\n".utf8))
     }
 
     func sample(at time: Timestamp, portfolio p: Portfolio, marks: (InstrumentId) -> Fixed?, openPairs: Int) {
@@ -77,6 +78,7 @@ final class EquitySampler {
             line.append(comma); pricePnL.write(to: &line)
             line.append(comma); drawdown.write(to: &line)
             line.append(comma); Fixed(Int64(openPairs)).write(to: &line)
+            line.append(comma); gross.write(to: &line)
             line.append(UInt8(ascii: "\n"))
         }
     }

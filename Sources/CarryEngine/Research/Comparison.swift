@@ -137,8 +137,8 @@ public enum Comparison {
 
     /// The self-contained page: the table, every equity curve on one chart, every drawdown on
     /// another, and each config's canonical text.
-    /// `equityPaths[k]`, when given, is run k's equity CSV: the page adds the P&L split and
-    /// the monthly returns of every run.
+    /// `equityPaths[k]`, when given, is run k's equity CSV: the page adds the P&L split, the
+    /// exposure against each run's cap and the monthly returns of every run.
     public static func html(_ runs: [ComparedRun], equityPaths: [String] = []) -> String {
         let title = "Carry compare — " + runs.map(\.label).joined(separator: " vs ")
         var html = HTMLReport.head(title: title)
@@ -167,7 +167,7 @@ public enum Comparison {
         }, height: 160, fill: false, unit: " %")
         if equityPaths.count == runs.count {
             let series = runs.indices.map { k in
-                ReportSeries.load(summary: runs[k].result.summary, equityCSV: equityPaths[k])
+                ReportSeries.load(summary: runs[k].result.summary, exposureCap: runs[k].config.risk.maxTotalNotionalUsdt, equityCSV: equityPaths[k])
             }
             html += "<h2>Funding received, cumulative (USDT)</h2>\n"
             html += HTMLReport.chart(runs.indices.map { k in
@@ -177,6 +177,8 @@ public enum Comparison {
             html += HTMLReport.chart(runs.indices.map { k in
                 HTMLReport.Series(name: runs[k].label, color: palette[k % palette.count], points: series[k].decimated().map { ($0.time, -$0.fees - $0.slippage) })
             }, height: 200, fill: false)
+            html += "<h2>Exposure vs cap (% of each config's own risk.maxTotalNotionalUsdt)</h2>\n"
+            html += HTMLReport.exposureShareChart(runs.indices.map { k in (runs[k].label, series[k].decimated(), series[k].exposureCap) })
             let monthly = series.map { Dictionary($0.monthlyReturns().map { ($0.month, $0.ret) }, uniquingKeysWith: { a, _ in a }) }
             let months = Set(monthly.flatMap(\.keys)).sorted()
             html += "<h2>Monthly returns</h2>\n<table class=\"monthly\"><tr><th>month</th>" + runs.map { "<th>\(HTMLReport.escape($0.label))</th>" }.joined() + "</tr>\n"

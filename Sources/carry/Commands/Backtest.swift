@@ -111,7 +111,7 @@ struct BacktestCommand: ParsableCommand {
 
             """
             try (text + footer).write(toFile: outDirectory + "/summary.txt", atomically: true, encoding: .utf8)
-            let series = ReportSeries.load(summary: result.summary, equityCSV: outDirectory + "/equity.csv")
+            let series = ReportSeries.load(summary: result.summary, exposureCap: config.risk.maxTotalNotionalUsdt, equityCSV: outDirectory + "/equity.csv")
             try HTMLReport.render(title: title, result: result, configText: config.canonicalText, series: series,
                                   maxOpenPairs: config.composite == nil ? config.strategy.maxOpenPairs : nil)
                 .write(toFile: outDirectory + "/report.html", atomically: true, encoding: .utf8)

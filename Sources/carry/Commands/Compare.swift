@@ -13,7 +13,7 @@ struct CompareCommand: ParsableCommand {
         discussion: """
         Runs every config over one decoded pass of the market journal (the sweep engine) and prints one table: net P&L split into funding, basis/price, fees and slippage; APR; Sharpe, Sortino and Calmar after the collateral cost; max drawdown and its dates; turnover; time in market; exposure against risk.maxTotalNotionalUsdt; exit reasons; per-symbol rows. Each column equals what `carry backtest --config` of that file reports, content hash included.
 
-        Writes into --out (default <runsDirectory>/compare-<hash>): compare.txt (the table), compare.html (self-contained: the table, every equity curve and drawdown on one chart each), compare.json (exact figures) and equity-N.csv per config.
+        Writes into --out (default <runsDirectory>/compare-<hash>): compare.txt (the table), compare.html (self-contained: the table, every equity curve, drawdown and exposure — as a share of each config's own risk.maxTotalNotionalUsdt — on one chart each), compare.json (exact figures) and equity-N.csv per config.
 
         Example (v1.0 vs v1.1 on the bundled data): carry compare config/backtest.yaml config/backtest-composite.yaml
 
