@@ -6,6 +6,7 @@
 // READERS_FULL) to prove the writer halts cleanly. Nothing outside this file imports CLMDB.
 
 internal import CLMDB
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -218,6 +219,46 @@ final class LMDBEnv: @unchecked Sendable {
         var st = MDB_stat()
         mdb_env_stat(raw, &st)
         return (info.me_last_pgno + 1, Int(st.ms_psize), info.me_mapsize)
+    }
+
+    /// Drops this process's resident pages of the map (`madvise(MADV_DONTNEED)` over its
+    /// mapping of `data.mdb`, found in /proc/self/maps: LMDB tells the map's address only
+    /// when it is fixed). Without `MDB_WRITEMAP` the map is a shared, read-only file
+    /// mapping, so its contents never change by this: a later read faults the page back in
+    /// from the page cache. What it changes is the resident set — every page a transaction
+    /// ever touched stays counted in the process's RSS, so a long-running writer's RSS would
+    /// otherwise grow with its journal. Safe with readers on other threads (they refault);
+    /// not while the map is being resized, which only the writer thread does. Returns the
+    /// bytes advised.
+    @discardableResult
+    func releaseResidentPages() -> Int {
+        var advised = 0
+        for (start, length) in Self.mappings(of: path + "/data.mdb") {
+            guard let base = UnsafeMutableRawPointer(bitPattern: start), madvise(base, length, MADV_DONTNEED) == 0 else { continue }
+            advised += length
+        }
+        return advised
+    }
+
+    /// This process's mappings of `file` (its real path), as start address and length.
+    static func mappings(of file: String) -> [(start: UInt, length: Int)] {
+        guard let real = realpath(file, nil) else { return [] }
+        let target = String(cString: real)
+        free(real)
+        // Read to the end (String(contentsOfFile:) stops at the first 4 KiB of a /proc file).
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return [] }
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        var out: [(UInt, Int)] = []
+        for line in maps.split(separator: "\n") where line.hasSuffix(target) {
+            // start-end perms offset dev inode pathname
+            guard let range = line.split(separator: " ", maxSplits: 1).first else { continue }
+            let bounds = range.split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start,
+                  line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) == target else { continue }
+            out.append((start, Int(end - start)))
+        }
+        return out
     }
 
     /// The id of the last committed transaction.
