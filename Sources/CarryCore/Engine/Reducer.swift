@@ -321,15 +321,16 @@ public struct CarryReducer: Sendable, Equatable {
     private func view() -> StrategyView {
         var views: [PairView] = []
         views.reserveCapacity(pairs.count)
+        // Fields read in place: a `PairState` copied out (with its intents array) was a tenth
+        // of every scan.
         for (i, spec) in config.pairs.enumerated() {
-            let pair = pairs[i]
-            var v = PairView(spec: spec, phase: pair.phase, openedAt: pair.openedAt)
-            if pair.phase != .flat {
-                v.targetQty = pair.targetQty
-                v.fundingUsdt = fundingBooked(spec) - pair.fundingMark
-                v.costsUsdt = costsBooked(spec) - pair.costMark
+            var v = PairView(spec: spec, phase: pairs[i].phase, openedAt: pairs[i].openedAt)
+            if pairs[i].phase != .flat {
+                v.targetQty = pairs[i].targetQty
+                v.fundingUsdt = fundingBooked(spec) - pairs[i].fundingMark
+                v.costsUsdt = costsBooked(spec) - pairs[i].costMark
             } else {
-                v.entryAllowed = mayOpen && !(pair.closedAt.map { now.msSince($0) < reentryCooldownMs } ?? false)
+                v.entryAllowed = mayOpen && !(pairs[i].closedAt.map { now.msSince($0) < reentryCooldownMs } ?? false)
             }
             views.append(v)
         }
@@ -365,7 +366,8 @@ public struct CarryReducer: Sendable, Equatable {
         // The view again only when something was decided (the common scan decides nothing).
         if out.decisions.count != decidedBefore { scanView = view() }
         let candidates = strategy.entries(scanView)
-        var active = pairs.reduce(0) { $0 + ($1.phase == .flat ? 0 : 1) }
+        var active = 0
+        for i in pairs.indices where pairs[i].phase != .flat { active += 1 }
         var considered = Array(repeating: false, count: pairs.count)
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex

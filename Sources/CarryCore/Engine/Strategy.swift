@@ -197,19 +197,18 @@ public struct ThresholdStrategy: CarryStrategy {
 
     public func exits(_ view: StrategyView) -> [ExitSignal] {
         var out: [ExitSignal] = []
-        for (i, pair) in view.pairs.enumerated() where pair.phase == .open {
-            let p = pair.spec
-            let held = pair.openedAt.map { view.now.msSince($0) } ?? 0
+        for i in view.pairs.indices where view.pairs[i].phase == .open {
+            let p = view.pairs[i].spec
+            let held = view.pairs[i].openedAt.map { view.now.msSince($0) } ?? 0
             let rate = freshRate(p.perp, now: view.now)
-            var exit = false
+            // Decided first: the signal's components are built only for a pair that exits
+            // (this runs for every open pair at every scan).
+            guard held >= config.maxHoldingMs || (rate.map { $0.rate8h < config.exitThresholdPerInterval8h } ?? false) else { continue }
             var components = [SignalComponent(factor: .holdingTime, value: Fixed(held / Millis.hour), weight: .zero, sourceSeq: 0)]
             if let rate {
                 components.insert(SignalComponent(factor: .fundingLevel, value: rate.rate8h, weight: Fixed(1), sourceSeq: rate.ref.raw), at: 0)
                 components.append(SignalComponent(factor: .threshold, value: config.exitThresholdPerInterval8h, weight: .zero, sourceSeq: 0))
-                if rate.rate8h < config.exitThresholdPerInterval8h { exit = true }
             }
-            if held >= config.maxHoldingMs { exit = true }
-            guard exit else { continue }
             out.append(ExitSignal(pairIndex: i, signal: SignalComputed(strategy: .threshold, perp: p.perp, spot: p.spot, action: .exit,
                                                                        direction: .longSpotShortPerp, score: rate?.rate8h ?? .zero, components: components)))
         }
@@ -218,8 +217,8 @@ public struct ThresholdStrategy: CarryStrategy {
 
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
         var out: [EntryCandidate] = []
-        for (i, pair) in view.pairs.enumerated() where pair.phase == .flat {
-            let p = pair.spec
+        for i in view.pairs.indices where view.pairs[i].phase == .flat {
+            let p = view.pairs[i].spec
             guard let rate = freshRate(p.perp, now: view.now), rate.rate8h >= config.entryThresholdPerInterval8h else { continue }
             guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else { continue }
             out.append(EntryCandidate(pairIndex: i, score: rate.rate8h, conviction: Fixed(1), sourceSeq: rate.ref.raw))

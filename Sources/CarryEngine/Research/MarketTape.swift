@@ -12,8 +12,11 @@ import CarryJournal
 /// One instant of a tape: its market events and the gap alerts they revealed.
 public struct TapeGroup: Sendable {
     public var time: Timestamp
-    /// In seq order, as are the two lists below.
-    public var bars: [(seq: UInt64, bar: BarClosed)] = []
+    /// In seq order, as are the two lists below; each bar's source seq at the same index in
+    /// `barSeqs`. (Apart: a bar read out of a `(seq, bar)` tuple was copied twice on its way
+    /// to the pipeline, a sixth of a swept config's time.)
+    public var bars: [BarClosed] = []
+    public var barSeqs: [UInt64] = []
     public var intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)] = []
     public var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
     public var alerts: [GapAlert] = []
@@ -25,7 +28,9 @@ public struct TapeGroup: Sendable {
     func replay<S: InstantSink>(to sink: inout S) throws {
         try sink.begin(instant: time)
         try bars.withUnsafeBufferPointer { bars in
-            for i in bars.indices { try sink.bar(bars[i].bar, seq: bars[i].seq, at: time) }
+            try barSeqs.withUnsafeBufferPointer { seqs in
+                for i in bars.indices { try sink.bar(bars[i], seq: seqs[i], at: time) }
+            }
         }
         try sink.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, alerts: alerts)
     }
@@ -41,10 +46,12 @@ struct TapeRecorder: InstantSink {
         let capacity = open.bars.count
         open = TapeGroup(time: time)
         open.bars.reserveCapacity(capacity)
+        open.barSeqs.reserveCapacity(capacity)
     }
 
     mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
-        open.bars.append((seq, bar))
+        open.bars.append(bar)
+        open.barSeqs.append(seq)
     }
 
     mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
