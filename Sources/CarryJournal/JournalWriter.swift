@@ -38,8 +38,8 @@ public struct JournalWriterOptions: Sendable {
     public var releaseResidentEveryBytes: Int
 
     /// Defaults: batches up to 50,000 events, no added latency, 64 MiB of backlog, resident
-    /// map pages dropped every 4 MiB committed.
-    public init(maxBatchEvents: Int = 50_000, commitWindowMs: Int64 = 0, maxQueuedBytes: Int = 64 << 20, releaseResidentEveryBytes: Int = 4 << 20) {
+    /// map pages dropped every MiB committed.
+    public init(maxBatchEvents: Int = 50_000, commitWindowMs: Int64 = 0, maxQueuedBytes: Int = 64 << 20, releaseResidentEveryBytes: Int = 1 << 20) {
         self.maxBatchEvents = maxBatchEvents
         self.commitWindowMs = commitWindowMs
         self.maxQueuedBytes = maxQueuedBytes
