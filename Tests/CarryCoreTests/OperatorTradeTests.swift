@@ -95,6 +95,13 @@ struct OperatorTradeTests {
         let records = run.journal.map { RecordedEvent(seq: $0.seq, eventTime: $0.out.time, recordTime: $0.out.time, causation: $0.out.causation, event: $0.out.event) }
         let folded = try Recovery.rebuild(CarryReducer(config: quietConfig(), reentryCooldownMs: 0), from: records)
         #expect(folded.reducer == run.pipeline.reducer)
+
+        // What a session publishes for the operator: the same pre-flight and pairs, no order table.
+        let engine = run.pipeline.reducer
+        let published = engine.withoutOrders
+        #expect(engine.orders.count == 4 && published.orders.isEmpty)
+        #expect(published.preflight(symbol: "BTCUSDT", notionalUsdt: Fixed(1000)) == engine.preflight(symbol: "BTCUSDT", notionalUsdt: Fixed(1000)))
+        #expect(published.pairs == engine.pairs && published.portfolio == engine.portfolio && published.marks == engine.marks)
     }
 
     @Test("refused commands are journaled with their reason and send nothing")

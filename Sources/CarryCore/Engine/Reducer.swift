@@ -208,6 +208,17 @@ public struct CarryReducer: Sendable, Equatable {
         return out.decisions
     }
 
+    /// A copy to read elsewhere (a session's published status: the operator's pre-flight and
+    /// pairs table) without the order table. A copy sharing that table made the running
+    /// engine's next order event copy all of it (copy on write; up to `orderMemory` orders),
+    /// and the copies fragmented a long session's heap. The pre-flight and the pairs table read
+    /// pairs, the book, marks and config only.
+    public var withoutOrders: CarryReducer {
+        var copy = self
+        copy.orders = [:]
+        return copy
+    }
+
     /// Applies a journaled event if it is an input (decisions and run-control records decide
     /// nothing).
     public mutating func apply(_ event: Event, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {

@@ -89,7 +89,10 @@ public final class LiveGateway {
     private var executionCursor: [Bybit.Category: Timestamp] = [:]
     private var seenExecutions: [String: Timestamp] = [:]
     private var fundingCursor: Timestamp
-    private var seenSettlements: Set<String> = []
+    /// Settlement rows already delivered, by perpetual and time; those older than the
+    /// overlap of the next read are forgotten (they cannot be read again), so the set stays
+    /// a few entries however long the session runs.
+    private var seenSettlements: Set<SettlementKey> = []
     private var sentAt: [UInt64: Date] = [:]
     private var references: [UInt64: Fixed] = [:]
     /// The latest time stamped on a fact read, so an answer is never stamped before it.
@@ -117,7 +120,7 @@ public final class LiveGateway {
                 let category: Bybit.Category = instrument(f.instrumentId)?.kind == .spot ? .spot : .linear
                 executionCursor[category] = max(executionCursor[category] ?? .distantPast, r.eventTime)
             case .fundingPaid(let p):
-                if let d = instrument(p.instrumentId) { seenSettlements.insert(Self.settlementKey(d.symbol, p.settlementTime)) }
+                if let d = instrument(p.instrumentId) { seenSettlements.insert(SettlementKey(symbol: d.symbol, ms: p.settlementTime.ms)) }
                 fundingCursor = max(fundingCursor, p.settlementTime)
             default:
                 break
@@ -141,7 +144,10 @@ public final class LiveGateway {
 
     static func category(_ d: InstrumentDefined) -> Bybit.Category { d.kind == .spot ? .spot : .linear }
 
-    static func settlementKey(_ symbol: String, _ time: Timestamp) -> String { "\(symbol)@\(time.ms)" }
+    struct SettlementKey: Hashable {
+        var symbol: String
+        var ms: Int64
+    }
 
     public func linkId(_ intentSeq: UInt64) -> String { ClientOrderId.make(journal: journal, intentSeq: intentSeq) }
 
@@ -407,13 +413,16 @@ public final class LiveGateway {
         var out: [VenueFact] = []
         for row in rows.sorted(by: { ($0.transactionTime, $0.symbol) < ($1.transactionTime, $1.symbol) }) where row.type == "SETTLEMENT" {
             guard let d = instrument(.linear, row.symbol) else { continue }
-            guard seenSettlements.insert(Self.settlementKey(row.symbol, row.transactionTime)).inserted else { continue }
+            guard seenSettlements.insert(SettlementKey(symbol: row.symbol, ms: row.transactionTime.ms)).inserted else { continue }
             fundingCursor = max(fundingCursor, row.transactionTime)
             let paid = FundingPaid(instrumentId: d.id, settlementTime: row.transactionTime, positionQty: row.signedSize ?? .zero,
                                    markPrice: row.tradePrice ?? .zero, ratePerInterval: row.feeRate ?? .zero, amount: row.funding ?? row.change)
             stats.payments += 1
             out.append(VenueFact(event: .fundingPaid(paid), time: row.transactionTime, causation: .none))
         }
+        // The next read starts an overlap before the cursor: anything older is never read again.
+        let horizon = fundingCursor.adding(ms: -2 * Self.overlapMs).ms
+        seenSettlements = seenSettlements.filter { $0.ms >= horizon }
         return out
     }
 

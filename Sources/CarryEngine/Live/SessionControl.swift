@@ -37,8 +37,8 @@ public struct SessionStatus: Sendable, Equatable {
     /// Records journaled by this run of the session.
     public var recordsWritten: Int
     /// The engine after the step: the pre-flight of an operator's trade and the pairs table
-    /// (`carry trade`) are computed from it, off the session's thread (a copy: the session
-    /// goes on with its own).
+    /// (`carry trade`) are computed from it, off the session's thread (a copy without its
+    /// order table, `CarryReducer.withoutOrders`: the session goes on with its own).
     public var engine: CarryReducer?
     /// A paper session's venue book (the simulated exchange's positions), for the operator's
     /// check that the venue holds what the engine does; nil for a live session (its venue is

@@ -187,7 +187,7 @@ enum SessionSteps {
         s.pricePnL = r.portfolio.totalPricePnL(marks: { r.mark($0) })
         s.fundingRates = feed.lastRates
         s.recordsWritten = records
-        s.engine = r
+        s.engine = r.withoutOrders
         return s
     }
 }
