@@ -414,11 +414,15 @@ public final class JournalWriter: @unchecked Sendable {
             switch result {
             case .success:
                 for p in batch { p.ticket.complete(.success(())) }
-                // On this thread, between transactions: the only one that resizes the map.
+                // On this thread, between transactions: the only one that grows the map, and
+                // under the map gate, which a growth takes exclusively — the range read from
+                // /proc/self/maps is the map's until the advice is given.
                 bytesSinceRelease += bytes
                 if options.releaseResidentEveryBytes > 0 && bytesSinceRelease >= options.releaseResidentEveryBytes {
                     bytesSinceRelease = 0
+                    journal.gate.enterShared()
                     journal.env.releaseResidentPages()
+                    journal.gate.leaveShared()
                     lock.withLock { statsValue.residentReleases += 1 }
                 }
                 // Recycle the buffers once nothing else refers to them.
