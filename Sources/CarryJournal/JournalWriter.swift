@@ -102,8 +102,10 @@ public struct JournalWriterStats: Sendable {
     /// Slowest commit seen, in microseconds.
     public var maxCommitMicros: Int64 = 0
     public var totalCommitMicros: Int64 = 0
-    /// Times the map's resident pages were dropped (`releaseResidentEveryBytes`).
+    /// Times the map's resident pages were dropped (`releaseResidentEveryBytes`), and the
+    /// bytes of map advised in all (0 with releases: the map was not found).
     public var residentReleases: Int = 0
+    public var residentBytesReleased: Int = 0
 }
 
 /// Appends events to a journal from a dedicated thread with group commit.
@@ -414,16 +416,20 @@ public final class JournalWriter: @unchecked Sendable {
             switch result {
             case .success:
                 for p in batch { p.ticket.complete(.success(())) }
-                // On this thread, between transactions: the only one that grows the map, and
-                // under the map gate, which a growth takes exclusively — the range read from
-                // /proc/self/maps is the map's until the advice is given.
+                // On this thread, between transactions: in the writer's process the only one
+                // that resizes the map (a growth, taking the map gate exclusively; held shared
+                // here all the same), so the range read from /proc/self/maps stays the map's
+                // until the advice is given.
                 bytesSinceRelease += bytes
                 if options.releaseResidentEveryBytes > 0 && bytesSinceRelease >= options.releaseResidentEveryBytes {
-                    bytesSinceRelease = 0
+                    bytesSinceRelease %= options.releaseResidentEveryBytes
                     journal.gate.enterShared()
-                    journal.env.releaseResidentPages()
+                    let advised = journal.env.releaseResidentPages()
                     journal.gate.leaveShared()
-                    lock.withLock { statsValue.residentReleases += 1 }
+                    lock.withLock {
+                        statsValue.residentReleases += 1
+                        statsValue.residentBytesReleased += advised
+                    }
                 }
                 // Recycle the buffers once nothing else refers to them.
                 var spares = batch.map(\.bytes)

@@ -469,3 +469,20 @@ struct BacktestBadInputTests {
         #expect(bad.status == 2 && bad.stderr.contains("Close matches: BTCUSDT"))
     }
 }
+
+@Suite("Report series")
+struct ReportSeriesTests {
+    @Test("a thinned chart keeps each bucket's largest exposure, so a short approach to the cap still shows")
+    func decimationKeepsExposurePeaks() {
+        // 5,000 hourly rows at 10,000 USDT, one hour at 74,000 between two kept rows.
+        let rows = (0..<5_000).map { i in
+            EquityRow(time: Timestamp(ms: Int64(i) * Millis.hour), equity: 100_000, funding: 0, fees: 0, slippage: 0, pricePnL: 0, openPairs: 1,
+                      exposure: i == 2_002 ? 74_000 : 10_000)
+        }
+        let thinned = ReportSeries.decimate(rows, 2_000)
+        #expect(thinned.count == 1_668)   // every 3rd row (1,667), then the last
+        #expect(thinned.compactMap(\.exposure).max() == 74_000)
+        #expect(thinned.filter { $0.exposure == 74_000 }.map(\.time) == [rows[2_001].time])   // the row standing for 2,001…2,003
+        #expect(thinned.map(\.equity) == Swift.stride(from: 0, to: 5_000, by: 3).map { rows[$0].equity } + [100_000])
+    }
+}

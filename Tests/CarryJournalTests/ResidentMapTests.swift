@@ -20,7 +20,9 @@ struct ResidentMapTests {
         for line in smaps.split(separator: "\n", omittingEmptySubsequences: false) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if let first = fields.first, first.contains("-"), first.first?.isHexDigit == true {
-                inside = fields.last.map { String($0) == target } ?? false
+                // The header: start-end perms offset dev inode pathname (which may hold spaces).
+                let header = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                inside = header.count == 6 && header[5].drop(while: { $0 == " " }) == target[...]
             } else if inside, fields.first == "Rss:", fields.count >= 2, let kb = Int(fields[1]) {
                 total += kb
             }
@@ -41,12 +43,13 @@ struct ResidentMapTests {
     @Test("dropping the map's resident pages empties it from the RSS and changes no byte read")
     func releaseKeepsContent() throws {
         let dir = ScratchDirectory("resident")
-        let journal = try newJournal(dir)
+        // A name with spaces: /proc/self/maps ends its lines with the whole path.
+        let journal = try newJournal(dir, "my journal")
         let writer = try journal.makeWriter(options: JournalWriterOptions(releaseResidentEveryBytes: 0))
         try Self.write(writer)
         try writer.close()
         #expect(writer.stats.residentReleases == 0)
-        let file = URL(fileURLWithPath: dir.sub("j") + "/data.mdb").standardizedFileURL.path
+        let file = URL(fileURLWithPath: dir.sub("my journal") + "/data.mdb").standardizedFileURL.path
         let before = try journal.withSnapshot { try $0.contentHash() }   // reads every page
         let touched = try Self.residentKiB(of: file)
         #expect(touched >= 11 * 1024, "a full read leaves the journal resident: \(touched) KiB")
@@ -71,6 +74,7 @@ struct ResidentMapTests {
             }
             try writer.close()
             #expect(writer.stats.residentReleases == (every == 0 ? 0 : writer.stats.bytes >> 20), "\(name): one per MiB of payload committed")
+            #expect((writer.stats.residentBytesReleased > 0) == (every > 0), "\(name): the map was found and advised")
             resident.append(try Self.residentKiB(of: URL(fileURLWithPath: dir.sub(name) + "/data.mdb").standardizedFileURL.path))
             let report = JournalVerifier.verify(path: dir.sub(name))
             #expect(report.isClean, "\(report.problems)")

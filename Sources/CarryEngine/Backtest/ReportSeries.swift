@@ -19,6 +19,17 @@ public struct EquityRow: Sendable, Equatable {
     /// The perp legs' gross notional (what `risk.maxTotalNotionalUsdt` caps); nil in a CSV
     /// written before the column existed (a sweep directory merged from an older build).
     public var exposure: Double?
+
+    public init(time: Timestamp, equity: Double, funding: Double, fees: Double, slippage: Double, pricePnL: Double, openPairs: Int, exposure: Double?) {
+        self.time = time
+        self.equity = equity
+        self.funding = funding
+        self.fees = fees
+        self.slippage = slippage
+        self.pricePnL = pricePnL
+        self.openPairs = openPairs
+        self.exposure = exposure
+    }
 }
 
 /// A run's series for its report.
@@ -90,11 +101,17 @@ public struct ReportSeries: Sendable {
     /// At most `limit` rows, evenly strided (the last always kept), for a chart.
     public func decimated(_ limit: Int = 2_000) -> [EquityRow] { Self.decimate(rows, limit) }
 
-    /// `rows`, at most `limit` of them, evenly strided (the last always kept).
+    /// `rows`, at most `limit` of them, evenly strided (the last always kept). Each kept row's
+    /// exposure is the largest of the rows it stands for, so a short approach to the cap is
+    /// not thinned away from the chart drawn against it.
     public static func decimate(_ rows: [EquityRow], _ limit: Int = 2_000) -> [EquityRow] {
         guard rows.count > limit else { return rows }
         let stride = (rows.count + limit - 1) / limit
-        var out = Swift.stride(from: 0, to: rows.count, by: stride).map { rows[$0] }
+        var out = Swift.stride(from: 0, to: rows.count, by: stride).map { i in
+            var row = rows[i]
+            row.exposure = rows[i..<min(rows.count, i + stride)].compactMap(\.exposure).max()
+            return row
+        }
         if out.last?.time != rows.last?.time { out.append(rows.last!) }
         return out
     }

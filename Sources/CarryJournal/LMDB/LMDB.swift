@@ -221,23 +221,44 @@ final class LMDBEnv: @unchecked Sendable {
         return (info.me_last_pgno + 1, Int(st.ms_psize), info.me_mapsize)
     }
 
-    /// Drops this process's resident pages of the map (`madvise(MADV_DONTNEED)` over its
-    /// mapping of `data.mdb`, found in /proc/self/maps: LMDB tells the map's address only
-    /// when it is fixed). Without `MDB_WRITEMAP` the map is a shared, read-only file
+    /// Drops this process's resident pages of this environment's map (`madvise(MADV_DONTNEED)`
+    /// over the mapping of `data.mdb`, found in /proc/self/maps: LMDB tells the map's address
+    /// only when it is fixed). Without `MDB_WRITEMAP` the map is a shared, read-only file
     /// mapping, so its contents never change by this: a later read faults the page back in
     /// from the page cache. What it changes is the resident set — every page a transaction
     /// ever touched stays counted in the process's RSS, so a long-running writer's RSS would
-    /// otherwise grow with its journal. Safe with readers on other threads (they refault);
-    /// not while the map is being resized, which only the writer thread does. Returns the
-    /// bytes advised.
+    /// otherwise grow with its journal.
+    ///
+    /// Only this environment's own map is advised: the mapping of `data.mdb` that holds a key
+    /// read from the main database a moment before (another environment of the same file in
+    /// this process, if there ever is one, is left alone — its map could be unmapped and the
+    /// range reused by anonymous memory, which the advice would zero). The caller must keep
+    /// this map from being resized meanwhile: in the writer's process only the writer thread
+    /// resizes it (a growth, under the map gate taken exclusively; adopting another process's
+    /// growth happens only in processes without the writer). Safe with readers on other
+    /// threads (they refault). Returns the bytes advised.
     @discardableResult
     func releaseResidentPages() -> Int {
-        var advised = 0
-        for (start, length) in Self.mappings(of: path + "/data.mdb") {
-            guard let base = UnsafeMutableRawPointer(bitPattern: start), madvise(base, length, MADV_DONTNEED) == 0 else { continue }
-            advised += length
+        guard let anchor = mapAnchor() else { return 0 }
+        for (start, length) in Self.mappings(of: path + "/data.mdb") where start <= anchor && anchor - start < UInt(length) {
+            guard let base = UnsafeMutableRawPointer(bitPattern: start), madvise(base, length, MADV_DONTNEED) == 0 else { return 0 }
+            return length
         }
-        return advised
+        return 0
+    }
+
+    /// The address of the main database's first key: a byte inside this environment's map
+    /// (LMDB hands a read transaction its keys in place).
+    private func mapAnchor() -> UInt? {
+        var txn: OpaquePointer?
+        guard mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn) == 0, let txn else { return nil }
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        guard mdb_cursor_open(txn, 1, &cursor) == 0, let cursor else { return nil }   // 1: the main (unnamed) database
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        guard mdb_cursor_get(cursor, &key, &value, MDB_FIRST) == 0, let data = key.mv_data else { return nil }
+        return UInt(bitPattern: data)
     }
 
     /// This process's mappings of `file` (its real path), as start address and length.
@@ -251,11 +272,11 @@ final class LMDBEnv: @unchecked Sendable {
         let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         var out: [(UInt, Int)] = []
         for line in maps.split(separator: "\n") where line.hasSuffix(target) {
-            // start-end perms offset dev inode pathname
-            guard let range = line.split(separator: " ", maxSplits: 1).first else { continue }
-            let bounds = range.split(separator: "-")
-            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start,
-                  line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) == target else { continue }
+            // start-end perms offset dev inode pathname (the pathname may hold spaces).
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, fields[5].drop(while: { $0 == " " }) == target[...] else { continue }
+            let bounds = fields[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start else { continue }
             out.append((start, Int(end - start)))
         }
         return out
