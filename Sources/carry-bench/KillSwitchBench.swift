@@ -289,7 +289,6 @@ struct KillSwitchBench: ParsableCommand {
         let v = seconds * 1000
         return v < 1 ? String(format: "%.3f ms", v) : String(format: "%.1f ms", v)
     }
-
 }
 
 /// Hands a non-Sendable value to the one thread that uses it from then on.

@@ -16,7 +16,6 @@ import CarryEngine
 import CarryJournal
 import CarryTesting
 import Foundation
-import Logging
 
 struct PipelineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,7 +86,6 @@ struct PipelineBench: ParsableCommand {
         print(String(format: "peak RSS of the process (includes the journal's mapped pages and the build): %.0f MiB", procStatusMiB("VmHWM")))
         print("target: ≥ 3M events/s through the pipeline; anonymous memory flat over the run")
     }
-
 
     /// Builds the large journal of `symbols` pairs; returns its size and the symbols it defines.
     static func buildLargeJournal(symbols: Int, from sourcePath: String, into path: String) throws -> (events: Int, symbols: [String], span: String, seconds: Double) {

@@ -147,5 +147,4 @@ struct RSSBench: ParsableCommand {
         print("\(samples.count) samples over \(Int(wall)) s of wall time; target: peak ≤ 200 MiB (\(peak <= 200 ? "met" : "MISSED")), "
               + "flat (\(flat ? "met" : "MISSED"))")
     }
-
 }

@@ -30,6 +30,7 @@ private func liveConfig(_ scratch: ScratchDirectory, extra: String = "", fees: S
                           extra: "execution: {legRiskBudget: 2h}\nfees:\n  bybit: \(fees)\n\(extra)")
 }
 
+/// venues.yaml for a loopback venue that allows much: fast backoff, generous pacing.
 private func liveConfigDirectory(_ scratch: ScratchDirectory) throws -> String {
     let dir = scratch.sub("config")
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

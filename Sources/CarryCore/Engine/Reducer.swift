@@ -332,8 +332,8 @@ public struct CarryReducer: Sendable, Equatable {
     private func view() -> StrategyView {
         var views: [PairView] = []
         views.reserveCapacity(pairs.count)
-        // Fields read in place: a `PairState` copied out (with its intents array) was a tenth
-        // of every scan.
+        // Fields read in place: copying each `PairState` out (with its intents array), here and
+        // in the scan's count of active pairs, showed as about a seventh of the scan in perf.
         for (i, spec) in config.pairs.enumerated() {
             var v = PairView(spec: spec, phase: pairs[i].phase, openedAt: pairs[i].openedAt)
             if pairs[i].phase != .flat {

@@ -421,8 +421,11 @@ public final class LiveGateway {
             out.append(VenueFact(event: .fundingPaid(paid), time: row.transactionTime, causation: .none))
         }
         // The next read starts an overlap before the cursor: anything older is never read again.
-        let horizon = fundingCursor.adding(ms: -2 * Self.overlapMs).ms
-        seenSettlements = seenSettlements.filter { $0.ms >= horizon }
+        // (The cursor, so the horizon, moves only when rows arrive: most reads prune nothing.)
+        if !out.isEmpty {
+            let horizon = fundingCursor.adding(ms: -2 * Self.overlapMs).ms
+            seenSettlements = seenSettlements.filter { $0.ms >= horizon }
+        }
         return out
     }
 

@@ -313,7 +313,6 @@ public enum FundingAnalysis {
         return out
     }
 
-
     /// The table printed on a terminal.
     public static func table(_ stats: [FundingStats]) -> String {
         let header = ["venue", "symbol", "regime", "n", "mean/8h", "median", "p05", "p95", "min", "max", "pos", "base", "carry APR", "ac1", "half-life",

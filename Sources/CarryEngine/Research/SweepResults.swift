@@ -208,8 +208,6 @@ public struct SweepResults: Codable, Sendable, Equatable {
         }
         return s
     }
-
-
 }
 
 /// The overfitting statistics of a set of swept configs.

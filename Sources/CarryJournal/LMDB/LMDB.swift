@@ -250,15 +250,13 @@ final class LMDBEnv: @unchecked Sendable {
     /// The address of the main database's first key: a byte inside this environment's map
     /// (LMDB hands a read transaction its keys in place).
     private func mapAnchor() -> UInt? {
-        var txn: OpaquePointer?
-        guard mdb_txn_begin(raw, nil, UInt32(MDB_RDONLY), &txn) == 0, let txn else { return nil }
-        defer { mdb_txn_abort(txn) }
-        var cursor: OpaquePointer?
-        guard mdb_cursor_open(txn, 1, &cursor) == 0, let cursor else { return nil }   // 1: the main (unnamed) database
-        defer { mdb_cursor_close(cursor) }
-        var key = MDB_val(), value = MDB_val()
-        guard mdb_cursor_get(cursor, &key, &value, MDB_FIRST) == 0, let data = key.mv_data else { return nil }
-        return UInt(bitPattern: data)
+        guard let txn = try? beginRead() else { return nil }
+        defer { txn.abort() }
+        // The main (unnamed) database, dbi 1, which holds the named databases' records.
+        guard let cursor = try? txn.cursor(LMDBDatabase(dbi: 1)) else { return nil }
+        defer { cursor.close() }
+        guard let first = try? cursor.get(.first), let key = first.key.baseAddress else { return nil }
+        return UInt(bitPattern: key)
     }
 
     /// This process's mappings of `file` (its real path), as start address and length.

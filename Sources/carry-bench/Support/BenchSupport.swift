@@ -7,7 +7,6 @@ import CarryEngine
 import CarryJournal
 import CarryTesting
 import Foundation
-import Logging
 
 /// Monotonic seconds.
 func now() -> Double {
@@ -150,4 +149,3 @@ func scanAndDecode(_ journal: Journal) throws -> ScanPass {
     pass.allocations = allocations() - a0
     return pass
 }
-
