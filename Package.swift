@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "CarryEngine",
             dependencies: [
-                "CarryCore", "CarryJournal", "CarryVenues", "Yams", logging, .product(name: "Hummingbird", package: "hummingbird"),
+                "CarryCore", "CarryJournal", "CarryVenues", "CCarrySupport", "Yams", logging, .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -143,7 +143,7 @@ struct SweepBench: ParsableCommand {
         print(String(format: "sweep vs separate carry backtest work (with its audit): %.1fx by wall time, %.1fx by CPU time", withAudit / sweepSeconds,
                      withAuditCPU / sweepCPU))
         print("sampled separate runs whose content hash equals their sweep row (and whose audit agrees): \(matching)/\(picks.count)")
-        print(String(format: "peak RSS so far (the decoded tape, %d instants, included): %.0f MiB", tape.tapes[0].groups.count, rss))
+        print(String(format: "peak RSS so far (the decoded tape, %d instants, included): %.0f MiB", tape.tapes[0].instants.count, rss))
         try? FileManager.default.removeItem(atPath: dir + "/equity")
     }
 

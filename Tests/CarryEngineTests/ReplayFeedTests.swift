@@ -114,10 +114,12 @@ struct ReplayFeedTests {
         var recorder = TapeRecorder()
         var second = ReplayFeed(plan: try Self.plan(), describe: { _ in "s" })
         try Self.feed(&second, into: &recorder)
-        #expect(recorder.groups.count == 6)
-        #expect(recorder.groups.reduce(0) { $0 + $1.count } == Self.records.count)
+        let tape = recorder.tape
+        #expect(tape.instants.count == 6)
+        #expect(tape.instants.indices.reduce(0) { $0 + tape.count(ofInstant: $1) } == Self.records.count)
+        #expect(tape.marks.allSatisfy { tape.bar(of: $0).close == $0.close && tape.bar(of: $0).instrumentId.rawValue == $0.instrument })
         var replayed = CallLog()
-        for g in recorder.groups { try g.replay(to: &replayed) }
+        for k in tape.instants.indices { try tape.replay(instant: k, to: &replayed) }
         #expect(replayed.calls == direct.calls)
     }
 }

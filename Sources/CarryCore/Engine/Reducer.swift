@@ -70,6 +70,9 @@ public struct CarryReducer: Sendable, Equatable {
     /// Cool-down after a pair closes before it may reopen, in ms.
     public let reentryCooldownMs: Int64
     public private(set) var strategy: AnyCarryStrategy
+    /// `strategy.observesBars`, kept (read on every bar: asking the enum copied the whole
+    /// strategy, 560 bytes, each time).
+    private let strategyObservesBars: Bool
     public let sizer: AnyPositionSizer
     public private(set) var instruments: [InstrumentDefined?] = []
     /// Last close of a bar of the engine's interval, by instrument index (the marks).
@@ -126,6 +129,7 @@ public struct CarryReducer: Sendable, Equatable {
             strategy = .threshold(ThresholdStrategy(config: config.strategy))
             sizer = .fixed(FixedNotionalSizer(notionalUsdt: config.strategy.pairNotionalUsdt))
         }
+        strategyObservesBars = strategy.observesBars
         portfolio = Portfolio(initialCash: config.initialCashUsdt)
         pairs = Array(repeating: PairState(), count: config.pairs.count)
         lastSkip = Array(repeating: nil, count: config.pairs.count)
@@ -234,10 +238,29 @@ public struct CarryReducer: Sendable, Equatable {
         let i = bar.instrumentId.index
         guard bar.intervalSeconds == config.barIntervalSeconds, i < marks.count else { return out.decisions }
         marks[i] = bar.close
-        if strategy.observesBars { strategy.observe(.bar(bar), time: time, ref: ref) }
+        if strategyObservesBars { strategy.observe(.bar(bar), time: time, ref: ref) }
         guard let pairIndex = pairOfInstrument[i], pairs[pairIndex].phase != .flat else { return out.decisions }
         checkRisk(afterBarOf: pairIndex, bar: bar, ref: ref, into: &out)
         return out.decisions
+    }
+
+    /// True when a bar of instrument index `i` at `time` can change nothing but a mark (and
+    /// the clock): the strategy reads no bars, no leg risk is metered, and the instrument's
+    /// pair (if any) is flat — then `applyBar` decides nothing and `markOnly` is all it does.
+    @inline(__always)
+    public func barOnlyMarks(_ i: Int, at time: Timestamp) -> Bool {
+        guard !strategyObservesBars, legRiskPairs == 0 || time <= now else { return false }
+        guard i < pairOfInstrument.count, let p = pairOfInstrument[i] else { return true }
+        return pairs[p].phase == .flat
+    }
+
+    /// `applyBar` for a bar `barOnlyMarks` said changes only its mark: the clock moves to
+    /// `time` (metering nothing) and the mark is the close.
+    @inline(__always)
+    public mutating func markOnly(_ i: Int, intervalSeconds: UInt32, close: Fixed, at time: Timestamp) {
+        if time > now { now = time }
+        guard intervalSeconds == config.barIntervalSeconds, i < marks.count else { return }
+        marks[i] = close
     }
 
     private mutating func market(_ m: MarketInput, time: Timestamp, ref: CausationRef) {
@@ -379,10 +402,10 @@ public struct CarryReducer: Sendable, Equatable {
         let candidates = strategy.entries(scanView)
         var active = 0
         for i in pairs.indices where pairs[i].phase != .flat { active += 1 }
-        var considered = Array(repeating: false, count: pairs.count)
+        var considered = PairSet(count: pairs.count)
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex
-            considered[i] = true
+            considered.insert(i)
             if let veto = c.veto {
                 skip(i, veto, ref: ref, into: &out)
                 continue
@@ -413,7 +436,7 @@ public struct CarryReducer: Sendable, Equatable {
                 break
             }
         }
-        for i in pairs.indices where !considered[i] && pairs[i].phase == .flat { lastSkip[i] = nil }
+        for i in pairs.indices where !considered.contains(i) && pairs[i].phase == .flat { lastSkip[i] = nil }
     }
 
     /// Journals why pair `i` was not entered, when the reason changed since the last scan.
@@ -1067,4 +1090,19 @@ public struct CarryReducer: Sendable, Equatable {
         }
         return total
     }
+}
+
+/// A set of pair indices, in one word for up to 64 pairs (no allocation on the scan path),
+/// spilling to an array beyond.
+struct PairSet {
+    private var low: UInt64 = 0
+    private var high: [Bool]
+
+    init(count: Int) { high = count > 64 ? Array(repeating: false, count: count - 64) : [] }
+
+    mutating func insert(_ i: Int) {
+        if i < 64 { low |= 1 << UInt64(i) } else { high[i - 64] = true }
+    }
+
+    func contains(_ i: Int) -> Bool { i < 64 ? low & (1 << UInt64(i)) != 0 : high[i - 64] }
 }

@@ -371,6 +371,20 @@ extension ReplayPipeline where Venue == SimulatedExchange {
         applyBar(bar, seq: seq, at: time)
     }
 
+    /// A bar of the open instant given by its mark only (instrument index, interval, close):
+    /// applied and true when it can change nothing but the marks — the venue holds nothing
+    /// and waits on nothing there, the engine's pair is flat, its strategy reads no bars and
+    /// no leg risk is metered — exactly as `bar(_:seq:at:)` would apply it; false, with
+    /// nothing done, when the whole bar must go through `bar(_:seq:at:)`. (A sweep's configs
+    /// are flat on most instruments most of the time: their bars then cost a mark each.)
+    @inline(__always)
+    public mutating func markIfIdle(instrument i: Int, intervalSeconds: UInt32, close: Fixed, at time: Timestamp) -> Bool {
+        guard !journalsMarketInputs, reducer.barOnlyMarks(i, at: time), venue.barOnlyMarks(i) else { return false }
+        venue.markOnly(i, close: close)
+        reducer.markOnly(i, intervalSeconds: intervalSeconds, close: close, at: time)
+        return true
+    }
+
     /// `end(instant:intervalChanges:settlements:trading:afterTick:)`, specialized.
     public mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
                              settlements: [(seq: UInt64, settlement: FundingSettled)], trading: Bool,

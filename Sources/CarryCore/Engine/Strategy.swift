@@ -116,12 +116,14 @@ public enum AnyCarryStrategy: CarryStrategy {
     case composite(CompositeStrategy)
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
+        // Each payload is taken out first (its place held by a placeholder), so its arrays are
+        // mutated in place, not copied because the enum still shares them.
         switch self {
         case .threshold(var s):
+            self = .threshold(ThresholdStrategy.placeholder)
             s.observe(input, time: time, ref: ref)
             self = .threshold(s)
         case .composite(var s):
-            // Take the payload out first so the features are mutated in place, not copied.
             self = .threshold(ThresholdStrategy.placeholder)
             s.observe(input, time: time, ref: ref)
             self = .composite(s)
@@ -217,6 +219,7 @@ public struct ThresholdStrategy: CarryStrategy {
 
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
         var out: [EntryCandidate] = []
+        out.reserveCapacity(view.pairs.count)
         for i in view.pairs.indices where view.pairs[i].phase == .flat {
             let p = view.pairs[i].spec
             guard let rate = freshRate(p.perp, now: view.now), rate.rate8h >= config.entryThresholdPerInterval8h else { continue }
@@ -224,7 +227,12 @@ public struct ThresholdStrategy: CarryStrategy {
             out.append(EntryCandidate(pairIndex: i, score: rate.rate8h, conviction: Fixed(1), sourceSeq: rate.ref.raw))
         }
         // Best rate first; equal rates keep pair order (the list is built in pair order).
-        if out.count > 1 { out.sort { $0.score != $1.score ? $0.score > $1.score : $0.pairIndex < $1.pairIndex } }
+        if out.count > 1 {
+            out.sort {
+                let c = Fixed.compare($0.score, $1.score)  // once (`!=` then `>` compared twice)
+                return c != 0 ? c > 0 : $0.pairIndex < $1.pairIndex
+            }
+        }
         return out
     }
 

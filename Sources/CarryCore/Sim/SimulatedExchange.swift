@@ -261,6 +261,25 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
 
     /// A bar closed: fill eligible orders on its instrument, then check liquidation.
     /// `barRef` is the bar's journal reference (the cause of a liquidation).
+    /// True when a bar of instrument index `i` can only move its last close: the venue holds
+    /// no position there (nothing to liquidate) and no order of it waits for a price. A
+    /// stricter test than `onBar`'s (any waiting order, eligible or not), so `markOnly` is
+    /// exactly what `onBar` would do with such a bar.
+    @inline(__always)
+    public func barOnlyMarks(_ i: Int) -> Bool {
+        guard i < isDefined.count, isDefined[i] else { return true }
+        guard positions[i].isZero else { return false }
+        for k in pending.indices where pending[k].intent.instrumentId.index == i { return false }
+        return true
+    }
+
+    /// `onBar` for a bar `barOnlyMarks` said moves only the last close.
+    @inline(__always)
+    public mutating func markOnly(_ i: Int, close: Fixed) {
+        guard i < isDefined.count, isDefined[i] else { return }
+        lastClose[i] = close
+    }
+
     public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
         let id = bar.instrumentId
         guard id.index < isDefined.count, isDefined[id.index] else { return [] }

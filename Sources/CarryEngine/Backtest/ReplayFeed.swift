@@ -27,10 +27,17 @@ protocol InstantSink {
     mutating func begin(instant time: Timestamp) throws
     /// A bar of the open instant (in seq order); `seq` is its seq in the market journal.
     mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) throws
+    /// A bar of the open instant offered by its mark first: true when the sink applied it so
+    /// (it can change nothing else there), false to be handed the bar itself (the default).
+    mutating func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool
     /// The open instant's interval changes and settlements (each list in seq order), and the
     /// gap alerts its records revealed.
     mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
                       settlements: [(seq: UInt64, settlement: FundingSettled)], alerts: [GapAlert]) throws
+}
+
+extension InstantSink {
+    func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool { false }
 }
 
 /// Hands one plan's market records to a sink instant by instant and watches its streams for

@@ -164,6 +164,12 @@ struct RunSession: InstantSink {
         pipeline.bar(bar, seq: seq, at: time)
     }
 
+    /// One bar of the open instant by its mark, applied when that is all it can change
+    /// (`ReplayPipeline.markIfIdle`).
+    mutating func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool {
+        return pipeline.markIfIdle(instrument: Int(mark.instrument), intervalSeconds: mark.intervalSeconds, close: mark.close, at: time)
+    }
+
     /// Closes an instant: its interval changes and settlements, its scan tick, then the gap
     /// alerts its records revealed; then the output goes to the sink.
     mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],

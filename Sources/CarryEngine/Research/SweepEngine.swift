@@ -60,9 +60,9 @@ public enum SweepEngine {
         var session = try RunSession(plan: job.plan, sink: HashingRunSink(), equityCSVPath: job.equityCSVPath)
         session.begin(source: source)
         var pending = 0
-        for g in tape.groups {
-            pending += g.count
-            try g.replay(to: &session)
+        for k in tape.instants.indices {
+            pending += tape.count(ofInstant: k)
+            try tape.replay(instant: k, to: &session)
             if pending >= 8192, let eventsDone {
                 eventsDone(pending)
                 pending = 0
