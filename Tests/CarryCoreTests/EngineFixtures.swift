@@ -152,6 +152,49 @@ struct VenueRun<V: ExecutionVenue> {
     }
 }
 
+extension VenueRun where V == SimulatedExchange {
+    /// `stream`, with each instant's bars offered by their marks first, as a sweep replays
+    /// them (`applyIdleMarks`, the rest whole); returns how many bars went by mark.
+    @discardableResult
+    mutating func streamByMarks(_ inputs: [(Timestamp, Event)], tradingFrom: Timestamp = .distantPast) -> Int {
+        var samples: [(Timestamp, Fixed)] = []
+        let sample: (Timestamp, borrowing CarryReducer) -> Void = { t, r in samples.append((t, r.equity)) }
+        var byMark = 0
+        var k = 0
+        while k < inputs.count {
+            let t = inputs[k].0
+            var bars: [(seq: UInt64, bar: BarClosed)] = []
+            var changes: [(seq: UInt64, change: FundingIntervalChanged)] = []
+            var settlements: [(seq: UInt64, settlement: FundingSettled)] = []
+            while k < inputs.count && inputs[k].0 == t {
+                switch inputs[k].1 {
+                case .barClosed(let b): bars.append((UInt64(k + 1), b))
+                case .fundingSettled(let f): settlements.append((UInt64(k + 1), f))
+                case .fundingIntervalChanged(let c): changes.append((UInt64(k + 1), c))
+                default: Issue.record("streamByMarks() takes bars, settlements and interval changes only")
+                }
+                k += 1
+            }
+            pipeline.begin(instant: t, trading: t >= tradingFrom, afterTick: sample)
+            let marks = bars.enumerated().map { BarMark($0.element.bar, row: $0.offset) }
+            var i = 0
+            while i < bars.count {
+                let n = marks.withUnsafeBufferPointer { pipeline.applyIdleMarks(UnsafeBufferPointer(rebasing: $0[i...]), at: t) }
+                byMark += n
+                i += n
+                guard i < bars.count else { break }
+                pipeline.bar(bars[i].bar, seq: bars[i].seq, at: t)
+                i += 1
+            }
+            pipeline.end(instant: t, intervalChanges: changes, settlements: settlements, trading: t >= tradingFrom, afterTick: sample)
+        }
+        pipeline.finish(afterTick: sample)
+        equity += samples
+        collect()
+        return byMark
+    }
+}
+
 typealias PipelineRun = VenueRun<SimulatedExchange>
 
 extension VenueRun where V == SimulatedExchange {

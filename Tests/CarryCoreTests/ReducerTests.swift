@@ -318,6 +318,38 @@ struct ReducerPropertyTests {
         #expect(streamed.pipeline.reducer == grouped.pipeline.reducer)
     }
 
+    @Test("bars applied by their marks where the engine is idle (a sweep's shortcut) journal exactly what the whole bars do", arguments: seeds)
+    func idleMarksEqualWholeBars(seed: UInt64) {
+        // At most two pairs of three held, a quarter-second latency (orders wait a bar), a
+        // cool-down; the spot legs of pairs 1 and 2 go without volume for hours at a time, so
+        // opening pairs wait with one leg filled and leg risk is metered — while the instant's
+        // first bar (pair 0's spot) may be idle: every condition the shortcut tests comes and goes.
+        var config = Self.lively()
+        config.strategy.maxOpenPairs = 2
+        config.execution.legRiskBudgetMs = 2 * Millis.hour
+        let market = randomMarket(seed: seed, pairs: 3, hours: 24 * 20).map { t, e -> (Timestamp, Event) in
+            guard case .barClosed(var b) = e, b.instrumentId.rawValue == 2 || b.instrumentId.rawValue == 4, (t.ms / Millis.hour) % 7 < 3 else { return (t, e) }
+            b.volumeQuote = .zero
+            return (t, .barClosed(b))
+        }
+        var whole = PipelineRun(config: config, from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        whole.stream(market, tradingFrom: hours(24))
+        var marked = PipelineRun(config: config, from: hours(24), to: hours(24 * 20), cooldownMs: 8 * Millis.hour)
+        let byMark = marked.streamByMarks(market, tradingFrom: hours(24))
+        let bars = market.filter { if case .barClosed = $0.1 { true } else { false } }.count
+        #expect(whole.pipeline.reducer.portfolio.totalFills > 10, "the market should make the strategy trade")
+        #expect(!whole.events { if case .riskBreached(let r) = $0, r.rule == .legRisk { r } else { nil } }.isEmpty, "legs out of step should exhaust a budget")
+        // Most bars go by mark (two pairs idle at least), not all (the held pair's go whole).
+        #expect(byMark > bars / 2 && byMark < bars)
+        #expect(marked.journal.map(\.seq) == whole.journal.map(\.seq))
+        #expect(marked.journal.map(\.out) == whole.journal.map(\.out))
+        #expect(marked.equity.map(\.0) == whole.equity.map(\.0) && marked.equity.map(\.1) == whole.equity.map(\.1))
+        #expect(marked.pipeline.reducer == whole.pipeline.reducer)
+        #expect(marked.pipeline.reducer.marks == whole.pipeline.reducer.marks && marked.pipeline.reducer.now == whole.pipeline.reducer.now)
+        #expect(marked.pipeline.venue.cash == whole.pipeline.venue.cash && marked.pipeline.venue.positions == whole.pipeline.venue.positions)
+        #expect(marked.pipeline.reducer.activePairs == marked.pipeline.reducer.pairs.filter { $0.phase != .flat }.count)
+    }
+
     @Test("the book projection folded from the journal (and the bars) equals the engine's book; pairs sum to the totals", arguments: seeds)
     func projection(seed: UInt64) {
         let market = randomMarket(seed: seed, pairs: 3, hours: 24 * 20)

@@ -14,7 +14,7 @@ struct StreamSilenceTests {
             router: Router(),
             // The server's own WebSocket-level ping is off too: the venue is silent in every
             // way, so the only reason the client may give is the silence of its `ping` ops.
-            server: .http1WebSocketUpgrade(configuration: .init(autoPing: .disabled)) { _, _, _ in
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .disabled))) { _, _, _ in
                 .upgrade([:]) { inbound, _, _ in
                     for try await _ in inbound {}
                 }

@@ -98,6 +98,11 @@ public struct CarryReducer: Sendable, Equatable {
     private var pairOfInstrument: [Int?] = []
     /// Pairs in a phase where one leg can be ahead of the other (leg risk is metered).
     private var legRiskPairs = 0
+    /// Pairs not flat (counted at each transition: the scan and every equity sample ask).
+    public private(set) var activePairs = 0
+    /// The scan's view buffer, handed back at the end of each scan and refilled by the next
+    /// (allocating it at every scan showed in a sweep's profile).
+    private var viewBuffer = ScanBuffer()
     /// Orders whose outcome is unknown (kept as a count: the pipeline asks every instant).
     public private(set) var unknownCount = 0
     /// Execution ids of liquidations booked (membership only: never iterated).
@@ -126,7 +131,7 @@ public struct CarryReducer: Sendable, Equatable {
             strategy = .composite(CompositeStrategy(config: composite, pairs: config.pairs, fees: config.fees, slippage: config.slippage))
             sizer = .conviction(ConvictionSizer(minNotionalUsdt: composite.minNotionalUsdt, maxNotionalUsdt: composite.maxNotionalUsdt))
         } else {
-            strategy = .threshold(ThresholdStrategy(config: config.strategy))
+            strategy = .threshold(ThresholdStrategy(config: config.strategy, pairs: config.pairs))
             sizer = .fixed(FixedNotionalSizer(notionalUsdt: config.strategy.pairNotionalUsdt))
         }
         strategyObservesBars = strategy.observesBars
@@ -244,18 +249,23 @@ public struct CarryReducer: Sendable, Equatable {
         return out.decisions
     }
 
-    /// True when a bar of instrument index `i` at `time` can change nothing but a mark (and
-    /// the clock): the strategy reads no bars, no leg risk is metered, and the instrument's
-    /// pair (if any) is flat — then `applyBar` decides nothing and `markOnly` is all it does.
+    /// True when a bar at `time` can change nothing but a mark (and the clock) if its
+    /// instrument `isIdle`: the strategy reads no bars and no leg risk is metered (its clock
+    /// advance meters nothing). Then `applyBar` decides nothing and `markOnly` is all it does.
     @inline(__always)
-    public func barOnlyMarks(_ i: Int, at time: Timestamp) -> Bool {
-        guard !strategyObservesBars, legRiskPairs == 0 || time <= now else { return false }
+    public func barsMayOnlyMark(at time: Timestamp) -> Bool {
+        !strategyObservesBars && (legRiskPairs == 0 || time <= now)
+    }
+
+    /// True when instrument index `i` is in no pair, or in a flat one.
+    @inline(__always)
+    public func isIdle(_ i: Int) -> Bool {
         guard i < pairOfInstrument.count, let p = pairOfInstrument[i] else { return true }
         return pairs[p].phase == .flat
     }
 
-    /// `applyBar` for a bar `barOnlyMarks` said changes only its mark: the clock moves to
-    /// `time` (metering nothing) and the mark is the close.
+    /// `applyBar` for a bar that changes only its mark (`barsMayOnlyMark`, `isIdle`): the
+    /// clock moves to `time` (metering nothing) and the mark is the close.
     @inline(__always)
     public mutating func markOnly(_ i: Int, intervalSeconds: UInt32, close: Fixed, at time: Timestamp) {
         if time > now { now = time }
@@ -333,6 +343,8 @@ public struct CarryReducer: Sendable, Equatable {
         let isMetered = to == .opening
         if wasMetered && !isMetered { legRiskPairs -= 1 }
         if !wasMetered && isMetered { legRiskPairs += 1 }
+        if from == .flat && to != .flat { activePairs += 1 }
+        if from != .flat && to == .flat { activePairs -= 1 }
         pairs[i].phase = to
         switch to {
         case .flat:
@@ -352,8 +364,11 @@ public struct CarryReducer: Sendable, Equatable {
 
     /// What the strategy sees: every pair's phase and, for pairs not flat, what they hold,
     /// collected and paid.
-    private func view() -> StrategyView {
-        var views: [PairView] = []
+    private mutating func view() -> StrategyView {
+        // The buffer of the last scan's view, taken (unique, so refilled in place).
+        var views = viewBuffer.views
+        viewBuffer.views = []
+        views.removeAll(keepingCapacity: true)
         views.reserveCapacity(pairs.count)
         // Fields read in place: copying each `PairState` out (with its intents array), here and
         // in the scan's count of active pairs, showed as about a seventh of the scan in perf.
@@ -400,8 +415,7 @@ public struct CarryReducer: Sendable, Equatable {
         // The view again only when something was decided (the common scan decides nothing).
         if out.decisions.count != decidedBefore { scanView = view() }
         let candidates = strategy.entries(scanView)
-        var active = 0
-        for i in pairs.indices where pairs[i].phase != .flat { active += 1 }
+        var active = activePairs
         var considered = PairSet(count: pairs.count)
         for c in candidates where pairs[c.pairIndex].phase == .flat {
             let i = c.pairIndex
@@ -437,6 +451,7 @@ public struct CarryReducer: Sendable, Equatable {
             }
         }
         for i in pairs.indices where !considered.contains(i) && pairs[i].phase == .flat { lastSkip[i] = nil }
+        viewBuffer.views = scanView.pairs
     }
 
     /// Journals why pair `i` was not entered, when the reason changed since the last scan.
@@ -1105,4 +1120,11 @@ struct PairSet {
     }
 
     func contains(_ i: Int) -> Bool { i < 64 ? low & (1 << UInt64(i)) != 0 : high[i - 64] }
+}
+
+/// A buffer the scan reuses. Not state: equal whatever it holds.
+struct ScanBuffer: Sendable, Equatable {
+    var views: [PairView] = []
+
+    static func == (a: ScanBuffer, b: ScanBuffer) -> Bool { true }
 }

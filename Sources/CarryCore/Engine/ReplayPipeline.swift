@@ -52,6 +52,23 @@ public struct MarketGroup: Sendable {
     }
 }
 
+/// What a bar sets when the engine is idle on its instrument: its mark (24 bytes, where the
+/// whole bar is 152), and where a sweep's tape keeps the whole bar.
+public struct BarMark: Sendable, Equatable {
+    public var instrument: UInt32
+    public var intervalSeconds: UInt32
+    public var close: Fixed
+    /// The bar's place in its instrument's arrays (a sweep's `PlanTape.bars`).
+    public var row: UInt32
+
+    public init(_ bar: BarClosed, row: Int) {
+        instrument = bar.instrumentId.rawValue
+        intervalSeconds = bar.intervalSeconds
+        close = bar.close
+        self.row = UInt32(row)
+    }
+}
+
 /// The reducer and a venue, wired together under a simulated clock.
 public struct ReplayPipeline<Venue: ExecutionVenue>: Sendable {
     public private(set) var reducer: CarryReducer
@@ -371,18 +388,25 @@ extension ReplayPipeline where Venue == SimulatedExchange {
         applyBar(bar, seq: seq, at: time)
     }
 
-    /// A bar of the open instant given by its mark only (instrument index, interval, close):
-    /// applied and true when it can change nothing but the marks — the venue holds nothing
-    /// and waits on nothing there, the engine's pair is flat, its strategy reads no bars and
-    /// no leg risk is metered — exactly as `bar(_:seq:at:)` would apply it; false, with
-    /// nothing done, when the whole bar must go through `bar(_:seq:at:)`. (A sweep's configs
-    /// are flat on most instruments most of the time: their bars then cost a mark each.)
-    @inline(__always)
-    public mutating func markIfIdle(instrument i: Int, intervalSeconds: UInt32, close: Fixed, at time: Timestamp) -> Bool {
-        guard !journalsMarketInputs, reducer.barOnlyMarks(i, at: time), venue.barOnlyMarks(i) else { return false }
-        venue.markOnly(i, close: close)
-        reducer.markOnly(i, intervalSeconds: intervalSeconds, close: close, at: time)
-        return true
+    /// Bars of the open instant (in seq order) given by their marks: applies them from the
+    /// first while each can change nothing but the marks — the venue holds nothing and waits
+    /// on nothing on its instrument, the engine's pair there is flat, its strategy reads no
+    /// bars and no leg risk is metered — exactly as `bar(_:seq:at:)` would apply them, and
+    /// returns how many it applied; the next one must go whole through `bar(_:seq:at:)`
+    /// (which may change what is idle, so the caller comes back after it). A sweep's
+    /// configs are flat on most instruments most of the time: their bars cost a mark each.
+    public mutating func applyIdleMarks(_ marks: UnsafeBufferPointer<BarMark>, at time: Timestamp) -> Int {
+        guard !journalsMarketInputs, reducer.barsMayOnlyMark(at: time) else { return 0 }
+        var n = 0
+        while n < marks.count {
+            let m = marks[n]
+            let i = Int(m.instrument)
+            guard reducer.isIdle(i), venue.isIdle(i) else { break }
+            venue.markOnly(i, close: m.close)
+            reducer.markOnly(i, intervalSeconds: m.intervalSeconds, close: m.close, at: time)
+            n += 1
+        }
+        return n
     }
 
     /// `end(instant:intervalChanges:settlements:trading:afterTick:)`, specialized.

@@ -169,13 +169,30 @@ public struct ThresholdStrategy: CarryStrategy {
     private var rate8h: [Fixed?] = []
     private var rateTime: [Timestamp] = []
     private var rateRef: [CausationRef] = []
+    /// The perp of each pair, and the pair of each perp (by instrument index).
+    private let perpOfPair: [Int]
+    private let pairOfPerp: [Int?]
+    /// The pairs whose last rate meets the entry threshold, best rate first, equal rates in
+    /// pair order — kept as each settlement arrives, so a scan only filters it (ranking every
+    /// flat pair at every scan, with Fixed comparisons at two scales and an insertion sort,
+    /// was a tenth of a swept config's time). A function of the rates: part of the state
+    /// only as they are.
+    private var ranking: [Int] = []
 
-    /// A strategy with these thresholds.
-    public init(config: ThresholdStrategyConfig) { self.config = config }
+    /// A strategy with these thresholds over these pairs (the pairs a scan's view lists, in
+    /// that order).
+    public init(config: ThresholdStrategyConfig, pairs: [PairSpec]) {
+        self.config = config
+        perpOfPair = pairs.map(\.perp.index)
+        var pairOfPerp: [Int?] = Array(repeating: nil, count: (perpOfPair.max() ?? -1) + 1)
+        for (i, perp) in perpOfPair.enumerated() { pairOfPerp[perp] = i }
+        self.pairOfPerp = pairOfPerp
+    }
 
     /// Holds an enum's place while its payload is mutated (never run).
     static let placeholder = ThresholdStrategy(config: ThresholdStrategyConfig(entryThresholdPerInterval8h: .zero, exitThresholdPerInterval8h: .zero,
-                                                                                maxHoldingMs: 0, pairNotionalUsdt: .zero, maxOpenPairs: 0, maxRateAgeMs: 0))
+                                                                                maxHoldingMs: 0, pairNotionalUsdt: .zero, maxOpenPairs: 0, maxRateAgeMs: 0),
+                                               pairs: [])
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
         guard case .fundingSettled(let f) = input else { return }
@@ -188,6 +205,22 @@ public struct ThresholdStrategy: CarryStrategy {
         rate8h[i] = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
         rateTime[i] = time
         rateRef[i] = ref
+        if i < pairOfPerp.count, let pair = pairOfPerp[i] { rerank(pair, rate: rate8h[i]) }
+    }
+
+    /// Moves `pair` to its place in the ranking for its new rate (out of it below the
+    /// threshold); the other pairs' rates did not change, so their order stands.
+    private mutating func rerank(_ pair: Int, rate: Fixed?) {
+        ranking.removeAll { $0 == pair }
+        guard let rate, rate >= config.entryThresholdPerInterval8h else { return }
+        var k = 0
+        while k < ranking.count {
+            let other = ranking[k]
+            let c = Fixed.compare(rate8h[perpOfPair[other]]!, rate)
+            if c < 0 || (c == 0 && other > pair) { break }
+            k += 1
+        }
+        ranking.insert(pair, at: k)
     }
 
     /// The rate of a perp per 8 h and its source, if fresh at `now`.
@@ -217,21 +250,18 @@ public struct ThresholdStrategy: CarryStrategy {
         return out
     }
 
+    /// Flat pairs whose last rate is fresh and meets the entry threshold and whose legs have
+    /// marks, best rate first, equal rates in pair order: the ranking filtered (a subsequence
+    /// of a sorted list is sorted, so this is the same list as sorting the qualifying pairs).
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
+        precondition(view.pairs.count == perpOfPair.count, "the view lists other pairs than the strategy was made for")
         var out: [EntryCandidate] = []
-        out.reserveCapacity(view.pairs.count)
-        for i in view.pairs.indices where view.pairs[i].phase == .flat {
+        out.reserveCapacity(ranking.count)
+        for i in ranking where view.pairs[i].phase == .flat {
             let p = view.pairs[i].spec
-            guard let rate = freshRate(p.perp, now: view.now), rate.rate8h >= config.entryThresholdPerInterval8h else { continue }
+            guard let rate = freshRate(p.perp, now: view.now) else { continue }
             guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else { continue }
             out.append(EntryCandidate(pairIndex: i, score: rate.rate8h, conviction: Fixed(1), sourceSeq: rate.ref.raw))
-        }
-        // Best rate first; equal rates keep pair order (the list is built in pair order).
-        if out.count > 1 {
-            out.sort {
-                let c = Fixed.compare($0.score, $1.score)  // once (`!=` then `>` compared twice)
-                return c != 0 ? c > 0 : $0.pairIndex < $1.pairIndex
-            }
         }
         return out
     }

@@ -266,14 +266,14 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
     /// stricter test than `onBar`'s (any waiting order, eligible or not), so `markOnly` is
     /// exactly what `onBar` would do with such a bar.
     @inline(__always)
-    public func barOnlyMarks(_ i: Int) -> Bool {
+    public func isIdle(_ i: Int) -> Bool {
         guard i < isDefined.count, isDefined[i] else { return true }
         guard positions[i].isZero else { return false }
         for k in pending.indices where pending[k].intent.instrumentId.index == i { return false }
         return true
     }
 
-    /// `onBar` for a bar `barOnlyMarks` said moves only the last close.
+    /// `onBar` for a bar of an instrument `isIdle` on: it moves only the last close.
     @inline(__always)
     public mutating func markOnly(_ i: Int, close: Fixed) {
         guard i < isDefined.count, isDefined[i] else { return }

@@ -27,9 +27,10 @@ protocol InstantSink {
     mutating func begin(instant time: Timestamp) throws
     /// A bar of the open instant (in seq order); `seq` is its seq in the market journal.
     mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) throws
-    /// A bar of the open instant offered by its mark first: true when the sink applied it so
-    /// (it can change nothing else there), false to be handed the bar itself (the default).
-    mutating func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool
+    /// Bars of the open instant offered by their marks first: the sink applies from the
+    /// first those that can change nothing else and returns how many (the default: none);
+    /// the next is then handed over whole.
+    mutating func applyIdleMarks(_ marks: UnsafeBufferPointer<BarMark>, at time: Timestamp) -> Int
     /// The open instant's interval changes and settlements (each list in seq order), and the
     /// gap alerts its records revealed.
     mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
@@ -37,7 +38,7 @@ protocol InstantSink {
 }
 
 extension InstantSink {
-    func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool { false }
+    func applyIdleMarks(_ marks: UnsafeBufferPointer<BarMark>, at time: Timestamp) -> Int { 0 }
 }
 
 /// Hands one plan's market records to a sink instant by instant and watches its streams for

@@ -164,10 +164,10 @@ struct RunSession: InstantSink {
         pipeline.bar(bar, seq: seq, at: time)
     }
 
-    /// One bar of the open instant by its mark, applied when that is all it can change
-    /// (`ReplayPipeline.markIfIdle`).
-    mutating func markIfIdle(_ mark: BarMark, at time: Timestamp) -> Bool {
-        return pipeline.markIfIdle(instrument: Int(mark.instrument), intervalSeconds: mark.intervalSeconds, close: mark.close, at: time)
+    /// Bars of the open instant by their marks, applied while that is all they can change
+    /// (`ReplayPipeline.applyIdleMarks`).
+    mutating func applyIdleMarks(_ marks: UnsafeBufferPointer<BarMark>, at time: Timestamp) -> Int {
+        pipeline.applyIdleMarks(marks, at: time)
     }
 
     /// Closes an instant: its interval changes and settlements, its scan tick, then the gap
@@ -218,9 +218,6 @@ struct RunSession: InstantSink {
     /// capturing the reducer would copy all of it at every tick). Static, with the sampler
     /// passed in: a closure capturing `self` would overlap the pipeline's mutating access.
     private static func sample(_ sampler: EquitySampler, at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        // Counted by index: iterating `pairs` copied every PairState (and its array).
-        var open = 0
-        for i in reducer.pairs.indices where reducer.pairs[i].phase != .flat { open += 1 }
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: reducer.marks, openPairs: open)
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: reducer.marks, openPairs: reducer.activePairs)
     }
 }

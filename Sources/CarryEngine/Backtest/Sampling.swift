@@ -111,12 +111,17 @@ final class BufferedFile {
     private var buffer: [UInt8] = []
     private static let flushBytes = 1 << 16
 
-    init(path: String) throws {
-        self.path = path
+    convenience init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw BacktestError("cannot create \(path): check the --out directory is writable", badInput: false)
         }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        self.init(handle: try FileHandle(forWritingTo: URL(fileURLWithPath: path)), path: path)
+    }
+
+    /// Writes to an open file (`path` names it in errors).
+    init(handle: FileHandle, path: String) {
+        self.handle = handle
+        self.path = path
         buffer.reserveCapacity(Self.flushBytes + 1024)
     }
 

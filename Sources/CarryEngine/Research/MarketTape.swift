@@ -62,7 +62,11 @@ public struct PlanTape: Sendable {
         let first = k == 0 ? 0 : instants[k - 1].barEnd
         try marks.withUnsafeBufferPointer { marks in
             try sink.begin(instant: time)
-            for i in first..<instant.barEnd where !sink.markIfIdle(marks[i], at: time) {
+            var i = first
+            while i < instant.barEnd {
+                // The bars the config is idle on, by their marks, up to one it is not.
+                i = sink.applyIdleMarks(UnsafeBufferPointer(rebasing: marks[i..<instant.barEnd]), at: time) + i
+                guard i < instant.barEnd else { break }
                 let c = Int(marks[i].instrument), row = Int(marks[i].row)
                 try bars[c].withUnsafeBufferPointer { bars in
                     // The instrument's next bar, likely read at the next instant (a config
@@ -70,26 +74,10 @@ public struct PlanTape: Sendable {
                     if row + 1 < bars.count { carry_prefetch(bars.baseAddress! + row + 1, MemoryLayout<BarClosed>.size) }
                     try sink.bar(bars[row], seq: barSeqs[c][row], at: time)
                 }
+                i += 1
             }
         }
         try sink.end(instant: time, intervalChanges: instant.intervalChanges, settlements: instant.settlements, alerts: instant.alerts)
-    }
-}
-
-/// What a bar of a tape sets when the config it is replayed to is idle on its instrument:
-/// the mark (24 bytes, where the whole bar is 152), and where the bar is.
-public struct BarMark: Sendable, Equatable {
-    public var instrument: UInt32
-    public var intervalSeconds: UInt32
-    public var close: Fixed
-    /// The bar's place in its instrument's arrays (`PlanTape.bars`).
-    public var row: UInt32
-
-    init(_ bar: BarClosed, row: Int) {
-        instrument = bar.instrumentId.rawValue
-        intervalSeconds = bar.intervalSeconds
-        close = bar.close
-        self.row = UInt32(row)
     }
 }
 
