@@ -29,7 +29,9 @@ struct ThresholdRankingTests {
         let config = strategy(entry: "0.0001", maxRateAgeHours: 9)
         var s = ThresholdStrategy(config: config, pairs: Self.pairs)
         var rates: [Int: (rate: Fixed, time: Timestamp)] = [:]
-        // Few distinct rates (ties are common), some below the threshold, written at two scales.
+        // Few distinct rates (ties are common), some below the threshold; "0.0001" and
+        // "0.00010" are one rate written at two scales (normalised to 8 h, both at scale 12;
+        // the threshold compared with them is at scale 4).
         let levels = ["0.00005", "0.0001", "0.00010", "0.0002", "0.000200", "0.0003", "-0.0001"]
         var marks: [Fixed?] = Array(repeating: Fixed(100), count: 12)
         var checked = 0, nonEmpty = 0, ties = 0

@@ -25,7 +25,8 @@ struct BufferedFileTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
     }
 
-    @Test("a full disk (/dev/full) is reported at close, naming the file and the reason")
+    @Test("a full disk (/dev/full) is reported at close, naming the file and the reason",
+          .enabled(if: FileManager.default.isWritableFile(atPath: "/dev/full")))
     func fullDisk() throws {
         // Opened for writing as it is (creating the path would replace the device).
         let handle = try #require(FileHandle(forWritingAtPath: "/dev/full"))
@@ -35,7 +36,7 @@ struct BufferedFileTests {
             try file.close()
         } throws: { error in
             let text = "\(error)"
-            return text.contains("/dev/full") && text.contains("No space left on device") && text.contains("disk full")
+            return text.contains("cannot write /dev/full: ") && text.contains("(is the disk full?)")
         }
     }
 }

@@ -26,6 +26,30 @@ private struct CallLog: InstantSink {
     }
 }
 
+/// A `CallLog` that takes the bars of even instruments by their marks (as a config idle on
+/// them would), logging them as marks.
+private struct MarkingLog: InstantSink {
+    var log = CallLog()
+
+    mutating func begin(instant time: Timestamp) { log.begin(instant: time) }
+
+    mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) { log.bar(bar, seq: seq, at: time) }
+
+    mutating func applyIdleMarks(_ marks: UnsafeBufferPointer<BarMark>, at time: Timestamp) -> Int {
+        var n = 0
+        while n < marks.count && marks[n].instrument % 2 == 0 {
+            log.calls.append("mark \(marks[n].instrument) @\(CallLog.hour(time))")
+            n += 1
+        }
+        return n
+    }
+
+    mutating func end(instant time: Timestamp, intervalChanges: [(seq: UInt64, change: FundingIntervalChanged)],
+                      settlements: [(seq: UInt64, settlement: FundingSettled)], alerts: [GapAlert]) {
+        log.end(instant: time, intervalChanges: intervalChanges, settlements: settlements, alerts: alerts)
+    }
+}
+
 @Suite("Replay feed: instants handed over")
 struct ReplayFeedTests {
     static let spot = InstrumentDefined(id: InstrumentId(0), venue: .binance, kind: .spot, symbol: "BTCUSDT", baseAsset: "BTC", quoteAsset: "USDT",
@@ -121,5 +145,14 @@ struct ReplayFeedTests {
         var replayed = CallLog()
         for k in tape.instants.indices { try tape.replay(instant: k, to: &replayed) }
         #expect(replayed.calls == direct.calls)
+        // A sink that takes some bars by mark gets those as marks, in their places, and every
+        // other bar whole: the direct calls with instrument 0's bars as marks.
+        var marking = MarkingLog()
+        for k in tape.instants.indices { try tape.replay(instant: k, to: &marking) }
+        let expected = direct.calls.map { call in
+            call.hasPrefix("bar 0 ") ? "mark 0 @" + call.split(separator: "@").last! : call
+        }
+        #expect(marking.log.calls == expected)
+        #expect(marking.log.calls.contains { $0.hasPrefix("mark 0") } && marking.log.calls.contains { $0.hasPrefix("bar 1") })
     }
 }

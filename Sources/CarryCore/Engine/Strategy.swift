@@ -185,7 +185,10 @@ public struct ThresholdStrategy: CarryStrategy {
         self.config = config
         perpOfPair = pairs.map(\.perp.index)
         var pairOfPerp: [Int?] = Array(repeating: nil, count: (perpOfPair.max() ?? -1) + 1)
-        for (i, perp) in perpOfPair.enumerated() { pairOfPerp[perp] = i }
+        for (i, perp) in perpOfPair.enumerated() {
+            precondition(pairOfPerp[perp] == nil, "a perp is in two pairs: the config must list each symbol once")
+            pairOfPerp[perp] = i
+        }
         self.pairOfPerp = pairOfPerp
     }
 

@@ -259,8 +259,6 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
                           time: time, causation: .local(intentSeq))]
     }
 
-    /// A bar closed: fill eligible orders on its instrument, then check liquidation.
-    /// `barRef` is the bar's journal reference (the cause of a liquidation).
     /// True when a bar of instrument index `i` can only move its last close: the venue holds
     /// no position there (nothing to liquidate) and no order of it waits for a price. A
     /// stricter test than `onBar`'s (any waiting order, eligible or not), so `markOnly` is
@@ -280,6 +278,8 @@ public struct SimulatedExchange: ExecutionVenue, Sendable {
         lastClose[i] = close
     }
 
+    /// A bar closed: fill eligible orders on its instrument, then check liquidation.
+    /// `barRef` is the bar's journal reference (the cause of a liquidation).
     public mutating func onBar(_ bar: BarClosed, barRef: CausationRef) -> [VenueFact] {
         let id = bar.instrumentId
         guard id.index < isDefined.count, isDefined[id.index] else { return [] }

@@ -6,6 +6,9 @@
 public import CarryCore
 public import CarryJournal
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 private let comma = UInt8(ascii: ",")
 
@@ -153,7 +156,9 @@ final class BufferedFile {
                     } else if n < 0 && errno == EINTR {
                         continue
                     } else {
-                        failure = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                        let code = n < 0 ? errno : 0
+                        failure = code == 0 ? "nothing written"
+                            : String(cString: strerror(code)) + (code == ENOSPC || code == EDQUOT ? " (is the disk full?)" : "")
                         return
                     }
                 }
@@ -165,6 +170,6 @@ final class BufferedFile {
     func close() throws {
         flush()
         try handle.close()
-        if let failure { throw BacktestError("cannot write \(path): \(failure) (is the disk full?)", badInput: false) }
+        if let failure { throw BacktestError("cannot write \(path): \(failure)", badInput: false) }
     }
 }

@@ -84,17 +84,28 @@ public struct PlanTape: Sendable {
 /// Records what a feed hands over, instant by instant, into a `PlanTape`.
 struct TapeRecorder: InstantSink {
     var tape = PlanTape()
-    private var time = Timestamp.distantPast
+    /// Bars a column is reserved for when its first bar comes (0: grown as they come).
+    private var barsPerInstrument = 0
 
-    mutating func begin(instant time: Timestamp) {
-        self.time = time
+    init() {}
+
+    /// A recorder for a plan whose span holds about `barsPerInstrument` bars per instrument.
+    init(barsPerInstrument: Int, instruments: Int) {
+        self.barsPerInstrument = max(0, barsPerInstrument)
+        tape.marks.reserveCapacity(self.barsPerInstrument * instruments)
     }
+
+    mutating func begin(instant time: Timestamp) {}
 
     mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
         let c = bar.instrumentId.index
         while tape.bars.count <= c {
             tape.bars.append([])
             tape.barSeqs.append([])
+        }
+        if tape.bars[c].isEmpty {
+            tape.bars[c].reserveCapacity(barsPerInstrument)
+            tape.barSeqs[c].reserveCapacity(barsPerInstrument)
         }
         tape.marks.append(BarMark(bar, row: tape.bars[c].count))
         tape.bars[c].append(bar)
@@ -154,7 +165,11 @@ public struct MarketTape: Sendable {
                 feeds.append(ReplayFeed(plan: plan, describe: market.describe))
             }
         }
-        var recorders = Array(repeating: TapeRecorder(), count: feeds.count)
+        // Each recorder sized for its span's bars up front: grown by doubling, the instrument
+        // columns were copied on the way and held up to twice their size (0.7 GB peak).
+        var recorders = keys.map { k in
+            TapeRecorder(barsPerInstrument: Int((k.to - k.warmupFrom) / max(1, Int64(k.interval) * 1000)) + 2, instruments: k.instruments.count)
+        }
         var any: [Bool] = []
         for k in keys {
             for raw in k.instruments {
