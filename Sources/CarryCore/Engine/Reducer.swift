@@ -364,10 +364,9 @@ public struct CarryReducer: Sendable, Equatable {
 
     /// What the strategy sees: every pair's phase and, for pairs not flat, what they hold,
     /// collected and paid.
-    private mutating func view() -> StrategyView {
-        // The buffer of the last scan's view, taken (unique, so refilled in place).
-        var views = viewBuffer.views
-        viewBuffer.views = []
+    /// Built in `views` (the scan's buffer, refilled in place when no earlier view still shares
+    /// it). Not mutating: as a mutating method it copied the whole reducer at each call.
+    private func view(into views: inout [PairView]) -> StrategyView {
         views.removeAll(keepingCapacity: true)
         views.reserveCapacity(pairs.count)
         // Fields read in place: copying each `PairState` out (with its intents array), here and
@@ -404,7 +403,10 @@ public struct CarryReducer: Sendable, Equatable {
         }
         if checkDrawdown(ref: ref, into: &out) { return }
         // Exits first, so freed capacity can be used by entries in the same scan.
-        var scanView = view()
+        // The buffer of the last scan's view, taken (unique, so refilled in place).
+        var buffer = viewBuffer.views
+        viewBuffer.views = []
+        var scanView = view(into: &buffer)
         let decidedBefore = out.decisions.count
         for exit in strategy.exits(scanView) where pairs[exit.pairIndex].phase == .open {
             let signalSeq = out.add(.signal(exit.signal), causation: ref)
@@ -413,7 +415,7 @@ public struct CarryReducer: Sendable, Equatable {
         retryStuckCloses(ref: ref, into: &out)
         guard !killSwitchEngaged else { return }
         // The view again only when something was decided (the common scan decides nothing).
-        if out.decisions.count != decidedBefore { scanView = view() }
+        if out.decisions.count != decidedBefore { scanView = view(into: &buffer) }
         let candidates = strategy.entries(scanView)
         var active = activePairs
         var considered = PairSet(count: pairs.count)
@@ -451,7 +453,7 @@ public struct CarryReducer: Sendable, Equatable {
             }
         }
         for i in pairs.indices where !considered.contains(i) && pairs[i].phase == .flat { lastSkip[i] = nil }
-        viewBuffer.views = scanView.pairs
+        viewBuffer.views = buffer
     }
 
     /// Journals why pair `i` was not entered, when the reason changed since the last scan.

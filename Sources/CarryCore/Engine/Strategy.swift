@@ -110,53 +110,38 @@ public protocol CarryStrategy: Sendable, Equatable {
     var observesBars: Bool { get }
 }
 
-/// The strategies Carry has, as one concrete type (no existential on the scan path).
-public enum AnyCarryStrategy: CarryStrategy {
-    case threshold(ThresholdStrategy)
-    case composite(CompositeStrategy)
+/// The strategies Carry has, as one concrete type (no existential on the scan path): the one
+/// in use in its own stored property. (Not an enum: mutating an enum's payload means taking it
+/// out and putting it back, and every settlement observed copied the whole enum, 560 bytes,
+/// three times.)
+public struct AnyCarryStrategy: CarryStrategy {
+    private var threshold: ThresholdStrategy?
+    private var composite: CompositeStrategy?
+
+    /// v1.0's threshold strategy.
+    public static func threshold(_ s: ThresholdStrategy) -> AnyCarryStrategy { AnyCarryStrategy(threshold: s, composite: nil) }
+
+    /// v1.1's composite strategy.
+    public static func composite(_ s: CompositeStrategy) -> AnyCarryStrategy { AnyCarryStrategy(threshold: nil, composite: s) }
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
-        // Each payload is taken out first (its place held by a placeholder), so its arrays are
-        // mutated in place, not copied because the enum still shares them.
-        switch self {
-        case .threshold(var s):
-            self = .threshold(ThresholdStrategy.placeholder)
-            s.observe(input, time: time, ref: ref)
-            self = .threshold(s)
-        case .composite(var s):
-            self = .threshold(ThresholdStrategy.placeholder)
-            s.observe(input, time: time, ref: ref)
-            self = .composite(s)
-        }
+        // Mutated in place through the optional.
+        if threshold != nil { threshold!.observe(input, time: time, ref: ref) } else { composite!.observe(input, time: time, ref: ref) }
     }
 
     public func exits(_ view: StrategyView) -> [ExitSignal] {
-        switch self {
-        case .threshold(let s): return s.exits(view)
-        case .composite(let s): return s.exits(view)
-        }
+        threshold?.exits(view) ?? composite!.exits(view)
     }
 
     public func entries(_ view: StrategyView) -> [EntryCandidate] {
-        switch self {
-        case .threshold(let s): return s.entries(view)
-        case .composite(let s): return s.entries(view)
-        }
+        threshold?.entries(view) ?? composite!.entries(view)
     }
 
     public func entrySignal(for candidate: EntryCandidate, pair: PairSpec, view: StrategyView) -> SignalComputed {
-        switch self {
-        case .threshold(let s): return s.entrySignal(for: candidate, pair: pair, view: view)
-        case .composite(let s): return s.entrySignal(for: candidate, pair: pair, view: view)
-        }
+        threshold?.entrySignal(for: candidate, pair: pair, view: view) ?? composite!.entrySignal(for: candidate, pair: pair, view: view)
     }
 
-    public var observesBars: Bool {
-        switch self {
-        case .threshold(let s): return s.observesBars
-        case .composite(let s): return s.observesBars
-        }
-    }
+    public var observesBars: Bool { threshold?.observesBars ?? composite!.observesBars }
 }
 
 /// v1.0, the simple threshold: enter when the last settled rate per 8 h reaches the entry
@@ -192,10 +177,6 @@ public struct ThresholdStrategy: CarryStrategy {
         self.pairOfPerp = pairOfPerp
     }
 
-    /// Holds an enum's place while its payload is mutated (never run).
-    static let placeholder = ThresholdStrategy(config: ThresholdStrategyConfig(entryThresholdPerInterval8h: .zero, exitThresholdPerInterval8h: .zero,
-                                                                                maxHoldingMs: 0, pairNotionalUsdt: .zero, maxOpenPairs: 0, maxRateAgeMs: 0),
-                                               pairs: [])
 
     public mutating func observe(_ input: MarketInput, time: Timestamp, ref: CausationRef) {
         guard case .fundingSettled(let f) = input else { return }
