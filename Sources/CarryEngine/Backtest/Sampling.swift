@@ -25,6 +25,9 @@ final class EquitySampler {
     /// fills and funding, so most samples repeat the previous text.
     private var book: (cash: Fixed, funding: Fixed, fees: Fixed, slippage: Fixed) = (.zero, .zero, .zero, .zero)
     private var bookText: [UInt8] = []
+    /// The last row's values after its time, and their text.
+    private var last: (equity: Fixed, pricePnL: Fixed, drawdown: Fixed, openPairs: Int, gross: Fixed) = (.zero, .zero, .zero, 0, .zero)
+    private var rowTail: [UInt8] = []
 
     init(config: BacktestConfig, pairs: [ResolvedPair], csvPath: String?) throws {
         tracker = PerformanceTracker(initialCapital: config.initialCapitalUsdt, collateralCostApr: config.collateralCostApr)
@@ -74,15 +77,24 @@ final class EquitySampler {
             bookText.append(comma); p.totalFees.write(to: &bookText)
             bookText.append(comma); p.totalSlippage.write(to: &bookText)
         }
+        // The row after its time repeats while nothing in it moved (a flat book between
+        // trades): then it is copied, not formatted again.
+        let repeated = unchanged && !rowTail.isEmpty && last.equity.isIdentical(to: equity) && last.pricePnL.isIdentical(to: pricePnL)
+            && last.drawdown.isIdentical(to: drawdown) && last.openPairs == openPairs && last.gross.isIdentical(to: gross)
+        if !repeated {
+            last = (equity, pricePnL, drawdown, openPairs, gross)
+            rowTail.removeAll(keepingCapacity: true)
+            rowTail.append(comma); equity.write(to: &rowTail)
+            rowTail.append(contentsOf: bookText)
+            rowTail.append(comma); pricePnL.write(to: &rowTail)
+            rowTail.append(comma); drawdown.write(to: &rowTail)
+            rowTail.append(comma); Fixed(Int64(openPairs)).write(to: &rowTail)
+            rowTail.append(comma); gross.write(to: &rowTail)
+            rowTail.append(UInt8(ascii: "\n"))
+        }
         csv.write { line in
             time.writeISO8601(to: &line)
-            line.append(comma); equity.write(to: &line)
-            line.append(contentsOf: bookText)
-            line.append(comma); pricePnL.write(to: &line)
-            line.append(comma); drawdown.write(to: &line)
-            line.append(comma); Fixed(Int64(openPairs)).write(to: &line)
-            line.append(comma); gross.write(to: &line)
-            line.append(UInt8(ascii: "\n"))
+            line.append(contentsOf: rowTail)
         }
     }
 
