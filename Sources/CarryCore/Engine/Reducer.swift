@@ -70,8 +70,8 @@ public struct CarryReducer: Sendable, Equatable {
     /// Cool-down after a pair closes before it may reopen, in ms.
     public let reentryCooldownMs: Int64
     public private(set) var strategy: AnyCarryStrategy
-    /// `strategy.observesBars`, kept (read on every bar: asking the enum copied the whole
-    /// strategy, 560 bytes, each time).
+    /// `strategy.observesBars`, kept (read on every bar: asking the strategy, then an enum,
+    /// copied all 560 bytes of it each time).
     private let strategyObservesBars: Bool
     public let sizer: AnyPositionSizer
     public private(set) var instruments: [InstrumentDefined?] = []
