@@ -118,14 +118,14 @@ struct LiveSessionTests {
     let carry = Fixtures.executable("carry")
 
     @Test("a month of replayed history: pairs open and close, funding is collected, the ledger equals the venue's log to the unit, every reconciliation matches, the journal verifies")
-    func monthOfHistory() throws {
+    func monthOfHistory() async throws {
         let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "36000",
                                                                       "--limit", "1000"])
         defer { sim.stop() }
         let scratch = ScratchDirectory("live-month")
         let journal = scratch.sub("session")
         let stopAt = "2026-01-10T00:00:00Z"   // 31 days of history
-        let r = try runProcess(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch),
+        let r = try await runProcessOffPool(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch),
                                        "--journal", journal, "--base-url", sim.baseURL, "--stop-at", stopAt, "--env-file", scratch.sub("none.env")],
                                environment: simKeys, timeoutSeconds: 600)
         #expect(r.status == 0, "\(r.stderr)")
@@ -177,14 +177,14 @@ struct LiveSessionTests {
     }
 
     @Test("private streams with faults (connections killed, messages lost before each kill, executions sent twice): fills learned by stream, reconnected and reconciled after every reconnect, no fill lost or doubled, uptime journaled")
-    func streamsWithDrops() throws {
+    func streamsWithDrops() async throws {
         let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "36000",
                                                                       "--limit", "1000", "--ws-drop-every", "40", "--ws-lose", "2", "--ws-dup-exec", "2"])
         defer { sim.stop() }
         let scratch = ScratchDirectory("live-streams")
         let journal = scratch.sub("session")
         // Polling slower than the stream: a fill the venue makes between steps wakes the loop by stream.
-        let r = try runProcess(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch, poll: "300ms"),
+        let r = try await runProcessOffPool(carry, ["run", "--mode", "live", "--config-dir", try liveConfigDirectory(scratch), "--config", try liveConfig(scratch, poll: "300ms"),
                                        "--journal", journal, "--base-url", sim.baseURL, "--stop-at", "2025-12-28T00:00:00Z", "--env-file", scratch.sub("none.env")],
                                environment: simKeys, timeoutSeconds: 600)
         #expect(r.status == 0, "\(r.stderr)")
@@ -268,7 +268,7 @@ struct LiveSessionTests {
     }
 
     @Test("chaos: lost answers, 5xx after accept, refusals, partial fills, 5xx on any request, and the engine SIGKILLed four times: nothing placed twice, nothing lost, every reconciliation matched")
-    func chaos() throws {
+    func chaos() async throws {
         let sim = try RunningSim(journal: SourceJournal.shared.path, [
             "--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "36000", "--limit", "1000",
             "--fault", "drop-after-accept:4", "--fault", "5xx-after-accept:5", "--fault", "reject-balance:7", "--fault", "partial:3", "--fault", "5xx:29",
@@ -288,7 +288,7 @@ struct LiveSessionTests {
             child.signal(SIGKILL)
             child.wait()
         }
-        let r = try runProcess(carry, args, environment: simKeys, timeoutSeconds: 600)
+        let r = try await runProcessOffPool(carry, args, environment: simKeys, timeoutSeconds: 600)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("live session continued"), "\(r.stdout)")
 
@@ -439,7 +439,7 @@ struct LiveSessionTests {
     }
 
     @Test("the API key and secret never reach the journal, stdout, stderr or an error — even when the venue refuses the signature")
-    func keysNeverLeak() throws {
+    func keysNeverLeak() async throws {
         let key = "KEYcanary7f3a9e21b"
         let secret = "SECRETcanary51c2e88d0"
         let sim = try RunningSim(journal: SourceJournal.shared.path, ["--source-venue", "binance", "--replay-start", replayStart, "--replay-speed", "36000",
@@ -450,7 +450,7 @@ struct LiveSessionTests {
         let configDir = try liveConfigDirectory(scratch)
         // A differing fee schedule, so the fee check speaks too.
         let config = try liveConfig(scratch, fees: "{spotTaker: 0.002, spotMaker: 0.001, perpTaker: 0.0005, perpMaker: 0.0002}")
-        let ok = try runProcess(carry, ["run", "--mode", "live", "--config-dir", configDir, "--config", config, "--journal", journal, "--base-url", sim.baseURL,
+        let ok = try await runProcessOffPool(carry, ["run", "--mode", "live", "--config-dir", configDir, "--config", config, "--journal", journal, "--base-url", sim.baseURL,
                                         "--stop-at", "2025-12-20T00:00:00Z", "--env-file", scratch.sub("none.env")],
                                 environment: ["BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret], timeoutSeconds: 300)
         #expect(ok.status == 0, "\(ok.stderr)")

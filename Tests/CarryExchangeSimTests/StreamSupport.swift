@@ -72,9 +72,12 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-/// `runProcess` off the cooperative pool.
-func runProcessOffPool(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
-    try await offPool { try runProcess(executable, arguments) }
+/// `runProcess` off the cooperative pool (a test waiting minutes for a child inside the pool
+/// holds one of its few threads — two cores, two threads — and can starve every async test
+/// running beside it: a stream test timed out waiting for its subscription that way).
+func runProcessOffPool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       timeoutSeconds: Double = 120) async throws -> ProcessResult {
+    try await offPool { try runProcess(executable, arguments, environment: environment, timeoutSeconds: timeoutSeconds) }
 }
 
 /// Runs `body`; fails with a timeout after `seconds` (so no test waits forever).
