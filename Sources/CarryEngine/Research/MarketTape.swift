@@ -85,12 +85,11 @@ public struct PlanTape: Sendable {
 struct TapeRecorder: InstantSink {
     var tape = PlanTape()
     /// Bars a column is reserved for when its first bar comes (0: grown as they come).
-    private var barsPerInstrument = 0
+    private let barsPerInstrument: Int
 
-    init() {}
-
-    /// A recorder for a plan whose span holds about `barsPerInstrument` bars per instrument.
-    init(barsPerInstrument: Int, instruments: Int) {
+    /// A recorder for a plan whose span holds about `barsPerInstrument` bars per instrument
+    /// (0: unknown).
+    init(barsPerInstrument: Int = 0, instruments: Int = 0) {
         self.barsPerInstrument = max(0, barsPerInstrument)
         tape.marks.reserveCapacity(self.barsPerInstrument * instruments)
     }

@@ -6,7 +6,6 @@
 // READERS_FULL) to prove the writer halts cleanly. Nothing outside this file imports CLMDB.
 
 internal import CLMDB
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -265,9 +264,7 @@ final class LMDBEnv: @unchecked Sendable {
         let target = String(cString: real)
         free(real)
         // Read to the end (String(contentsOfFile:) stops at the first 4 KiB of a /proc file).
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return [] }
-        defer { try? handle.close() }
-        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        guard let maps = Journal.readSmallFile("/proc/self/maps") else { return [] }
         var out: [(UInt, Int)] = []
         for line in maps.split(separator: "\n") where line.hasSuffix(target) {
             // start-end perms offset dev inode pathname (the pathname may hold spaces).
