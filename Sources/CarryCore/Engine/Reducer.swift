@@ -103,6 +103,9 @@ public struct CarryReducer: Sendable, Equatable {
     /// The scan's view buffer, handed back at the end of each scan and refilled by the next
     /// (allocating it at every scan showed in a sweep's profile).
     private var viewBuffer = ScanBuffer()
+    /// The positions' value at the marks as the last scan's drawdown check found it, kept
+    /// until the next input, bar or mark (which may move it): `scanPositionsValue`.
+    private var valuationMemo = ValuationMemo()
     /// Orders whose outcome is unknown (kept as a count: the pipeline asks every instant).
     public private(set) var unknownCount = 0
     /// Execution ids of liquidations booked (membership only: never iterated).
@@ -165,6 +168,12 @@ public struct CarryReducer: Sendable, Equatable {
     /// Equity at the last closes.
     public var equity: Fixed { portfolio.equity(marks: marks) }
 
+    /// `portfolio.positionsValue(marks: marks)` as the last scan computed it, when no input,
+    /// bar or mark has come since (the portfolio and marks move only with those; a scan's own
+    /// decisions change neither): an equity sample right after a scan values the book once,
+    /// not twice. Nil otherwise.
+    public var scanPositionsValue: Fixed? { valuationMemo.positionsValue }
+
     /// True when new pairs may be opened.
     public var mayOpen: Bool { !killSwitchEngaged && halt == nil && !reconciliationHold }
 
@@ -192,6 +201,7 @@ public struct CarryReducer: Sendable, Equatable {
     /// `nextSeq` is the seq the first returned decision will get.
     public mutating func apply(_ input: EngineInput, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
         if case .market(.bar(let bar)) = input { return applyBar(bar, time: time, ref: ref, nextSeq: nextSeq) }
+        valuationMemo.positionsValue = nil
         var out = DecisionBuffer(nextSeq: nextSeq)
         advanceClock(to: time, ref: ref, into: &out)
         switch input {
@@ -237,6 +247,7 @@ public struct CarryReducer: Sendable, Equatable {
 
     /// Applies a bar: exactly `apply(.market(.bar(bar)), …)` (the replay hot path).
     public mutating func applyBar(_ bar: BarClosed, time: Timestamp, ref: CausationRef, nextSeq: UInt64) -> [Decision] {
+        valuationMemo.positionsValue = nil
         var out = DecisionBuffer(nextSeq: nextSeq)
         // Every bar of an instant but its first finds the clock there already.
         if time > now { advanceClock(to: time, ref: ref, into: &out) }
@@ -268,6 +279,7 @@ public struct CarryReducer: Sendable, Equatable {
     /// clock moves to `time` (metering nothing) and the mark is the close.
     @inline(__always)
     public mutating func markOnly(_ i: Int, intervalSeconds: UInt32, close: Fixed, at time: Timestamp) {
+        valuationMemo.positionsValue = nil
         if time > now { now = time }
         guard intervalSeconds == config.barIntervalSeconds, i < marks.count else { return }
         marks[i] = close
@@ -1044,7 +1056,9 @@ public struct CarryReducer: Sendable, Equatable {
     /// the instant has been applied, so marks of one leg never run ahead of the other's.
     /// Returns true when it engaged the kill switch.
     private mutating func checkDrawdown(ref: CausationRef, into out: inout DecisionBuffer) -> Bool {
-        let e = equity
+        let value = portfolio.positionsValue(marks: marks)
+        valuationMemo.positionsValue = value
+        let e = portfolio.cash + value
         if e > peakEquity { peakEquity = e }
         let dd = RiskChecks.drawdown(equity: e, peak: peakEquity)
         guard !killSwitchEngaged && dd >= config.risk.maxDrawdown else { return false }
@@ -1122,6 +1136,14 @@ struct PairSet {
     }
 
     func contains(_ i: Int) -> Bool { i < 64 ? low & (1 << UInt64(i)) != 0 : high[i - 64] }
+}
+
+/// The positions' value a scan found, until the book or a mark moves. Not state (a function
+/// of it while set): equal whatever it holds.
+struct ValuationMemo: Sendable, Equatable {
+    var positionsValue: Fixed?
+
+    static func == (a: ValuationMemo, b: ValuationMemo) -> Bool { true }
 }
 
 /// A buffer the scan reuses. Not state: equal whatever it holds.

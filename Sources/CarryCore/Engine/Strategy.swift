@@ -190,10 +190,14 @@ public struct ThresholdStrategy: CarryStrategy {
             rateTime.append(.distantPast)
             rateRef.append(.none)
         }
-        rate8h[i] = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
+        let rate = f.intervalMinutes > 0 ? FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes) : nil
+        // The ranking orders pairs by value only: a rate equal to the last one (most
+        // settlements repeat the 0.01 % baseline) leaves it as it is.
+        let moved = rate != rate8h[i]
+        rate8h[i] = rate
         rateTime[i] = time
         rateRef[i] = ref
-        if i < pairOfPerp.count, let pair = pairOfPerp[i] { rerank(pair, rate: rate8h[i]) }
+        if moved, i < pairOfPerp.count, let pair = pairOfPerp[i] { rerank(pair, rate: rate) }
     }
 
     /// Moves `pair` to its place in the ranking for its new rate (out of it below the

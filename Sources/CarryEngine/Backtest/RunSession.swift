@@ -218,6 +218,7 @@ struct RunSession: InstantSink {
     /// capturing the reducer would copy all of it at every tick). Static, with the sampler
     /// passed in: a closure capturing `self` would overlap the pipeline's mutating access.
     private static func sample(_ sampler: EquitySampler, at time: Timestamp, _ reducer: borrowing CarryReducer) {
-        sampler.sample(at: time, portfolio: reducer.portfolio, marks: reducer.marks, openPairs: reducer.activePairs)
+        sampler.sample(at: time, portfolio: reducer.portfolio, marks: reducer.marks, openPairs: reducer.activePairs,
+                       positionsValue: reducer.scanPositionsValue)
     }
 }

@@ -47,14 +47,16 @@ final class EquitySampler {
     }
 
     /// `sample(at:portfolio:marks:openPairs:)` with the marks as an array by instrument index,
-    /// as the reducer keeps them (no closure call per position).
-    func sample(at time: Timestamp, portfolio p: Portfolio, marks: [Fixed?], openPairs: Int) {
+    /// as the reducer keeps them (no closure call per position), and the positions' value at
+    /// them when already known (`CarryReducer.scanPositionsValue`).
+    func sample(at time: Timestamp, portfolio p: Portfolio, marks: [Fixed?], openPairs: Int, positionsValue known: Fixed? = nil) {
         var gross = Fixed.zero
         for id in perps {
             let q = p.position(id)
             if !q.isZero, id.index < marks.count, let m = marks[id.index] { gross += q.magnitude.multiplied(by: m, scale: 8, .toNearestOrEven) }
         }
-        sample(at: time, portfolio: p, valuation: p.valuation(marks: marks), gross: gross, openPairs: openPairs)
+        let value = known ?? p.positionsValue(marks: marks)
+        sample(at: time, portfolio: p, valuation: (p.cash + value, value - p.totalReferenceCost), gross: gross, openPairs: openPairs)
     }
 
     /// A sample with the positions already valued (`Portfolio.valuation`) and the perp legs'
