@@ -25,6 +25,40 @@ struct BufferedFileTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
     }
 
+    @Test("megabytes in uneven pieces arrive byte for byte: whole blocks uncached, the last partial one at close")
+    func uncachedBlocks() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("carry-bf-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("curve.csv").path
+        let file = try BufferedFile(path: path)
+        let openedUncached = file.writesUncached
+        var expected: [UInt8] = []
+        var rng = SystemRandomNumberGenerator()
+        // 3.5 MB in pieces of 1 byte to 300 kB: flushes land at every offset modulo the block.
+        while expected.count < 3_500_000 {
+            let n = Int.random(in: 1...300_000, using: &rng)
+            let piece = (0..<n).map { UInt8(truncatingIfNeeded: expected.count &+ $0 &* 7) }
+            expected += piece
+            file.write(piece)
+        }
+        // Still uncached after several aligned blocks, if the file system took it at all.
+        #expect(file.writesUncached == openedUncached)
+        try file.close()
+        let back = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(back.count == expected.count)
+        #expect(back == expected)
+    }
+
+    @Test("a device path is written as it is, never replaced by a file")
+    func devicePath() throws {
+        let file = try BufferedFile(path: "/dev/null")
+        file.write(Array(repeating: UInt8(ascii: "a"), count: 3 << 20))
+        try file.close()
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+        #expect(type == .typeCharacterSpecial)
+    }
+
     @Test("a full disk (/dev/full) is reported at close, naming the file and the reason",
           .enabled(if: FileManager.default.isWritableFile(atPath: "/dev/full")))
     func fullDisk() throws {

@@ -116,6 +116,20 @@ static inline int carry_populate_write(void *p, size_t len) {
 #endif
 }
 
+/* ------------------------------------------------------------------ */
+/* Uncached output                                                     */
+/* ------------------------------------------------------------------ */
+
+/// Opens `path` for writing (created 0644, truncated) with O_DIRECT: writes go
+/// from the caller's buffer to the device, not through the page cache. Each
+/// write must start at an offset and an address aligned to 4096 bytes and be a
+/// multiple of 4096 long. Returns the descriptor, or -1 with errno (EINVAL:
+/// the file system cannot; open it the ordinary way instead).
+int carry_open_uncached(const char *path);
+
+/// Turns O_DIRECT off on `fd` (for a last, unaligned write). 0, or -1 with errno.
+int carry_drop_uncached(int fd);
+
 #ifdef __cplusplus
 }
 #endif
