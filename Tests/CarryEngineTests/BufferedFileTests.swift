@@ -2,6 +2,7 @@
 // refuses fails the run at its end with the file named, instead of trapping mid-run.
 
 @testable import CarryEngine
+import CarryTesting
 import Foundation
 import Testing
 
@@ -9,10 +10,9 @@ import Testing
 struct BufferedFileTests {
     @Test("lines past many buffer flushes arrive whole and in order")
     func writesWhole() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("carry-bf-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("out.csv").path
+        let scratch = ScratchDirectory("bf")
+        defer { withExtendedLifetime(scratch) {} }
+        let path = scratch.sub("out.csv")
         let file = try BufferedFile(path: path)
         var expected = ""
         for i in 0..<20_000 {
@@ -27,10 +27,9 @@ struct BufferedFileTests {
 
     @Test("megabytes in uneven pieces arrive byte for byte: whole blocks uncached, the last partial one at close")
     func uncachedBlocks() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("carry-bf-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("curve.csv").path
+        let scratch = ScratchDirectory("bf")
+        defer { withExtendedLifetime(scratch) {} }
+        let path = scratch.sub("curve.csv")
         let file = try BufferedFile(path: path)
         let openedUncached = file.writesUncached
         var expected: [UInt8] = []
