@@ -159,6 +159,9 @@ extension BybitStreamMessage {
     var kline: BybitStreamKline? { if case .kline(let k) = self { k } else { nil } }
     var isResync: Bool { if case .resyncRequired = self { true } else { false } }
     var isSubscribed: Bool { if case .subscribed = self { true } else { false } }
+    var isDisconnect: Bool { if case .disconnected = self { true } else { false } }
+    /// A disconnect of the client's own: no frame from the venue for two pings.
+    var isSilenceDisconnect: Bool { if case .disconnected(_, let reason) = self { reason.contains("no frame from the venue") } else { false } }
     var streamError: BybitStreamError? { if case .error(let e) = self { e } else { nil } }
 }
 

@@ -263,6 +263,7 @@ final class BufferedFile {
     }
 
     func close() throws {
+        guard !closed else { return }
         flush(final: true)
         closed = true
         if let handle { try handle.close() } else if Glibc.close(fd) != 0 && failure == nil { fail(errno) }

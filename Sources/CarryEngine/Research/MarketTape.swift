@@ -88,6 +88,9 @@ struct TapeRecorder: InstantSink {
     var tape = PlanTape()
     /// Bars a column is reserved for when its first bar comes (0: grown as they come).
     private let barsPerInstrument: Int
+    /// The prefault running over the reserved columns, stopped before any of them outgrows
+    /// its reservation (the append would move it, and the prefault must not outlive it).
+    fileprivate var prefault: Prefault?
 
     /// A recorder for a plan whose span holds about `barsPerInstrument` bars per instrument
     /// (0: unknown), its columns for `instruments` (raw ids) reserved now.
@@ -129,6 +132,10 @@ struct TapeRecorder: InstantSink {
     mutating func bar(_ bar: BarClosed, seq: UInt64, at time: Timestamp) {
         let c = bar.instrumentId.index
         if c >= tape.bars.count || tape.bars[c].capacity == 0 { reserveColumn(c) }
+        if let prefault, tape.marks.count == tape.marks.capacity || tape.bars[c].count == tape.bars[c].capacity
+            || tape.barSeqs[c].count == tape.barSeqs[c].capacity {
+            prefault.stop()
+        }
         tape.marks.append(BarMark(bar, row: tape.bars[c].count))
         tape.bars[c].append(bar)
         tape.barSeqs[c].append(seq)
@@ -210,6 +217,7 @@ public struct MarketTape: Sendable {
         // machine's are microseconds each), and the sweep's other cores wait for the tape.
         let prefault = Prefault(regions: recorders.flatMap(\.reservedRegions))
         defer { prefault.stop() }
+        for f in recorders.indices { recorders[f].prefault = prefault }
         var any: [Bool] = []
         for k in keys {
             for raw in k.instruments {
@@ -266,6 +274,7 @@ public struct MarketTape: Sendable {
 /// residency changes, never a byte, so it may run over memory being written.
 private final class Prefault: Sendable {
     private let stopped = Atomic<Bool>(false)
+    private let joined = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
     init(regions: [(UnsafeMutableRawPointer, Int)]) {
@@ -286,9 +295,10 @@ private final class Prefault: Sendable {
         thread.start()
     }
 
-    /// Stops it and waits for its thread to end.
+    /// Stops it and waits for its thread to end (at once when it already has).
     func stop() {
         stopped.store(true, ordering: .relaxed)
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         done.wait()
     }
 }
