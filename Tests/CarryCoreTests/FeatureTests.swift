@@ -154,9 +154,10 @@ struct MarketFeaturesTests {
         #expect(m.funding(InstrumentId(1), now: hours(18), persistenceLevel: .zero)?.last == f("0.00008"))
     }
 
-    @Test("trend and persistence come from the last N settlements once N were seen, not before")
-    func trendAndPersistence() throws {
-        var m = MarketFeatures(windows: windows(trend: 3, persistence: 4), pairs: onePair)
+    @Test("trend and persistence come from the last N settlements once N were seen, not before (computed when asked, or kept from each settlement for the level asked)",
+          arguments: [false, true])
+    func trendAndPersistence(kept: Bool) throws {
+        var m = MarketFeatures(windows: windows(trend: 3, persistence: 4), pairs: onePair, persistenceLevel: kept ? f("0.00005") : nil)
         let rates = ["0.00004", "0.00006", "0.00008", "0.00003", "0.00009"]
         var seen: [FundingFeature] = []
         for (k, r) in rates.enumerated() {
@@ -174,6 +175,11 @@ struct MarketFeaturesTests {
         #expect(seen[4].persistenceShare == f("0.75") && seen[4].persistenceRun == 1)
         // After 4: 4, 6, 8, 3 above 5 → 0.5, run 0.
         #expect(seen[3].persistenceShare == f("0.5") && seen[3].persistenceRun == 0)
+        // Asked with another level than the one kept: 6, 8, 3, 9 above 7 → 8 and 9, 0.5, run 1;
+        // the slope and the level (the mean of 8, 3, 9) do not depend on it.
+        let other = try #require(m.funding(InstrumentId(1), now: hours(32), persistenceLevel: f("0.00007")))
+        #expect(other.persistenceShare == f("0.5") && other.persistenceRun == 1 && other.slope == f("0.000005"))
+        #expect(other.level == seen[4].level)
     }
 
     @Test("a predicted rate counts only while its settlement is still ahead (normalised per 8 h)")

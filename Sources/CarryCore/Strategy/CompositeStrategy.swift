@@ -115,8 +115,11 @@ public struct CompositeScore: Sendable, Equatable {
     public var expectedNetCarry: Fixed
     /// Hours of holding at the expected rate that pay the round trip (nil: the rate does not pay).
     public var breakevenHours: Fixed?
-    /// The journaled components (value, weight, source) in a fixed order.
+    /// The journaled components (value, weight, source) in a fixed order; empty when the
+    /// evaluation was asked for the score alone.
     public var components: [SignalComponent]
+    /// The input behind the funding level (the first component's source).
+    public var sourceSeq: UInt64
 }
 
 /// Why a pair cannot be scored, or does not qualify.
@@ -140,7 +143,7 @@ public struct CompositeStrategy: CarryStrategy {
         self.pairs = pairs
         self.fees = fees
         self.slippage = slippage
-        features = MarketFeatures(windows: config.windows, pairs: pairs)
+        features = MarketFeatures(windows: config.windows, pairs: pairs, persistenceLevel: config.persistenceLevel)
         takerFees = Array(repeating: (nil, nil), count: pairs.count)
     }
 
@@ -164,8 +167,10 @@ public struct CompositeStrategy: CarryStrategy {
 
     // MARK: - Scoring
 
-    /// Scores pair `i` at `now`, or says which feature has no data yet.
-    public func evaluate(_ i: Int, now: Timestamp) -> CompositeVerdict {
+    /// Scores pair `i` at `now`, or says which feature has no data yet; with the components
+    /// that record why unless `wanted` is false (a scan ranks every flat pair every hour and
+    /// journals a few: building every pair's list was a tenth of a composite config's time).
+    public func evaluate(_ i: Int, now: Timestamp, components wanted: Bool = true) -> CompositeVerdict {
         let p = pairs[i]
         let w = config.weights
         guard let f = features.funding(p.perp, now: now, persistenceLevel: config.persistenceLevel) else {
@@ -175,22 +180,23 @@ public struct CompositeStrategy: CarryStrategy {
         guard age <= config.maxRateAgeMs else { return .missing(.fundingLevel, limit: Fixed(config.maxRateAgeMs), observed: Fixed(age)) }
         let seen = Fixed(Int64(features.settlementCount(p.perp)))
         var components: [SignalComponent] = []
+        func add(_ c: @autoclosure () -> SignalComponent) { if wanted { components.append(c()) } }
         var weighted = Fixed.zero
 
         // Level (always required: the carry is computed from it).
         var expected = f.level
         if let predicted = f.predicted { expected = (f.level + predicted).divided(by: Int64(2), scale: FeatureMath.rateScale, .toNearestOrEven) }
         weighted += w.level.multiplied(by: FeatureMath.normalised(expected, scale: config.levelScale), scale: 12, .toNearestOrEven)
-        components.append(SignalComponent(factor: .fundingLevel, value: expected, weight: w.level, sourceSeq: f.lastRef.raw))
+        add(SignalComponent(factor: .fundingLevel, value: expected, weight: w.level, sourceSeq: f.lastRef.raw))
         if let predicted = f.predicted {
-            components.append(SignalComponent(factor: .predictedRate, value: predicted, weight: .zero, sourceSeq: f.predictedRef.raw))
+            add(SignalComponent(factor: .predictedRate, value: predicted, weight: .zero, sourceSeq: f.predictedRef.raw))
         }
         if w.trend.isPositive {
             guard let slope = f.slope else { return .missing(.fundingTrend, limit: Fixed(Int64(config.windows.trend)), observed: seen) }
             let direction = FeatureMath.trend(slope: slope, deadBand: config.trendDeadBand)
             let n = direction == .stable ? Fixed.zero : FeatureMath.normalised(slope, scale: config.trendScale)
             weighted += w.trend.multiplied(by: n, scale: 12, .toNearestOrEven)
-            components.append(SignalComponent(factor: .fundingTrend, value: slope, weight: w.trend, sourceSeq: f.lastRef.raw))
+            add(SignalComponent(factor: .fundingTrend, value: slope, weight: w.trend, sourceSeq: f.lastRef.raw))
         }
         if w.persistence.isPositive {
             guard let share = f.persistenceShare else {
@@ -198,8 +204,8 @@ public struct CompositeStrategy: CarryStrategy {
             }
             let n = share.multiplied(by: 2) - Fixed(1)
             weighted += w.persistence.multiplied(by: n, scale: 12, .toNearestOrEven)
-            components.append(SignalComponent(factor: .persistence, value: share, weight: w.persistence, sourceSeq: f.lastRef.raw))
-            components.append(SignalComponent(factor: .persistenceRun, value: Fixed(Int64(f.persistenceRun)), weight: .zero, sourceSeq: f.lastRef.raw))
+            add(SignalComponent(factor: .persistence, value: share, weight: w.persistence, sourceSeq: f.lastRef.raw))
+            add(SignalComponent(factor: .persistenceRun, value: Fixed(Int64(f.persistenceRun)), weight: .zero, sourceSeq: f.lastRef.raw))
         }
         if w.basis.isPositive {
             guard let b = features.basis(pair: i), b.count >= config.windows.basis else {
@@ -208,8 +214,8 @@ public struct CompositeStrategy: CarryStrategy {
             let halfRange = (b.max - b.min).divided(by: Int64(2), scale: FeatureMath.rateScale, .toNearestOrEven)
             let n = FeatureMath.normalised(b.current - b.mean, scale: halfRange)
             weighted += w.basis.multiplied(by: n, scale: 12, .toNearestOrEven)
-            components.append(SignalComponent(factor: .basis, value: b.current, weight: w.basis, sourceSeq: b.ref.raw))
-            components.append(SignalComponent(factor: .basisRange, value: b.max - b.min, weight: .zero, sourceSeq: b.ref.raw))
+            add(SignalComponent(factor: .basis, value: b.current, weight: w.basis, sourceSeq: b.ref.raw))
+            add(SignalComponent(factor: .basisRange, value: b.max - b.min, weight: .zero, sourceSeq: b.ref.raw))
         }
         // Volume: needed for the cost's impact term whatever its weight.
         guard let spotVolume = features.volume(p.spot), let perpVolume = features.volume(p.perp) else {
@@ -219,7 +225,7 @@ public struct CompositeStrategy: CarryStrategy {
         if w.volume.isPositive {
             let ratio = thinner.quote.divided(by: config.maxNotionalUsdt, scale: 6, .down)
             weighted += w.volume.multiplied(by: FeatureMath.normalised(ratio, scale: config.volumeScale, lower: .zero), scale: 12, .toNearestOrEven)
-            components.append(SignalComponent(factor: .volume, value: ratio, weight: w.volume, sourceSeq: thinner.ref.raw))
+            add(SignalComponent(factor: .volume, value: ratio, weight: w.volume, sourceSeq: thinner.ref.raw))
         }
         guard let spotFee = takerFees[i].spot, let perpFee = takerFees[i].perp else {
             return .missing(.roundTripCost, limit: .zero, observed: .zero)
@@ -241,11 +247,11 @@ public struct CompositeStrategy: CarryStrategy {
         if expected.isPositive {
             breakeven = roundTrip.multiplied(by: 8).divided(by: expected, scale: 2, .up)
         }
-        components.append(SignalComponent(factor: .roundTripCost, value: roundTrip, weight: .zero, sourceSeq: 0))
-        components.append(SignalComponent(factor: .expectedCarry, value: net, weight: .zero, sourceSeq: 0))
-        components.append(SignalComponent(factor: .breakevenHours, value: breakeven ?? Fixed(-1), weight: .zero, sourceSeq: 0))
+        add(SignalComponent(factor: .roundTripCost, value: roundTrip, weight: .zero, sourceSeq: 0))
+        add(SignalComponent(factor: .expectedCarry, value: net, weight: .zero, sourceSeq: 0))
+        add(SignalComponent(factor: .breakevenHours, value: breakeven ?? Fixed(-1), weight: .zero, sourceSeq: 0))
         return .scored(CompositeScore(score: score, expectedRate: expected, roundTrip: roundTrip, expectedNetCarry: net, breakevenHours: breakeven,
-                                      components: components))
+                                      components: components, sourceSeq: f.lastRef.raw))
     }
 
     /// Conviction from a score: 0 at the entry score, 1 at a perfect score.
@@ -257,18 +263,18 @@ public struct CompositeStrategy: CarryStrategy {
 
     /// The verdict on entering flat pair `i`: a candidate, or why not; with the score it rests
     /// on when the pair could be scored (callers need not evaluate it again).
-    func entryVerdict(_ i: Int, view: StrategyView) -> (candidate: EntryCandidate, score: CompositeScore?) {
+    func entryVerdict(_ i: Int, view: StrategyView, components: Bool = true) -> (candidate: EntryCandidate, score: CompositeScore?) {
         let p = pairs[i]
         guard view.mark(p.spot) != nil, view.mark(p.perp) != nil else {
             return (EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
                                    veto: EntryVeto(reason: .missingFeature, factor: .mark, limit: .zero, observed: .zero)), nil)
         }
-        switch evaluate(i, now: view.now) {
+        switch evaluate(i, now: view.now, components: components) {
         case .missing(let factor, let limit, let observed):
             return (EntryCandidate(pairIndex: i, score: .zero, conviction: .zero, sourceSeq: 0,
                                    veto: EntryVeto(reason: .missingFeature, factor: factor, limit: limit, observed: observed)), nil)
         case .scored(let s):
-            let source = s.components.first?.sourceSeq ?? 0
+            let source = s.sourceSeq
             var veto: EntryVeto?
             let gate = s.roundTrip.multiplied(by: config.feeGateMultiple, scale: FeatureMath.rateScale, .up)
             if s.score < config.entryScore {
@@ -284,7 +290,8 @@ public struct CompositeStrategy: CarryStrategy {
         var ready: [EntryCandidate] = []
         var vetoed: [EntryCandidate] = []
         for (i, pair) in view.pairs.enumerated() where pair.phase == .flat {
-            let c = entryVerdict(i, view: view).candidate
+            // The score alone: `entrySignal(for:)` builds the components of those journaled.
+            let c = entryVerdict(i, view: view, components: false).candidate
             if c.veto == nil { ready.append(c) } else { vetoed.append(c) }
         }
         if ready.count > 1 { ready.sort { $0.score != $1.score ? $0.score > $1.score : $0.pairIndex < $1.pairIndex } }
@@ -356,7 +363,7 @@ public struct CompositeStrategy: CarryStrategy {
         var best: (candidate: EntryCandidate, rate: Fixed, roundTrip: Fixed)?
         // Only a candidate the reducer would enter now (not cooling down, not halted) is worth a switch.
         for (i, pair) in view.pairs.enumerated() where pair.phase == .flat && pair.entryAllowed {
-            let (c, scored) = entryVerdict(i, view: view)
+            let (c, scored) = entryVerdict(i, view: view, components: false)
             guard c.veto == nil, let s = scored else { continue }
             if best == nil || s.expectedRate > best!.rate { best = (c, s.expectedRate, s.roundTrip) }
         }

@@ -164,6 +164,25 @@ public struct FundingFeature: Sendable, Equatable {
     public var persistenceRun: Int
 }
 
+/// What a perp's settled rates say whatever the time: the parts of a `FundingFeature` that
+/// change only with a settlement.
+struct FundingStatistics: Sendable {
+    var level: Fixed
+    var slope: Fixed?
+    var persistenceShare: Fixed?
+    var persistenceRun = 0
+
+    init(_ series: RecentSeries, windows: FeatureWindows, persistenceLevel: Fixed) {
+        level = FeatureMath.mean(series.last(windows.level) ?? series.values[...])!
+        if let t = series.last(windows.trend) { slope = FeatureMath.slope(t) }
+        if let w = series.last(windows.persistence) {
+            let p = FeatureMath.persistence(w, above: persistenceLevel)
+            persistenceShare = p.share
+            persistenceRun = p.run
+        }
+    }
+}
+
 /// The basis of one pair.
 public struct BasisFeature: Sendable, Equatable {
     public var current: Fixed
@@ -194,10 +213,20 @@ public struct MarketFeatures: Sendable, Equatable {
     private var volumeRef: [CausationRef] = []
     /// Pair index by instrument index.
     private var pairOf: [Int?] = []
+    /// The persistence level the owner asks with, if it said at init: then each perp's
+    /// level, slope and persistence are computed as its settlements arrive (`fundingMemo`)
+    /// instead of at every ask — a scan asks for every pair every hour, and they change at
+    /// settlements only (a composite config spent a sixth of its time recomputing them).
+    private let memoLevel: Fixed?
+    /// By perp index: a function of `settled` (and `memoLevel`), so not compared.
+    private var fundingMemo: [FundingStatistics?] = []
 
-    public init(windows: FeatureWindows, pairs: [PairSpec]) {
+    /// Features over `pairs`; `persistenceLevel` is the level `funding(_:now:persistenceLevel:)`
+    /// will be asked with, when known (asked with another, it computes as it is asked).
+    public init(windows: FeatureWindows, pairs: [PairSpec], persistenceLevel: Fixed? = nil) {
         self.windows = windows
         self.pairs = pairs
+        memoLevel = persistenceLevel
         basisSeries = Array(repeating: RecentSeries(capacity: windows.basis), count: pairs.count)
         for (i, p) in pairs.enumerated() {
             grow(p.spot.index)
@@ -217,6 +246,7 @@ public struct MarketFeatures: Sendable, Equatable {
     private mutating func grow(_ i: Int) {
         while settled.count <= i {
             settled.append(nil)
+            fundingMemo.append(nil)
             predicted.append(nil)
             lastClose.append(nil)
             volumeRing.append([])
@@ -236,6 +266,7 @@ public struct MarketFeatures: Sendable, Equatable {
             grow(i)
             if settled[i] == nil { settled[i] = RecentSeries(capacity: windows.settlements) }
             settled[i]!.append(FundingMath.per8h(f.ratePerInterval, intervalMinutes: f.intervalMinutes), time: time, ref: ref)
+            if let memoLevel { fundingMemo[i] = FundingStatistics(settled[i]!, windows: windows, persistenceLevel: memoLevel) }
         case .fundingPredicted(let p):
             guard p.intervalMinutes > 0 else { return }
             let i = p.instrumentId.index
@@ -274,18 +305,14 @@ public struct MarketFeatures: Sendable, Equatable {
     public func funding(_ perp: InstrumentId, now: Timestamp, persistenceLevel: Fixed) -> FundingFeature? {
         let i = perp.index
         guard i < settled.count, let series = settled[i], let last = series.values.last else { return nil }
-        let levelValues = series.last(windows.level) ?? series.values[...]
-        var f = FundingFeature(level: FeatureMath.mean(levelValues)!, last: last, lastTime: series.times.last!, lastRef: series.refs.last!,
-                               predicted: nil, predictedRef: .none, slope: nil, persistenceShare: nil, persistenceRun: 0)
+        let stats = (memoLevel == persistenceLevel ? fundingMemo[i] : nil)
+            ?? FundingStatistics(series, windows: windows, persistenceLevel: persistenceLevel)
+        var f = FundingFeature(level: stats.level, last: last, lastTime: series.times.last!, lastRef: series.refs.last!,
+                               predicted: nil, predictedRef: .none, slope: stats.slope, persistenceShare: stats.persistenceShare,
+                               persistenceRun: stats.persistenceRun)
         if let p = predicted[i], p.due > now {
             f.predicted = p.rate
             f.predictedRef = p.ref
-        }
-        if let t = series.last(windows.trend) { f.slope = FeatureMath.slope(t) }
-        if let w = series.last(windows.persistence) {
-            let p = FeatureMath.persistence(w, above: persistenceLevel)
-            f.persistenceShare = p.share
-            f.persistenceRun = p.run
         }
         return f
     }
