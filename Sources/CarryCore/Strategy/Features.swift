@@ -220,6 +220,10 @@ public struct MarketFeatures: Sendable, Equatable {
     private let memoLevel: Fixed?
     /// By perp index: a function of `settled` (and `memoLevel`), so not compared.
     private var fundingMemo: [FundingStatistics?] = []
+    /// Each pair's basis feature as of its series' last shared close, computed when that
+    /// close comes (a scan asks for it once or twice per pair: entries, and the replacement
+    /// search when every place is taken). A function of `basisSeries`, so not compared.
+    private var basisMemo: [BasisFeature?]
 
     /// Features over `pairs`; `persistenceLevel` is the level `funding(_:now:persistenceLevel:)`
     /// will be asked with, when known (asked with another, it computes as it is asked).
@@ -228,6 +232,7 @@ public struct MarketFeatures: Sendable, Equatable {
         self.pairs = pairs
         memoLevel = persistenceLevel
         basisSeries = Array(repeating: RecentSeries(capacity: windows.basis), count: pairs.count)
+        basisMemo = Array(repeating: nil, count: pairs.count)
         for (i, p) in pairs.enumerated() {
             grow(p.spot.index)
             grow(p.perp.index)
@@ -282,6 +287,7 @@ public struct MarketFeatures: Sendable, Equatable {
             guard let s = lastClose[p.spot.index], let q = lastClose[p.perp.index], s.time == q.time,
                   let b = FeatureMath.basis(spot: s.price, perp: q.price) else { return }
             basisSeries[pi].append(b, time: time, ref: ref)
+            basisMemo[pi] = Self.basisFeature(basisSeries[pi])
         case .defined, .quote, .fundingInterval:
             break
         }
@@ -321,8 +327,9 @@ public struct MarketFeatures: Sendable, Equatable {
     public func settlementCount(_ perp: InstrumentId) -> Int { perp.index < settled.count ? settled[perp.index]?.count ?? 0 : 0 }
 
     /// The basis of pair `i` (nil: no shared close yet).
-    public func basis(pair i: Int) -> BasisFeature? {
-        let s = basisSeries[i]
+    public func basis(pair i: Int) -> BasisFeature? { basisMemo[i] }
+
+    private static func basisFeature(_ s: RecentSeries) -> BasisFeature? {
         guard let current = s.values.last else { return nil }
         var lo = current, hi = current
         for v in s.values {
